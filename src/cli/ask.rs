@@ -1,0 +1,64 @@
+//! `omnidesk ask`: one question, one answer.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context as _, Result};
+
+use super::args::AskArgs;
+use super::context::Context;
+use super::conversation::Conversation;
+
+pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
+    let question = question_text(&args.question)?;
+    let store = if args.no_save {
+        None
+    } else {
+        Some(ctx.open_store()?)
+    };
+    let engine = ctx.start_engine(args.json).await?;
+    let system = args
+        .gen
+        .system
+        .clone()
+        .or_else(|| ctx.config.system_prompt.clone());
+    let model = engine.info().path.display().to_string();
+    let mut conv = Conversation::open(store.as_ref(), args.gen.conversation, system, model)?;
+    let template = ctx.request(&args.gen);
+    let mut stdout = std::io::stdout();
+    let out: Option<&mut dyn Write> = if args.json { None } else { Some(&mut stdout) };
+    let outcome = conv
+        .ask(&engine, store.as_ref(), &template, &question, out)
+        .await?;
+    if args.json {
+        let json = serde_json::json!({
+            "conversation_id": conv.id,
+            "model": engine.info().path,
+            "text": outcome.text,
+            "finish_reason": outcome.finish,
+            "stats": outcome.stats,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!();
+        if let Some(id) = conv.id {
+            eprintln!("[conversation {id}; continue with --conversation {id}]");
+        }
+    }
+    Ok(())
+}
+
+/// Join the words; a lone `-` means read standard input.
+fn question_text(words: &[String]) -> Result<String> {
+    let text = if words.len() == 1 && words[0] == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the question from standard input")?;
+        s
+    } else {
+        words.join(" ")
+    };
+    let text = text.trim().to_string();
+    anyhow::ensure!(!text.is_empty(), "the question is empty");
+    Ok(text)
+}

@@ -1,0 +1,87 @@
+//! `omnidesk chat`: an interactive conversation in the terminal.
+
+use std::io::{BufRead, Write};
+
+use anyhow::Result;
+use tokio::sync::mpsc;
+
+use super::args::ChatArgs;
+use super::context::Context;
+use super::conversation::Conversation;
+
+const HELP: &str =
+    "Commands: /new starts a fresh conversation, /exit quits (or Ctrl-D). Ctrl-C stops an answer.";
+
+pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
+    let store = ctx.open_store()?;
+    let engine = ctx.start_engine(false).await?;
+    let system = args
+        .gen
+        .system
+        .clone()
+        .or_else(|| ctx.config.system_prompt.clone());
+    let model = engine.info().path.display().to_string();
+    let mut conv = Conversation::open(Some(&store), args.gen.conversation, system, model)?;
+    let template = ctx.request(&args.gen);
+    eprintln!(
+        "Ready: {} ({} context tokens). {HELP}",
+        engine
+            .info()
+            .name
+            .as_deref()
+            .unwrap_or(&engine.info().architecture),
+        engine.info().n_ctx
+    );
+    let mut lines = spawn_stdin_reader();
+    loop {
+        eprint!("> ");
+        std::io::stderr().flush()?;
+        let line = tokio::select! {
+            line = lines.recv() => line,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\n(Ctrl-C stops answers; type /exit or press Ctrl-D to quit)");
+                continue;
+            }
+        };
+        let Some(line) = line else { break };
+        let line = line.trim();
+        match line {
+            "" => continue,
+            "/exit" | "/quit" => break,
+            "/help" => {
+                eprintln!("{HELP}");
+                continue;
+            }
+            "/new" => {
+                conv.reset();
+                eprintln!("(new conversation)");
+                continue;
+            }
+            _ => {}
+        }
+        let mut stdout = std::io::stdout();
+        match conv
+            .ask(&engine, Some(&store), &template, line, Some(&mut stdout))
+            .await
+        {
+            Ok(_) => println!(),
+            Err(e) => eprintln!("error: {e:#}"),
+        }
+    }
+    Ok(())
+}
+
+/// Lines from stdin on a plain thread, so waiting for input never blocks
+/// the runtime and Ctrl-C can be noticed meanwhile.
+fn spawn_stdin_reader() -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

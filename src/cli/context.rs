@@ -1,0 +1,120 @@
+//! Turns parsed flags plus the config file into what commands need: the
+//! effective settings, the store and a running engine.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use omnidesk::config::{self, Config};
+use omnidesk::engine::{EngineHandle, GenerateRequest};
+use omnidesk::models::{self, Manifest, ModelsError};
+use omnidesk::store::Store;
+
+use super::args::{GenerationArgs, GlobalArgs};
+
+/// Effective settings for one invocation.
+pub struct Context {
+    pub config: Config,
+    pub config_path: PathBuf,
+    pub data_dir: PathBuf,
+    pub model_flag: Option<PathBuf>,
+}
+
+impl Context {
+    /// Load the config and apply the global flags on top.
+    pub fn new(global: &GlobalArgs) -> Result<Self> {
+        let config_path = match &global.config {
+            Some(p) => p.clone(),
+            None => config::default_config_path()?,
+        };
+        let mut config = Config::load(global.config.as_deref())?;
+        if let Some(n) = global.ctx_size {
+            config.engine.n_ctx = n;
+        }
+        if let Some(n) = global.threads {
+            config.engine.threads = n;
+        }
+        if let Some(n) = global.n_gpu_layers {
+            config.engine.n_gpu_layers = n;
+        }
+        if let Some(n) = global.batch_size {
+            config.engine.batch_size = n;
+        }
+        let data_dir = match &global.data_dir {
+            Some(d) => d.clone(),
+            None => config::data_dir()?,
+        };
+        Ok(Self {
+            config,
+            config_path,
+            data_dir,
+            model_flag: global.model.clone(),
+        })
+    }
+
+    /// `--model`, else the config's `model`, else a downloaded manifest model.
+    pub fn model_path(&self) -> Result<PathBuf> {
+        if let Some(p) = self
+            .model_flag
+            .clone()
+            .or_else(|| self.config.model.clone())
+        {
+            return Ok(p);
+        }
+        let dir = models::models_dir(&self.data_dir);
+        Manifest::builtin()?.find_chat_model(&dir).ok_or_else(|| {
+            ModelsError::NoModel {
+                dir,
+                config: self.config_path.display().to_string(),
+            }
+            .into()
+        })
+    }
+
+    /// Start the engine on the resolved model, showing what is loading.
+    pub async fn start_engine(&self, quiet: bool) -> Result<EngineHandle> {
+        let model = self.model_path()?;
+        if !quiet {
+            eprintln!("Loading {} …", model.display());
+        }
+        let engine = EngineHandle::start(self.config.engine_config(model.clone()))
+            .await
+            .with_context(|| format!("cannot use model {}", model.display()))?;
+        Ok(engine)
+    }
+
+    /// The conversation database in the data dir.
+    pub fn open_store(&self) -> Result<Store> {
+        let path = self.data_dir.join("omnidesk.db");
+        Store::open(&path)
+            .with_context(|| format!("cannot open the history database {}", path.display()))
+    }
+
+    /// A request template from config and per-command flags.
+    pub fn request(&self, gen: &GenerationArgs) -> GenerateRequest {
+        let mut sampling = self.config.sampling.clone();
+        if let Some(v) = gen.temp {
+            sampling.temperature = v;
+        }
+        if let Some(v) = gen.top_k {
+            sampling.top_k = v;
+        }
+        if let Some(v) = gen.top_p {
+            sampling.top_p = v;
+        }
+        if let Some(v) = gen.min_p {
+            sampling.min_p = v;
+        }
+        if let Some(v) = gen.repeat_penalty {
+            sampling.repeat_penalty = v;
+        }
+        if gen.seed.is_some() {
+            sampling.seed = gen.seed;
+        }
+        GenerateRequest {
+            messages: Vec::new(),
+            sampling,
+            max_tokens: gen.max_tokens.unwrap_or(self.config.max_tokens),
+            stop: gen.stop.clone(),
+        }
+    }
+}

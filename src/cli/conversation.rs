@@ -1,0 +1,182 @@
+//! One conversation as the CLI drives it: history in memory, mirrored to
+//! the store after every exchange so nothing is lost on a crash.
+
+use anyhow::{Context as _, Result};
+use omnidesk::chat::{ChatMessage, Role};
+use omnidesk::engine::{
+    EngineHandle, FinishReason, GenerateRequest, GenerationEvent, GenerationOutcome,
+};
+use omnidesk::store::{ConversationId, NewMessage, Store};
+use std::io::Write;
+
+/// History plus where it is stored (if anywhere).
+pub struct Conversation {
+    pub id: Option<ConversationId>,
+    pub messages: Vec<ChatMessage>,
+    system_prompt: Option<String>,
+    model: String,
+}
+
+impl Conversation {
+    /// Continue a stored conversation, or prepare a new one.
+    pub fn open(
+        store: Option<&Store>,
+        id: Option<ConversationId>,
+        system_prompt: Option<String>,
+        model: String,
+    ) -> Result<Self> {
+        let Some(id) = id else {
+            let messages = system_prompt
+                .iter()
+                .map(|s| ChatMessage::new(Role::System, s.clone()))
+                .collect();
+            return Ok(Self {
+                id: None,
+                messages,
+                system_prompt,
+                model,
+            });
+        };
+        let store = store.context("--conversation needs the history database (drop --no-save)")?;
+        let stored = store
+            .conversation(id)
+            .with_context(|| format!("conversation {id}"))?;
+        let mut messages: Vec<ChatMessage> = stored
+            .system_prompt
+            .iter()
+            .map(|s| ChatMessage::new(Role::System, s.clone()))
+            .collect();
+        messages.extend(
+            store
+                .messages(id)?
+                .into_iter()
+                .map(|m| ChatMessage::new(m.role, m.content)),
+        );
+        Ok(Self {
+            id: Some(id),
+            messages,
+            system_prompt: stored.system_prompt,
+            model,
+        })
+    }
+
+    /// Start a fresh conversation with the same system prompt.
+    pub fn reset(&mut self) {
+        *self = Self {
+            id: None,
+            messages: self
+                .system_prompt
+                .iter()
+                .map(|s| ChatMessage::new(Role::System, s.clone()))
+                .collect(),
+            system_prompt: self.system_prompt.take(),
+            model: std::mem::take(&mut self.model),
+        };
+    }
+
+    /// Ask `question`, streaming tokens to `out` (when given). Ctrl-C
+    /// cancels the answer; what was written so far is kept and stored.
+    pub async fn ask(
+        &mut self,
+        engine: &EngineHandle,
+        store: Option<&Store>,
+        template: &GenerateRequest,
+        question: &str,
+        mut out: Option<&mut dyn Write>,
+    ) -> Result<GenerationOutcome> {
+        self.messages.push(ChatMessage::new(Role::User, question));
+        let mut request = template.clone();
+        request.messages = self.messages.clone();
+        let mut stream = match engine.generate(request) {
+            Ok(s) => s,
+            Err(e) => {
+                self.messages.pop();
+                return Err(e.into());
+            }
+        };
+        let outcome = loop {
+            let event = tokio::select! {
+                ev = stream.next() => ev,
+                _ = tokio::signal::ctrl_c() => { stream.cancel(); continue; }
+            };
+            match event {
+                Some(GenerationEvent::Started {
+                    dropped_messages, ..
+                }) if dropped_messages > 0 => {
+                    eprintln!(
+                        "[the conversation outgrew the context: the {dropped_messages} oldest messages are left out of this answer]"
+                    );
+                }
+                Some(GenerationEvent::Token(t)) => {
+                    if let Some(w) = out.as_deref_mut() {
+                        w.write_all(t.as_bytes())?;
+                        w.flush()?;
+                    }
+                }
+                Some(GenerationEvent::Done(o)) => break o,
+                Some(GenerationEvent::Failed(e)) => {
+                    self.messages.pop();
+                    return Err(e.into());
+                }
+                Some(GenerationEvent::Started { .. }) => {}
+                None => {
+                    self.messages.pop();
+                    anyhow::bail!("the engine stopped unexpectedly");
+                }
+            }
+        };
+        if outcome.finish == FinishReason::Cancelled {
+            eprintln!("\n[stopped]");
+        }
+        self.messages
+            .push(ChatMessage::new(Role::Assistant, outcome.text.clone()));
+        if let Some(store) = store {
+            self.save_exchange(store, question, &outcome)?;
+        }
+        Ok(outcome)
+    }
+
+    fn save_exchange(
+        &mut self,
+        store: &Store,
+        question: &str,
+        outcome: &GenerationOutcome,
+    ) -> Result<()> {
+        let id = match self.id {
+            Some(id) => id,
+            None => {
+                let title: String = question.chars().take(60).collect();
+                let conv = store.create_conversation(
+                    title.trim(),
+                    Some(&self.model),
+                    self.system_prompt.as_deref(),
+                )?;
+                self.id = Some(conv.id);
+                conv.id
+            }
+        };
+        store.append_message(
+            id,
+            NewMessage {
+                role: Role::User,
+                content: question,
+                attachments: &[],
+                stats: None,
+            },
+        )?;
+        let stats = serde_json::json!({
+            "finish": outcome.finish,
+            "stats": outcome.stats,
+        });
+        store.append_message(
+            id,
+            NewMessage {
+                role: Role::Assistant,
+                content: &outcome.text,
+                attachments: &[],
+                stats: Some(&stats),
+            },
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,27 @@
+//! The `omnidesk` command line: argument grammar, then one module per
+//! subcommand. Only this layer uses `anyhow`.
+
+pub mod args;
+mod ask;
+mod bench;
+mod chat;
+mod context;
+mod conversation;
+mod history;
+mod info;
+
+use anyhow::Result;
+
+use args::{Cli, Command};
+
+/// Run the parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = context::Context::new(&cli.global)?;
+    match &cli.command {
+        Command::Chat(a) => chat::run(&ctx, a).await,
+        Command::Ask(a) => ask::run(&ctx, a).await,
+        Command::History(a) => history::run(&ctx, a),
+        Command::Info(a) => info::run(&ctx, a).await,
+        Command::Bench(a) => bench::run(&ctx, a).await,
+    }
+}

@@ -1,0 +1,155 @@
+//! Throughput measurement in the shape of llama.cpp's `llama-bench`
+//! (pp: one prompt of N tokens; tg: N single-token decodes), so the two
+//! can be compared number for number.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use serde::{Deserialize, Serialize};
+
+use super::error::{EngineError, Result};
+use super::worker::{ms_since, per_second, Session};
+
+/// Sizes and repetitions, named after llama-bench's `-p`, `-n`, `-r`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchParams {
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub repetitions: u32,
+}
+
+impl Default for BenchParams {
+    fn default() -> Self {
+        Self {
+            n_prompt: 512,
+            n_gen: 128,
+            repetitions: 3,
+        }
+    }
+}
+
+/// Mean and standard deviation over repetitions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    pub mean: f64,
+    pub stddev: f64,
+}
+
+impl Measure {
+    fn of(samples: &[f64]) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        let n = samples.len() as f64;
+        let mean = samples.iter().sum::<f64>() / n;
+        let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        Self {
+            mean,
+            stddev: var.sqrt(),
+        }
+    }
+}
+
+/// Results of one benchmark run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub params: BenchParams,
+    pub n_threads: u32,
+    pub n_batch: u32,
+    /// Prompt processing, tokens per second.
+    pub pp_tokens_per_s: Measure,
+    /// Generation, tokens per second.
+    pub tg_tokens_per_s: Measure,
+    /// Prompt of `n_prompt` tokens to the first sampled token, in ms.
+    pub time_to_first_token_ms: Measure,
+}
+
+pub(crate) fn run(session: &mut Session<'_>, params: &BenchParams) -> Result<BenchReport> {
+    let n_ctx = session.n_ctx as usize;
+    let needed = params.n_prompt as usize + params.n_gen as usize;
+    if needed > n_ctx {
+        return Err(EngineError::InvalidRequest(format!(
+            "bench needs {needed} tokens of context but n_ctx is {n_ctx}"
+        )));
+    }
+    if params.repetitions == 0 {
+        return Err(EngineError::InvalidRequest(
+            "repetitions must be ≥ 1".into(),
+        ));
+    }
+    let tokens = pseudo_random_tokens(session.model.n_vocab(), params.n_prompt.max(1) as usize);
+    let never = AtomicBool::new(false);
+
+    // Warm-up, as llama-bench does, so first-touch costs are not measured.
+    session.reset();
+    session.decode_prompt(&tokens[..tokens.len().min(16)], &never)?;
+
+    let mut pp = Vec::new();
+    let mut ttft = Vec::new();
+    let mut tg = Vec::new();
+    for _ in 0..params.repetitions {
+        if params.n_prompt > 0 {
+            session.reset();
+            let t = Instant::now();
+            let at = session.decode_prompt(&tokens, &never)?.unwrap_or(0);
+            let mut greedy = LlamaSampler::greedy();
+            let _ = greedy.sample(&session.ctx, at);
+            let total = ms_since(t);
+            ttft.push(total);
+            pp.push(per_second(tokens.len(), total));
+        }
+        if params.n_gen > 0 {
+            session.reset();
+            let t = Instant::now();
+            for i in 0..params.n_gen as usize {
+                session.decode_prompt(&tokens[i % tokens.len()..][..1], &never)?;
+            }
+            tg.push(per_second(params.n_gen as usize, ms_since(t)));
+        }
+    }
+    session.reset();
+    Ok(BenchReport {
+        params: *params,
+        n_threads: session.n_threads,
+        n_batch: session.n_batch,
+        pp_tokens_per_s: Measure::of(&pp),
+        tg_tokens_per_s: Measure::of(&tg),
+        time_to_first_token_ms: Measure::of(&ttft),
+    })
+}
+
+/// Deterministic token ids spread over the vocabulary (an LCG), like
+/// llama-bench's random prompt.
+fn pseudo_random_tokens(n_vocab: i32, n: usize) -> Vec<LlamaToken> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let vocab = u64::try_from(n_vocab.max(1)).unwrap_or(1);
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            LlamaToken::new(((state >> 33) % vocab) as i32)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measure_of_constant_samples_has_no_spread() {
+        let m = Measure::of(&[2.0, 2.0, 2.0]);
+        assert_eq!(m.mean, 2.0);
+        assert_eq!(m.stddev, 0.0);
+    }
+
+    #[test]
+    fn random_tokens_stay_inside_vocab() {
+        let t = pseudo_random_tokens(1000, 500);
+        assert!(t.iter().all(|t| (0..1000).contains(&t.0)));
+        assert!(t.windows(2).any(|w| w[0] != w[1]));
+    }
+}

@@ -1,0 +1,66 @@
+//! Errors of the inference engine. Every failure a user can cause (bad file,
+//! prompt too long, busy engine) has its own variant so front ends can react.
+
+use std::path::PathBuf;
+
+use super::gguf::GgufError;
+
+/// What went wrong while loading a model or generating.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The file failed validation before llama.cpp was allowed to see it.
+    #[error(transparent)]
+    InvalidModel(#[from] GgufError),
+    /// llama.cpp itself refused a file that passed our header checks.
+    #[error("llama.cpp could not load {path}: {reason}")]
+    LoadFailed { path: PathBuf, reason: String },
+    /// The context (KV cache) could not be created, usually for lack of memory.
+    #[error("could not create a context of {n_ctx} tokens: {reason}")]
+    ContextFailed { n_ctx: u32, reason: String },
+    /// The model's GGUF has no chat template and none was configured.
+    #[error("the model has no chat template: {0}")]
+    ChatTemplate(String),
+    /// Even the newest message alone does not fit in the context.
+    #[error("the message needs {tokens} tokens but the context holds {n_ctx} (with {reserved} kept free for the answer); shorten it or raise n_ctx")]
+    PromptTooLong {
+        tokens: usize,
+        n_ctx: u32,
+        reserved: usize,
+    },
+    /// A request that cannot be answered as given.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// llama.cpp failed while evaluating tokens.
+    #[error("decoding failed: {0}")]
+    Decode(String),
+    /// Too many requests are already waiting.
+    #[error("the engine is busy ({0} requests queued); try again shortly")]
+    Busy(usize),
+    /// The engine thread is gone (it panicked or was shut down).
+    #[error("the engine has stopped")]
+    Stopped,
+    /// Backend initialisation failed.
+    #[error("llama.cpp backend: {0}")]
+    Backend(String),
+}
+
+/// Result of engine operations.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl EngineError {
+    /// A stable, machine-readable name for the UI and `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::InvalidModel(_) => "INVALID_MODEL",
+            EngineError::LoadFailed { .. } => "LOAD_FAILED",
+            EngineError::ContextFailed { .. } => "CONTEXT_FAILED",
+            EngineError::ChatTemplate(_) => "CHAT_TEMPLATE",
+            EngineError::PromptTooLong { .. } => "PROMPT_TOO_LONG",
+            EngineError::InvalidRequest(_) => "INVALID_REQUEST",
+            EngineError::Decode(_) => "DECODE_FAILED",
+            EngineError::Busy(_) => "BUSY",
+            EngineError::Stopped => "ENGINE_STOPPED",
+            EngineError::Backend(_) => "BACKEND",
+        }
+    }
+}

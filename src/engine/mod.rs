@@ -1,0 +1,379 @@
+//! The inference engine: one OS thread owns the llama.cpp model and context;
+//! everyone else talks to it through an [`EngineHandle`].
+//!
+//! `LlamaContext` borrows the model and holds raw pointers, so it never
+//! leaves the engine thread. Requests queue in FIFO order (bounded; a full
+//! queue answers [`EngineError::Busy`]) and results stream back over a tokio
+//! channel, so async front ends never block on inference.
+
+pub mod bench;
+pub mod error;
+pub mod gguf;
+mod prompt;
+pub mod sampling;
+pub mod text;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+pub use bench::{BenchParams, BenchReport};
+pub use error::{EngineError, Result};
+pub use sampling::SamplingParams;
+
+use crate::chat::ChatMessage;
+
+/// Requests that may wait behind the one being answered.
+pub const QUEUE_CAPACITY: usize = 16;
+/// Largest single message accepted; far beyond any context, but it keeps a
+/// pasted file from stalling the tokenizer.
+pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+/// How to load the model and size its context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    pub model_path: PathBuf,
+    /// Context length in tokens; 0 picks min(model's trained length, 4096).
+    pub n_ctx: u32,
+    /// CPU threads; `None` uses every available core.
+    pub n_threads: Option<u32>,
+    /// Layers offloaded to a GPU backend (ignored by a CPU-only build).
+    pub n_gpu_layers: u32,
+    /// Tokens evaluated per llama.cpp batch while reading a prompt.
+    pub n_batch: u32,
+    /// Override for the model's built-in chat template (a name like
+    /// `chatml` or a template string).
+    pub chat_template: Option<String>,
+}
+
+impl EngineConfig {
+    /// Defaults for `model_path`: auto context, all cores, CPU.
+    pub fn new(model_path: impl Into<PathBuf>) -> Self {
+        Self {
+            model_path: model_path.into(),
+            n_ctx: 0,
+            n_threads: None,
+            n_gpu_layers: 0,
+            n_batch: 512,
+            chat_template: None,
+        }
+    }
+}
+
+/// One chat turn to answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerateRequest {
+    /// The whole conversation so far, system prompt first, newest last.
+    pub messages: Vec<ChatMessage>,
+    pub sampling: SamplingParams,
+    /// Upper bound on generated tokens.
+    pub max_tokens: u32,
+    /// Literal strings that end the answer (not included in it).
+    pub stop: Vec<String>,
+}
+
+impl GenerateRequest {
+    /// A request with default sampling and a 512-token limit.
+    pub fn new(messages: Vec<ChatMessage>) -> Self {
+        Self {
+            messages,
+            sampling: SamplingParams::default(),
+            max_tokens: 512,
+            stop: Vec::new(),
+        }
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended its turn.
+    Stop,
+    /// A configured stop string appeared.
+    StopString,
+    /// `max_tokens` was reached.
+    MaxTokens,
+    /// The caller cancelled.
+    Cancelled,
+    /// The context window filled up mid-answer.
+    ContextFull,
+}
+
+/// Counters for one answer, for tests, the UI and `--json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenerationStats {
+    /// Tokens in the rendered prompt.
+    pub prompt_tokens: usize,
+    /// Prompt tokens that had to be evaluated.
+    pub prompt_evaluated: usize,
+    /// Prompt tokens reused from the KV cache.
+    pub prompt_reused: usize,
+    /// Old messages left out because the conversation outgrew the context.
+    pub dropped_messages: usize,
+    pub generated_tokens: usize,
+    pub time_to_first_token_ms: f64,
+    pub prompt_ms: f64,
+    pub generation_ms: f64,
+    pub prompt_tokens_per_s: f64,
+    pub tokens_per_s: f64,
+    pub seed: u32,
+}
+
+/// The complete answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationOutcome {
+    pub text: String,
+    pub finish: FinishReason,
+    pub stats: GenerationStats,
+}
+
+/// What a running generation reports, in order: `Started`, any number of
+/// `Token`s, then exactly one of `Done` or `Failed`.
+#[derive(Debug)]
+pub enum GenerationEvent {
+    Started {
+        prompt_tokens: usize,
+        reused_tokens: usize,
+        dropped_messages: usize,
+    },
+    /// Valid UTF-8 text, never half a character.
+    Token(String),
+    Done(GenerationOutcome),
+    Failed(EngineError),
+}
+
+/// What the loaded model and backend are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub architecture: String,
+    pub name: Option<String>,
+    pub n_params: u64,
+    pub size_bytes: u64,
+    pub n_ctx_train: u32,
+    pub n_ctx: u32,
+    pub n_embd: i32,
+    pub n_layer: u32,
+    pub n_vocab: i32,
+    pub n_threads: u32,
+    pub n_gpu_layers: u32,
+    /// Which chat template renders prompts, and where it came from.
+    pub chat_template: String,
+    /// Every GGUF metadata key with a short display of its value.
+    pub metadata: Vec<(String, String)>,
+    pub backend: BackendInfo,
+}
+
+/// Compute devices llama.cpp can see in this build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackendInfo {
+    pub gpu_offload: bool,
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// One llama.cpp (ggml) device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub description: String,
+    pub backend: String,
+    pub kind: String,
+    pub memory_total: u64,
+    pub memory_free: u64,
+}
+
+/// The backend and devices, without loading a model.
+///
+/// # Errors
+/// `Backend` when llama.cpp cannot initialise.
+pub fn backend_info() -> Result<BackendInfo> {
+    worker::backend().map(worker::describe_backend)
+}
+
+/// Handle to a running engine. Cheap to clone; the engine stops when the
+/// last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    tasks: std_mpsc::SyncSender<worker::Task>,
+    info: Arc<ModelInfo>,
+}
+
+impl EngineHandle {
+    /// Validate and load the model on a new engine thread.
+    ///
+    /// # Errors
+    /// `InvalidModel` for a file that is not a usable GGUF (checked before
+    /// llama.cpp sees it), `LoadFailed`/`ContextFailed` when llama.cpp
+    /// refuses it.
+    pub async fn start(config: EngineConfig) -> Result<Self> {
+        let (ready_rx, tasks) = Self::spawn(config)?;
+        let info = ready_rx.await.map_err(|_| EngineError::Stopped)??;
+        Ok(Self {
+            tasks,
+            info: Arc::new(info),
+        })
+    }
+
+    /// Blocking variant of [`EngineHandle::start`] for non-async callers.
+    ///
+    /// # Errors
+    /// As [`EngineHandle::start`].
+    pub fn start_blocking(config: EngineConfig) -> Result<Self> {
+        let (ready_rx, tasks) = Self::spawn(config)?;
+        let info = ready_rx
+            .blocking_recv()
+            .map_err(|_| EngineError::Stopped)??;
+        Ok(Self {
+            tasks,
+            info: Arc::new(info),
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn spawn(
+        config: EngineConfig,
+    ) -> Result<(
+        oneshot::Receiver<Result<ModelInfo>>,
+        std_mpsc::SyncSender<worker::Task>,
+    )> {
+        let header = gguf::inspect(&config.model_path)?;
+        if header.is_projector() {
+            return Err(EngineError::InvalidRequest(format!(
+                "{} is a multimodal projector (mmproj), not a chat model",
+                config.model_path.display()
+            )));
+        }
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (tasks, task_rx) = std_mpsc::sync_channel(QUEUE_CAPACITY);
+        std::thread::Builder::new()
+            .name("omnidesk-engine".into())
+            .spawn(move || worker::run(config, header, ready_tx, task_rx))
+            .map_err(|e| EngineError::Backend(format!("cannot start engine thread: {e}")))?;
+        Ok((ready_rx, tasks))
+    }
+
+    /// The loaded model's description.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Queue a chat turn; events arrive on the returned stream.
+    ///
+    /// # Errors
+    /// `Busy` when the queue is full, `Stopped` when the engine is gone,
+    /// `InvalidRequest` for a message over [`MAX_MESSAGE_BYTES`].
+    pub fn generate(&self, request: GenerateRequest) -> Result<GenerationStream> {
+        if let Some(m) = request
+            .messages
+            .iter()
+            .find(|m| m.content.len() > MAX_MESSAGE_BYTES)
+        {
+            return Err(EngineError::InvalidRequest(format!(
+                "a message of {} bytes exceeds the {} byte limit",
+                m.content.len(),
+                MAX_MESSAGE_BYTES
+            )));
+        }
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.send(worker::Task::Generate {
+            request: Box::new(request),
+            events: events_tx,
+            cancel: cancel.clone(),
+        })?;
+        Ok(GenerationStream { events, cancel })
+    }
+
+    /// Generate and wait for the whole answer.
+    ///
+    /// # Errors
+    /// Any error of [`EngineHandle::generate`] or of the generation itself.
+    pub async fn complete(&self, request: GenerateRequest) -> Result<GenerationOutcome> {
+        let mut stream = self.generate(request)?;
+        stream.finish().await
+    }
+
+    /// Measure prompt processing and generation speed.
+    ///
+    /// # Errors
+    /// `Decode` if llama.cpp fails, `InvalidRequest` for sizes over the context.
+    pub async fn bench(&self, params: BenchParams) -> Result<BenchReport> {
+        let (reply, rx) = oneshot::channel();
+        self.send(worker::Task::Bench { params, reply })?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    fn send(&self, task: worker::Task) -> Result<()> {
+        self.tasks.try_send(task).map_err(|e| match e {
+            std_mpsc::TrySendError::Full(_) => EngineError::Busy(QUEUE_CAPACITY),
+            std_mpsc::TrySendError::Disconnected(_) => EngineError::Stopped,
+        })
+    }
+}
+
+/// Cancels a generation from anywhere (e.g. a Ctrl-C handler).
+#[derive(Debug, Clone)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// Ask the engine to stop; it does so before the next token.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Events of one generation. Dropping it cancels the generation, so a
+/// vanished client never keeps the engine busy.
+#[derive(Debug)]
+pub struct GenerationStream {
+    events: mpsc::UnboundedReceiver<GenerationEvent>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl GenerationStream {
+    /// The next event, or `None` after `Done`/`Failed`.
+    pub async fn next(&mut self) -> Option<GenerationEvent> {
+        self.events.recv().await
+    }
+
+    /// Blocking variant of [`GenerationStream::next`].
+    pub fn blocking_next(&mut self) -> Option<GenerationEvent> {
+        self.events.blocking_recv()
+    }
+
+    /// Stop generating; a `Done` with [`FinishReason::Cancelled`] follows.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// A token that cancels this generation from elsewhere.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken(self.cancel.clone())
+    }
+
+    /// Drain the stream to its outcome.
+    ///
+    /// # Errors
+    /// The generation's error, or `Stopped` if the engine vanished.
+    pub async fn finish(&mut self) -> Result<GenerationOutcome> {
+        while let Some(ev) = self.next().await {
+            match ev {
+                GenerationEvent::Done(outcome) => return Ok(outcome),
+                GenerationEvent::Failed(e) => return Err(e),
+                _ => {}
+            }
+        }
+        Err(EngineError::Stopped)
+    }
+}
+
+impl Drop for GenerationStream {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}

@@ -1,0 +1,405 @@
+//! The engine thread: owns the model, the context and the one cached
+//! sequence, and answers tasks in arrival order.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
+use tokio::sync::{mpsc, oneshot};
+
+use super::bench;
+use super::error::{EngineError, Result};
+use super::gguf::GgufInfo;
+use super::prompt;
+use super::text::TextStream;
+use super::{
+    BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig, FinishReason, GenerateRequest,
+    GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
+};
+
+/// Default context when the config says "auto".
+const AUTO_CTX: u32 = 4096;
+
+pub(crate) enum Task {
+    Generate {
+        request: Box<GenerateRequest>,
+        events: mpsc::UnboundedSender<GenerationEvent>,
+        cancel: Arc<AtomicBool>,
+    },
+    Bench {
+        params: BenchParams,
+        reply: oneshot::Sender<Result<BenchReport>>,
+    },
+}
+
+/// llama.cpp's backend may be initialised once per process; every engine
+/// shares it. Its logs go to `tracing` instead of stderr.
+pub(crate) fn backend() -> Result<&'static LlamaBackend> {
+    static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| EngineError::Backend(e.clone()))
+}
+
+pub(crate) fn describe_backend(backend: &LlamaBackend) -> BackendInfo {
+    BackendInfo {
+        gpu_offload: backend.supports_gpu_offload(),
+        devices: llama_cpp_2::list_llama_ggml_backend_devices()
+            .into_iter()
+            .map(|d| DeviceInfo {
+                name: d.name,
+                description: d.description,
+                backend: d.backend,
+                kind: format!("{:?}", d.device_type),
+                memory_total: d.memory_total as u64,
+                memory_free: d.memory_free as u64,
+            })
+            .collect(),
+    }
+}
+
+/// Thread body: load, report readiness, then serve tasks until every
+/// handle is gone.
+pub(crate) fn run(
+    config: EngineConfig,
+    header: GgufInfo,
+    ready: oneshot::Sender<Result<ModelInfo>>,
+    tasks: std_mpsc::Receiver<Task>,
+) {
+    let loaded = load(&config, &header);
+    let (model, backend) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let session = Session::new(&model, backend, &config, &header.architecture);
+    let mut session = match session {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let info = model_info(&model, backend, &config, &header, &session);
+    if ready.send(Ok(info)).is_err() {
+        return;
+    }
+    while let Ok(task) = tasks.recv() {
+        match task {
+            Task::Generate {
+                request,
+                events,
+                cancel,
+            } => {
+                let result = session.generate(&request, &events, &cancel);
+                let event = match result {
+                    Ok(outcome) => GenerationEvent::Done(outcome),
+                    Err(e) => GenerationEvent::Failed(e),
+                };
+                let _ = events.send(event);
+            }
+            Task::Bench { params, reply } => {
+                let _ = reply.send(bench::run(&mut session, &params));
+            }
+        }
+    }
+}
+
+fn load(config: &EngineConfig, header: &GgufInfo) -> Result<(LlamaModel, &'static LlamaBackend)> {
+    let backend = backend()?;
+    let params = LlamaModelParams::default().with_n_gpu_layers(config.n_gpu_layers);
+    let model = LlamaModel::load_from_file(backend, &config.model_path, &params).map_err(|e| {
+        EngineError::LoadFailed {
+            path: config.model_path.clone(),
+            reason: format!("{e} (architecture {})", header.architecture),
+        }
+    })?;
+    Ok((model, backend))
+}
+
+fn model_info(
+    model: &LlamaModel,
+    backend: &LlamaBackend,
+    config: &EngineConfig,
+    header: &GgufInfo,
+    session: &Session<'_>,
+) -> ModelInfo {
+    ModelInfo {
+        path: config.model_path.clone(),
+        architecture: header.architecture.clone(),
+        name: header.name.clone(),
+        n_params: model.n_params(),
+        size_bytes: model.size(),
+        n_ctx_train: model.n_ctx_train(),
+        n_ctx: session.n_ctx,
+        n_embd: model.n_embd(),
+        n_layer: model.n_layer(),
+        n_vocab: model.n_vocab(),
+        n_threads: session.n_threads,
+        n_gpu_layers: config.n_gpu_layers,
+        chat_template: session.template_source.clone(),
+        metadata: header.metadata.clone(),
+        backend: describe_backend(backend),
+    }
+}
+
+/// The context plus what its KV cache currently holds (sequence 0).
+pub(crate) struct Session<'m> {
+    pub(crate) model: &'m LlamaModel,
+    pub(crate) ctx: LlamaContext<'m>,
+    template: LlamaChatTemplate,
+    pub(crate) template_source: String,
+    /// Tokens whose keys/values are in the cache, in position order.
+    pub(crate) cached: Vec<LlamaToken>,
+    pub(crate) n_ctx: u32,
+    pub(crate) n_batch: u32,
+    pub(crate) n_threads: u32,
+}
+
+impl<'m> Session<'m> {
+    fn new(
+        model: &'m LlamaModel,
+        backend: &LlamaBackend,
+        config: &EngineConfig,
+        architecture: &str,
+    ) -> Result<Self> {
+        let n_ctx = match config.n_ctx {
+            0 => model.n_ctx_train().clamp(1, AUTO_CTX),
+            n => n,
+        };
+        let n_threads = config.n_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(4)
+        });
+        let n_batch = config.n_batch.clamp(1, n_ctx);
+        let threads = i32::try_from(n_threads).unwrap_or(i32::MAX);
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(n_batch)
+            .with_n_ubatch(n_batch)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads)
+            // Sliding-window models (Gemma 3) otherwise forget the cells a
+            // reused prefix needs; a full-size SWA cache keeps reuse exact.
+            .with_swa_full(true);
+        let ctx = model
+            .new_context(backend, params)
+            .map_err(|e| EngineError::ContextFailed {
+                n_ctx,
+                reason: e.to_string(),
+            })?;
+        let (template, template_source) =
+            prompt::model_template(model, architecture, config.chat_template.as_deref())?;
+        Ok(Self {
+            model,
+            ctx,
+            template,
+            template_source,
+            cached: Vec::new(),
+            n_ctx,
+            n_batch,
+            n_threads,
+        })
+    }
+
+    /// Forget the cache (after a failure or a benchmark).
+    pub(crate) fn reset(&mut self) {
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+    }
+
+    /// Keep only the first `keep` cached tokens. Falls back to an empty
+    /// cache when the memory type cannot drop a suffix.
+    fn truncate_cache(&mut self, keep: usize) -> usize {
+        if keep >= self.cached.len() {
+            return self.cached.len();
+        }
+        let removed = u32::try_from(keep)
+            .ok()
+            .and_then(|p| self.ctx.clear_kv_cache_seq(Some(0), Some(p), None).ok())
+            .unwrap_or(false);
+        if removed {
+            self.cached.truncate(keep);
+            keep
+        } else {
+            self.reset();
+            0
+        }
+    }
+
+    /// Evaluate `tokens` after the cache; logits only for the last one.
+    /// Returns the batch index of those logits, or `None` if cancelled.
+    pub(crate) fn decode_prompt(
+        &mut self,
+        tokens: &[LlamaToken],
+        cancel: &AtomicBool,
+    ) -> Result<Option<i32>> {
+        let mut batch = LlamaBatch::new(self.n_batch as usize, 1);
+        let total = tokens.len();
+        let mut done = 0;
+        let mut last_index = 0;
+        for chunk in tokens.chunks(self.n_batch as usize) {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            batch.clear();
+            for (i, &t) in chunk.iter().enumerate() {
+                let pos = (self.cached.len() + i) as i32;
+                let logits = done + i + 1 == total;
+                batch
+                    .add(t, pos, &[0], logits)
+                    .map_err(|e| EngineError::Decode(e.to_string()))?;
+            }
+            if let Err(e) = self.ctx.decode(&mut batch) {
+                self.reset();
+                return Err(EngineError::Decode(e.to_string()));
+            }
+            self.cached.extend_from_slice(chunk);
+            done += chunk.len();
+            last_index = batch.n_tokens() - 1;
+        }
+        Ok(Some(last_index))
+    }
+
+    fn decode_one(&mut self, token: LlamaToken) -> Result<()> {
+        let mut batch = LlamaBatch::new(1, 1);
+        batch
+            .add(token, self.cached.len() as i32, &[0], true)
+            .map_err(|e| EngineError::Decode(e.to_string()))?;
+        if let Err(e) = self.ctx.decode(&mut batch) {
+            self.reset();
+            return Err(EngineError::Decode(e.to_string()));
+        }
+        self.cached.push(token);
+        Ok(())
+    }
+
+    fn generate(
+        &mut self,
+        request: &GenerateRequest,
+        events: &mpsc::UnboundedSender<GenerationEvent>,
+        cancel: &AtomicBool,
+    ) -> Result<GenerationOutcome> {
+        request.sampling.validate()?;
+        if request.max_tokens == 0 {
+            return Err(EngineError::InvalidRequest("max_tokens must be ≥ 1".into()));
+        }
+        let started = Instant::now();
+        let n_ctx = self.n_ctx as usize;
+        // Keep room for the answer, but never more than half the window.
+        let reserved = (request.max_tokens as usize).clamp(1, n_ctx / 2);
+        let rendered = prompt::render_fitting(
+            self.model,
+            &self.template,
+            &request.messages,
+            n_ctx - reserved,
+            self.n_ctx,
+        )?;
+        let tokens = rendered.tokens;
+        // At least one token must be evaluated to get fresh logits.
+        let shared = prompt::common_prefix(&self.cached, &tokens).min(tokens.len() - 1);
+        let reused = self.truncate_cache(shared);
+        let seed = request.sampling.effective_seed();
+        let mut stats = GenerationStats {
+            prompt_tokens: tokens.len(),
+            prompt_evaluated: tokens.len() - reused,
+            prompt_reused: reused,
+            dropped_messages: rendered.dropped,
+            seed,
+            ..Default::default()
+        };
+        let _ = events.send(GenerationEvent::Started {
+            prompt_tokens: tokens.len(),
+            reused_tokens: reused,
+            dropped_messages: rendered.dropped,
+        });
+
+        let mut text = String::new();
+        let Some(mut logits_at) = self.decode_prompt(&tokens[reused..], cancel)? else {
+            stats.prompt_ms = ms_since(started);
+            return Ok(outcome(text, FinishReason::Cancelled, stats));
+        };
+        stats.prompt_ms = ms_since(started);
+        let generation_started = Instant::now();
+
+        let mut sampler = request.sampling.build(self.model, seed);
+        let mut stream = TextStream::new(&request.stop);
+        let vocab = self.model.vocab();
+        let finish = loop {
+            if cancel.load(Ordering::Relaxed) {
+                break FinishReason::Cancelled;
+            }
+            if stats.generated_tokens >= request.max_tokens as usize {
+                break FinishReason::MaxTokens;
+            }
+            let token = sampler.sample(&self.ctx, logits_at);
+            if stats.generated_tokens == 0 {
+                stats.time_to_first_token_ms = ms_since(started);
+            }
+            if vocab.is_eog(token) {
+                break FinishReason::Stop;
+            }
+            stats.generated_tokens += 1;
+            let piece = stream.push(&vocab.token_to_piece(token, false, None));
+            if !piece.text.is_empty() {
+                text.push_str(&piece.text);
+                if events.send(GenerationEvent::Token(piece.text)).is_err() {
+                    // Nobody is listening any more.
+                    break FinishReason::Cancelled;
+                }
+            }
+            if piece.stopped {
+                break FinishReason::StopString;
+            }
+            if self.cached.len() >= n_ctx {
+                break FinishReason::ContextFull;
+            }
+            self.decode_one(token)?;
+            logits_at = 0;
+        };
+        let tail = stream.finish();
+        if !tail.is_empty() {
+            text.push_str(&tail);
+            let _ = events.send(GenerationEvent::Token(tail));
+        }
+        stats.generation_ms = ms_since(generation_started);
+        Ok(outcome(text, finish, stats))
+    }
+}
+
+fn outcome(text: String, finish: FinishReason, mut stats: GenerationStats) -> GenerationOutcome {
+    stats.prompt_tokens_per_s = per_second(stats.prompt_evaluated, stats.prompt_ms);
+    stats.tokens_per_s = per_second(stats.generated_tokens, stats.generation_ms);
+    GenerationOutcome {
+        text,
+        finish,
+        stats,
+    }
+}
+
+pub(crate) fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+pub(crate) fn per_second(count: usize, ms: f64) -> f64 {
+    if ms > 0.0 {
+        count as f64 * 1000.0 / ms
+    } else {
+        0.0
+    }
+}

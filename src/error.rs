@@ -1,0 +1,35 @@
+//! The crate-wide error: each module's typed error, gathered so front ends
+//! can hold one type and still match on the cause.
+
+use crate::config::ConfigError;
+use crate::engine::EngineError;
+use crate::models::ModelsError;
+use crate::store::StoreError;
+
+/// Any Omnidesk failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Models(#[from] ModelsError),
+}
+
+/// Result with the crate-wide error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Stable code for scripts and the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Engine(e) => e.code(),
+            Error::Store(_) => "STORE",
+            Error::Config(_) => "CONFIG",
+            Error::Models(_) => "MODELS",
+        }
+    }
+}

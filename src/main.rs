@@ -1,0 +1,57 @@
+//! `omnidesk` binary: parse arguments, set up logging, run, report errors.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::args::Cli::parse();
+    init_logging(cli.global.verbose);
+    let json = matches!(&cli.command, cli::args::Command::Ask(a) if a.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                let code = e
+                    .downcast_ref::<omnidesk::Error>()
+                    .map(|e| e.code())
+                    .or_else(|| {
+                        e.downcast_ref::<omnidesk::engine::EngineError>()
+                            .map(|e| e.code())
+                    })
+                    .unwrap_or("ERROR");
+                let body =
+                    serde_json::json!({ "error": { "code": code, "message": format!("{e:#}") } });
+                println!("{body}");
+            }
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Quiet by default: llama.cpp is chatty at info level.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,llama-cpp-2=error",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OMNIDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

@@ -1,0 +1,230 @@
+//! The `omnidesk` binary as users and scripts run it: separate processes,
+//! a real SQLite file, real signals.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn omnidesk(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_omnidesk"));
+    let config = data.join("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "[engine]\nthreads = 2\nn_ctx = 1024\n").unwrap();
+    }
+    c.env("OMNIDESK_DATA_DIR", data)
+        .env("OMNIDESK_CONFIG", &config)
+        .env("OMNIDESK_MODEL", common::test_model())
+        .env_remove("OMNIDESK_LOG");
+    c
+}
+
+fn run_ok(c: &mut Command) -> Output {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        c,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    out
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn a_conversation_written_by_one_process_is_read_back_by_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let asked = json(&run_ok(omnidesk(dir.path()).args([
+        "ask",
+        "--json",
+        "--temp",
+        "0",
+        "-n",
+        "16",
+        "What is two plus two?",
+    ])));
+    let id = asked["conversation_id"]
+        .as_i64()
+        .expect("stored conversation id");
+    let text = asked["text"].as_str().unwrap().to_string();
+    assert!(!text.is_empty());
+    assert!(asked["stats"]["prompt_tokens"].as_u64().unwrap() > 0);
+
+    // A second process continues it: the history is replayed to the model.
+    let again = json(&run_ok(omnidesk(dir.path()).args([
+        "ask",
+        "--json",
+        "--temp",
+        "0",
+        "-n",
+        "8",
+        "--conversation",
+        &id.to_string(),
+        "And three plus three?",
+    ])));
+    assert_eq!(again["conversation_id"].as_i64(), Some(id));
+
+    // A third reads it all back.
+    let shown = json(&run_ok(omnidesk(dir.path()).args([
+        "history",
+        "--json",
+        &id.to_string(),
+    ])));
+    let messages = shown["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+    assert_eq!(messages[0]["content"], "What is two plus two?");
+    assert_eq!(messages[1]["content"].as_str(), Some(text.as_str()));
+    assert!(
+        messages[1]["stats"]["stats"]["generated_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    let listed = json(&run_ok(omnidesk(dir.path()).args(["history", "--json"])));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let found = json(&run_ok(omnidesk(dir.path()).args([
+        "history",
+        "--json",
+        "--search",
+        "three plus",
+    ])));
+    assert_eq!(found.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn no_save_leaves_the_history_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = json(&run_ok(omnidesk(dir.path()).args([
+        "ask",
+        "--json",
+        "--no-save",
+        "-n",
+        "4",
+        "Hi",
+    ])));
+    assert!(out["conversation_id"].is_null());
+    let listed = json(&run_ok(omnidesk(dir.path()).args(["history", "--json"])));
+    assert_eq!(listed.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_text_file_as_model_fails_cleanly_with_a_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("model.gguf");
+    std::fs::write(&fake, "just some text\n").unwrap();
+    let out = omnidesk(dir.path())
+        .args(["ask", "--json", "--model"])
+        .arg(&fake)
+        .arg("hello")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let body = json(&out);
+    assert_eq!(body["error"]["code"], "INVALID_MODEL");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("text file"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
+
+#[test]
+fn a_corrupt_database_is_reported_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("omnidesk.db");
+    let garbage = b"this is not an sqlite database at all".repeat(200);
+    std::fs::write(&db, &garbage).unwrap();
+    let out = omnidesk(dir.path()).args(["history"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("corrupt") || stderr.contains("not a database"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), garbage);
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = run_ok(Command::new(env!("CARGO_BIN_EXE_omnidesk")).arg("--help"));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["chat", "ask", "history", "info", "bench"] {
+        assert!(help.contains(cmd), "--help lacks {cmd}: {help}");
+    }
+    let out = run_ok(Command::new(env!("CARGO_BIN_EXE_omnidesk")).args(["ask", "--help"]));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--json") && help.contains("--model") && help.contains("--seed"));
+}
+
+#[test]
+fn info_shows_backend_devices_and_model_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = json(&run_ok(omnidesk(dir.path()).args(["info", "--json"])));
+    assert!(!out["backend"]["devices"].as_array().unwrap().is_empty());
+    assert_eq!(out["model"]["architecture"], "gemma3");
+    let text = run_ok(omnidesk(dir.path()).arg("info"));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("general.architecture = gemma3"), "{text}");
+}
+
+#[test]
+fn ctrl_c_in_chat_stops_the_answer_not_the_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = omnidesk(dir.path())
+        .args(["chat", "--temp", "1", "--seed", "9", "-n", "2000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"Tell me a very long story about a lighthouse keeper.\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    // Wait until the answer is streaming.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 64];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let n = stdout.read(&mut buf).unwrap();
+    assert!(n > 0, "no answer started");
+    assert!(Instant::now() < deadline);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "Ctrl-C killed the program"
+    );
+    stdin.write_all(b"/exit\n").unwrap();
+    drop(stdin);
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[stopped]"), "{stderr}");
+
+    // The cut-short answer was stored with its finish reason.
+    let listed = json(&run_ok(omnidesk(dir.path()).args(["history", "--json"])));
+    let id = listed[0]["id"].as_i64().unwrap();
+    let shown = json(&run_ok(omnidesk(dir.path()).args([
+        "history",
+        "--json",
+        &id.to_string(),
+    ])));
+    assert_eq!(shown["messages"][1]["stats"]["finish"], "cancelled");
+}

@@ -1,0 +1,66 @@
+//! Shared helpers: where the real test model lives and how to start it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use omnidesk::chat::{ChatMessage, Role};
+use omnidesk::engine::{EngineConfig, EngineHandle, GenerateRequest, SamplingParams};
+
+/// The real Gemma 3 270M Q4_K_M fetched by `scripts/fetch-test-models.sh`.
+/// Missing it is a failure, not a skip: these tests exist to run it.
+pub fn test_model() -> PathBuf {
+    if let Some(p) = std::env::var_os("OMNIDESK_TEST_MODEL") {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("OMNIDESK_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/omnidesk")))
+        .expect("set OMNIDESK_TEST_MODEL or HOME");
+    let p = cache.join("test-models/gemma-3-270m-q4_k_m.gguf");
+    assert!(
+        p.is_file(),
+        "test model missing at {}: run scripts/fetch-test-models.sh (or scripts/test.sh)",
+        p.display()
+    );
+    p
+}
+
+/// Two threads keep tests from starving each other on small CI machines.
+pub fn config(n_ctx: u32) -> EngineConfig {
+    EngineConfig {
+        n_ctx,
+        n_threads: Some(2),
+        ..EngineConfig::new(test_model())
+    }
+}
+
+pub async fn engine(n_ctx: u32) -> EngineHandle {
+    EngineHandle::start(config(n_ctx))
+        .await
+        .expect("the test model loads")
+}
+
+pub fn greedy() -> SamplingParams {
+    SamplingParams {
+        temperature: 0.0,
+        seed: Some(1),
+        ..Default::default()
+    }
+}
+
+pub fn user(text: &str) -> ChatMessage {
+    ChatMessage::new(Role::User, text)
+}
+
+pub fn request(
+    messages: Vec<ChatMessage>,
+    sampling: SamplingParams,
+    max_tokens: u32,
+) -> GenerateRequest {
+    GenerateRequest {
+        messages,
+        sampling,
+        max_tokens,
+        stop: Vec::new(),
+    }
+}

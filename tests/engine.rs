@@ -1,0 +1,391 @@
+//! The engine against the real llama.cpp and a real small model.
+
+mod common;
+
+use common::{engine, greedy, request, user};
+use omnidesk::chat::{ChatMessage, Role};
+use omnidesk::engine::{EngineError, EngineHandle, FinishReason, GenerationEvent, SamplingParams};
+
+fn seeded(seed: u32) -> SamplingParams {
+    SamplingParams {
+        temperature: 1.0,
+        seed: Some(seed),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn same_seed_gives_same_answer_in_fresh_engines() {
+    let q = vec![user("Write a short poem about the sea.")];
+    let a = engine(1024)
+        .await
+        .complete(request(q.clone(), seeded(42), 32))
+        .await
+        .unwrap();
+    let b = engine(1024)
+        .await
+        .complete(request(q.clone(), seeded(42), 32))
+        .await
+        .unwrap();
+    assert!(!a.text.is_empty());
+    assert_eq!(a.text, b.text);
+    let c = engine(1024)
+        .await
+        .complete(request(q, seeded(7), 32))
+        .await
+        .unwrap();
+    assert_ne!(
+        a.text, c.text,
+        "a different seed should change a sampled answer"
+    );
+}
+
+#[tokio::test]
+async fn streamed_pieces_concatenate_to_the_final_text() {
+    let e = engine(1024).await;
+    let mut stream = e
+        .generate(request(vec![user("List three fruits.")], greedy(), 48))
+        .unwrap();
+    let mut pieces = String::new();
+    let mut started = false;
+    let outcome = loop {
+        match stream.next().await.expect("stream ends with Done") {
+            GenerationEvent::Started { prompt_tokens, .. } => {
+                assert!(prompt_tokens > 0);
+                started = true;
+            }
+            GenerationEvent::Token(t) => {
+                assert!(started, "tokens come after Started");
+                pieces.push_str(&t);
+            }
+            GenerationEvent::Done(o) => break o,
+            GenerationEvent::Failed(e) => panic!("{e}"),
+        }
+    };
+    assert!(!outcome.text.is_empty());
+    assert_eq!(pieces, outcome.text);
+    assert!(outcome.stats.generated_tokens > 0);
+    assert!(outcome.stats.time_to_first_token_ms > 0.0);
+    assert!(outcome.stats.tokens_per_s > 0.0);
+}
+
+#[tokio::test]
+async fn cancel_takes_effect_within_one_token() {
+    let e = engine(2048).await;
+    let mut stream = e
+        .generate(request(
+            vec![user(
+                "Tell me a very long story about a dragon and a knight.",
+            )],
+            seeded(3),
+            1500,
+        ))
+        .unwrap();
+    let mut seen = 0;
+    let mut after_cancel = 0;
+    let outcome = loop {
+        match stream.next().await.unwrap() {
+            GenerationEvent::Token(_) => {
+                seen += 1;
+                if seen == 3 {
+                    stream.cancel();
+                } else if seen > 3 {
+                    after_cancel += 1;
+                }
+            }
+            GenerationEvent::Done(o) => break o,
+            GenerationEvent::Failed(e) => panic!("{e}"),
+            GenerationEvent::Started { .. } => {}
+        }
+    };
+    assert_eq!(outcome.finish, FinishReason::Cancelled);
+    assert!(
+        after_cancel <= 1,
+        "{after_cancel} tokens arrived after cancel"
+    );
+    assert!(outcome.stats.generated_tokens < 1500);
+}
+
+#[tokio::test]
+async fn dropping_the_stream_frees_the_engine() {
+    let e = engine(2048).await;
+    let stream = e
+        .generate(request(
+            vec![user("Count from one to five hundred.")],
+            greedy(),
+            1500,
+        ))
+        .unwrap();
+    drop(stream);
+    let next = e
+        .complete(request(vec![user("Say yes.")], greedy(), 8))
+        .await
+        .unwrap();
+    assert!(next.stats.generated_tokens > 0);
+}
+
+#[tokio::test]
+async fn a_follow_up_turn_evaluates_only_the_new_tokens() {
+    let e = engine(2048).await;
+    let mut history = vec![
+        ChatMessage::new(Role::System, "You are a concise assistant."),
+        user("What is the capital of France? Explain a little about its history."),
+    ];
+    let first = e
+        .complete(request(history.clone(), greedy(), 64))
+        .await
+        .unwrap();
+    assert_eq!(first.stats.prompt_reused, 0);
+    history.push(ChatMessage::new(Role::Assistant, first.text.clone()));
+    history.push(user("And of Italy?"));
+    let second = e.complete(request(history, greedy(), 32)).await.unwrap();
+    let s = &second.stats;
+    assert_eq!(s.prompt_evaluated + s.prompt_reused, s.prompt_tokens);
+    assert!(
+        s.prompt_reused >= first.stats.prompt_tokens,
+        "reused {} of a first prompt of {}",
+        s.prompt_reused,
+        first.stats.prompt_tokens
+    );
+    assert!(
+        s.prompt_evaluated * 3 < s.prompt_tokens,
+        "evaluated {} of {}",
+        s.prompt_evaluated,
+        s.prompt_tokens
+    );
+}
+
+#[tokio::test]
+async fn repeating_a_request_reuses_all_but_one_token() {
+    let e = engine(1024).await;
+    let q = vec![user("Name a colour.")];
+    let a = e.complete(request(q.clone(), greedy(), 8)).await.unwrap();
+    let b = e.complete(request(q, greedy(), 8)).await.unwrap();
+    assert_eq!(b.stats.prompt_evaluated, 1);
+    assert_eq!(
+        a.text, b.text,
+        "greedy answers match with and without reuse"
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_outgrowing_the_context_drops_old_turns_and_keeps_working() {
+    let e = engine(256).await;
+    let mut history = vec![ChatMessage::new(Role::System, "Answer briefly.")];
+    let mut dropped_any = false;
+    for i in 0..8 {
+        history.push(user(&format!(
+            "Turn {i}: here is some filler text to use up the context window quickly, \
+             with enough words that a few turns overflow two hundred and fifty-six tokens. \
+             What number is this turn?"
+        )));
+        let out = e
+            .complete(request(history.clone(), greedy(), 24))
+            .await
+            .unwrap();
+        assert!(out.stats.prompt_tokens + 24 <= 256 || out.finish == FinishReason::ContextFull);
+        dropped_any |= out.stats.dropped_messages > 0;
+        history.push(ChatMessage::new(Role::Assistant, out.text));
+    }
+    assert!(
+        dropped_any,
+        "eight long turns must overflow a 256-token context"
+    );
+}
+
+#[tokio::test]
+async fn a_single_message_too_long_for_the_context_is_a_typed_error() {
+    let e = engine(256).await;
+    let long = "word ".repeat(2000);
+    let err = e
+        .complete(request(vec![user(&long)], greedy(), 16))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::PromptTooLong { .. }), "{err}");
+    // The engine is still usable afterwards.
+    e.complete(request(vec![user("Hi")], greedy(), 4))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn chinese_answers_stream_as_whole_characters() {
+    let e = engine(1024).await;
+    let mut stream = e
+        .generate(request(vec![user("请用中文介绍一下北京。")], greedy(), 64))
+        .unwrap();
+    let mut pieces = Vec::new();
+    let outcome = loop {
+        match stream.next().await.unwrap() {
+            GenerationEvent::Token(t) => pieces.push(t),
+            GenerationEvent::Done(o) => break o,
+            GenerationEvent::Failed(e) => panic!("{e}"),
+            GenerationEvent::Started { .. } => {}
+        }
+    };
+    let joined: String = pieces.concat();
+    assert_eq!(joined, outcome.text);
+    assert!(
+        outcome
+            .text
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "expected Chinese text, got {:?}",
+        outcome.text
+    );
+    assert!(
+        !joined.contains('\u{FFFD}'),
+        "a character was split: {joined:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stop_string_cuts_the_answer_where_it_appears() {
+    let e = engine(1024).await;
+    let q = vec![user("Describe a cat in two sentences.")];
+    let full = e.complete(request(q.clone(), greedy(), 48)).await.unwrap();
+    let words: Vec<&str> = full.text.split_whitespace().collect();
+    assert!(
+        words.len() >= 4,
+        "answer too short to pick a stop word: {:?}",
+        full.text
+    );
+    let stop = words[words.len() / 2].to_string();
+    let cut = full.text.find(&stop).unwrap();
+    let mut req = request(q, greedy(), 48);
+    req.stop = vec![stop];
+    let stopped = e.complete(req).await.unwrap();
+    assert_eq!(stopped.finish, FinishReason::StopString);
+    assert_eq!(stopped.text, full.text[..cut]);
+}
+
+#[tokio::test]
+async fn max_tokens_bounds_the_answer() {
+    let e = engine(1024).await;
+    let out = e
+        .complete(request(
+            vec![user("Write an essay about rivers.")],
+            seeded(5),
+            5,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.finish, FinishReason::MaxTokens);
+    assert_eq!(out.stats.generated_tokens, 5);
+}
+
+#[tokio::test]
+async fn invalid_sampling_is_rejected_before_any_work() {
+    let e = engine(512).await;
+    let bad = SamplingParams {
+        temperature: -1.0,
+        ..Default::default()
+    };
+    let err = e
+        .complete(request(vec![user("hi")], bad, 4))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::InvalidRequest(_)));
+}
+
+#[tokio::test]
+async fn info_reports_the_real_model() {
+    let e = engine(512).await;
+    let i = e.info();
+    assert_eq!(i.architecture, "gemma3");
+    assert_eq!(i.n_ctx, 512);
+    assert!(
+        i.n_params > 200_000_000 && i.n_params < 400_000_000,
+        "{}",
+        i.n_params
+    );
+    // This conversion carries no template: Gemma's own built-in one is used.
+    assert!(i.chat_template.starts_with("gemma"), "{}", i.chat_template);
+    assert!(i.metadata.iter().any(|(k, _)| k == "general.architecture"));
+    assert!(i.backend.devices.iter().any(|d| d.kind == "Cpu"));
+}
+
+#[tokio::test]
+async fn bench_reports_positive_throughput() {
+    let e = engine(1024).await;
+    let r = e
+        .bench(omnidesk::engine::BenchParams {
+            n_prompt: 64,
+            n_gen: 8,
+            repetitions: 1,
+        })
+        .await
+        .unwrap();
+    assert!(r.pp_tokens_per_s.mean > 0.0);
+    assert!(r.tg_tokens_per_s.mean > 0.0);
+    assert!(r.time_to_first_token_ms.mean > 0.0);
+    // The engine is usable after a benchmark (the cache was reset).
+    let out = e
+        .complete(request(vec![user("Hi")], greedy(), 4))
+        .await
+        .unwrap();
+    assert_eq!(out.stats.prompt_reused, 0);
+}
+
+/// Every kind of broken file fails with a typed error before llama.cpp
+/// sees it; the process survives to try the next one.
+#[tokio::test]
+async fn bad_model_files_are_rejected_with_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = std::fs::read(common::test_model()).unwrap();
+    let mut seed: u64 = 0x1234_5678;
+    let random: Vec<u8> = (0..100_000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("zero-byte.gguf", Vec::new()),
+        ("header-only.gguf", real[..16].to_vec()),
+        ("cut-in-metadata.gguf", real[..4096].to_vec()),
+        ("cut-in-weights.gguf", real[..real.len() / 2].to_vec()),
+        ("random.gguf", random),
+        (
+            "notes.gguf",
+            b"These are my notes, not a model.\n".repeat(100),
+        ),
+        ("future-version.gguf", {
+            let mut v = real[..8192].to_vec();
+            v[4..8].copy_from_slice(&99u32.to_le_bytes());
+            v
+        }),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = EngineHandle::start(common::config(256).clone_with(&path))
+            .await
+            .expect_err(name);
+        assert!(
+            matches!(err, EngineError::InvalidModel(_)),
+            "{name}: expected InvalidModel, got {err:?}"
+        );
+        assert!(!err.to_string().is_empty());
+    }
+    let missing = dir.path().join("missing.gguf");
+    let err = EngineHandle::start(common::config(256).clone_with(&missing))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::InvalidModel(_)), "{err:?}");
+}
+
+trait CloneWith {
+    fn clone_with(&self, path: &std::path::Path) -> Self;
+}
+
+impl CloneWith for omnidesk::engine::EngineConfig {
+    fn clone_with(&self, path: &std::path::Path) -> Self {
+        Self {
+            model_path: path.to_path_buf(),
+            ..self.clone()
+        }
+    }
+}
