@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::media::Media;
+
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,10 +55,14 @@ impl FromStr for Role {
 }
 
 /// One turn of a conversation as the model sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// Images and clips, in order. They go where `content` holds the media
+    /// marker (`<__media__>`), or before the text when it holds none.
+    #[serde(skip)]
+    pub media: Vec<Media>,
 }
 
 impl ChatMessage {
@@ -65,6 +71,16 @@ impl ChatMessage {
         Self {
             role,
             content: content.into(),
+            media: Vec::new(),
+        }
+    }
+
+    /// A message with attachments.
+    pub fn with_media(role: Role, content: impl Into<String>, media: Vec<Media>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            media,
         }
     }
 }

@@ -34,6 +34,8 @@ pub enum ConfigError {
 pub struct Config {
     /// Model to load when `--model` is not given.
     pub model: Option<PathBuf>,
+    /// Multimodal projector for that model; found next to it when unset.
+    pub mmproj: Option<PathBuf>,
     /// System prompt for new conversations.
     pub system_prompt: Option<String>,
     /// Upper bound on tokens per answer.
@@ -46,6 +48,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             model: None,
+            mmproj: None,
             system_prompt: None,
             max_tokens: 1024,
             engine: EngineSettings::default(),
@@ -122,6 +125,7 @@ impl Config {
             n_gpu_layers: self.engine.n_gpu_layers,
             n_batch: self.engine.batch_size.max(1),
             chat_template: self.engine.chat_template.clone(),
+            mmproj_path: self.mmproj.clone(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod media;
 pub mod models;
 pub mod store;
 

@@ -84,7 +84,7 @@ pub(crate) fn run(session: &mut Session<'_>, params: &BenchParams) -> Result<Ben
 
     // Warm-up, as llama-bench does, so first-touch costs are not measured.
     session.reset();
-    session.decode_prompt(&tokens[..tokens.len().min(16)], &never)?;
+    session.decode_tokens(&tokens[..tokens.len().min(16)], true, &never)?;
 
     let mut pp = Vec::new();
     let mut ttft = Vec::new();
@@ -93,9 +93,9 @@ pub(crate) fn run(session: &mut Session<'_>, params: &BenchParams) -> Result<Ben
         if params.n_prompt > 0 {
             session.reset();
             let t = Instant::now();
-            let at = session.decode_prompt(&tokens, &never)?.unwrap_or(0);
+            session.decode_tokens(&tokens, true, &never)?;
             let mut greedy = LlamaSampler::greedy();
-            let _ = greedy.sample(&session.ctx, at);
+            let _ = greedy.sample(&session.ctx, -1);
             let total = ms_since(t);
             ttft.push(total);
             pp.push(per_second(tokens.len(), total));
@@ -104,7 +104,7 @@ pub(crate) fn run(session: &mut Session<'_>, params: &BenchParams) -> Result<Ben
             session.reset();
             let t = Instant::now();
             for i in 0..params.n_gen as usize {
-                session.decode_prompt(&tokens[i % tokens.len()..][..1], &never)?;
+                session.decode_tokens(&tokens[i % tokens.len()..][..1], true, &never)?;
             }
             tg.push(per_second(params.n_gen as usize, ms_since(t)));
         }

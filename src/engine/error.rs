@@ -17,6 +17,12 @@ pub enum EngineError {
     /// The context (KV cache) could not be created, usually for lack of memory.
     #[error("could not create a context of {n_ctx} tokens: {reason}")]
     ContextFailed { n_ctx: u32, reason: String },
+    /// The multimodal projector could not be loaded for this model.
+    #[error("projector {path}: {reason}")]
+    ProjectorFailed { path: PathBuf, reason: String },
+    /// The request carries media the loaded model cannot take.
+    #[error("this model cannot take {kind} input: {reason}")]
+    UnsupportedMedia { kind: &'static str, reason: String },
     /// The model's GGUF has no chat template and none was configured.
     #[error("the model has no chat template: {0}")]
     ChatTemplate(String),
@@ -54,6 +60,8 @@ impl EngineError {
             EngineError::InvalidModel(_) => "INVALID_MODEL",
             EngineError::LoadFailed { .. } => "LOAD_FAILED",
             EngineError::ContextFailed { .. } => "CONTEXT_FAILED",
+            EngineError::ProjectorFailed { .. } => "PROJECTOR_FAILED",
+            EngineError::UnsupportedMedia { .. } => "UNSUPPORTED_MEDIA",
             EngineError::ChatTemplate(_) => "CHAT_TEMPLATE",
             EngineError::PromptTooLong { .. } => "PROMPT_TOO_LONG",
             EngineError::InvalidRequest(_) => "INVALID_REQUEST",

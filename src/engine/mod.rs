@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod error;
 pub mod gguf;
+pub mod media;
 mod prompt;
 pub mod sampling;
 pub mod text;
@@ -23,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use bench::{BenchParams, BenchReport};
 pub use error::{EngineError, Result};
+pub use media::Capabilities;
 pub use sampling::SamplingParams;
 
 use crate::chat::ChatMessage;
@@ -48,6 +50,8 @@ pub struct EngineConfig {
     /// Override for the model's built-in chat template (a name like
     /// `chatml` or a template string).
     pub chat_template: Option<String>,
+    /// Multimodal projector (mmproj) giving the model eyes and/or ears.
+    pub mmproj_path: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -60,6 +64,7 @@ impl EngineConfig {
             n_gpu_layers: 0,
             n_batch: 512,
             chat_template: None,
+            mmproj_path: None,
         }
     }
 }
@@ -122,6 +127,31 @@ pub struct GenerationStats {
     pub prompt_tokens_per_s: f64,
     pub tokens_per_s: f64,
     pub seed: u32,
+    /// Tokens produced by images (evaluated this turn).
+    pub image_tokens: usize,
+    pub images_encoded: usize,
+    /// Tokens produced by audio clips (evaluated this turn).
+    pub audio_tokens: usize,
+    pub audio_seconds_encoded: f64,
+    /// Time spent encoding media and decoding their embeddings.
+    pub media_encode_ms: f64,
+    /// Images/clips found already in the KV cache and not re-encoded.
+    pub media_reused: usize,
+}
+
+impl GenerationStats {
+    fn record_media(&mut self, media: &crate::media::Media, n_tokens: usize) {
+        match media {
+            crate::media::Media::Image(_) => {
+                self.image_tokens += n_tokens;
+                self.images_encoded += 1;
+            }
+            crate::media::Media::Audio(a) => {
+                self.audio_tokens += n_tokens;
+                self.audio_seconds_encoded += a.seconds();
+            }
+        }
+    }
 }
 
 /// The complete answer.
@@ -164,6 +194,10 @@ pub struct ModelInfo {
     pub n_gpu_layers: u32,
     /// Which chat template renders prompts, and where it came from.
     pub chat_template: String,
+    /// The projector loaded with the model, if any.
+    pub mmproj: Option<PathBuf>,
+    /// What media the model takes.
+    pub capabilities: Capabilities,
     /// Every GGUF metadata key with a short display of its value.
     pub metadata: Vec<(String, String)>,
     pub backend: BackendInfo,

@@ -6,13 +6,36 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::error::{EngineError, Result};
 use crate::chat::{ChatMessage, Role};
+use crate::media::{ContentHash, Media};
+
+/// One unit of a prompt as the KV cache holds it: a text token, or a whole
+/// image/clip (reused or re-evaluated as one piece).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Item {
+    Token(LlamaToken),
+    Media { hash: ContentHash, n_tokens: usize },
+}
+
+impl Item {
+    /// KV cells the item occupies.
+    pub(crate) fn n_cells(&self) -> usize {
+        match self {
+            Item::Token(_) => 1,
+            Item::Media { n_tokens, .. } => *n_tokens,
+        }
+    }
+}
 
 /// A prompt ready for decoding.
 #[derive(Debug)]
-pub(crate) struct Rendered {
-    pub tokens: Vec<LlamaToken>,
+pub(crate) struct Rendered<'r> {
+    pub items: Vec<Item>,
+    /// The media behind each `Item::Media`, by hash.
+    pub media: Vec<&'r Media>,
     /// How many old messages were left out to make it fit.
     pub dropped: usize,
+    /// KV cells the whole prompt takes.
+    pub n_cells: usize,
 }
 
 /// Which template renders prompts: the configured one, the one baked into
@@ -56,16 +79,18 @@ fn builtin_for_architecture(architecture: &str) -> &'static str {
     }
 }
 
-/// Render `messages` into at most `budget` tokens. Leading system messages
-/// are always kept; older turns go first, and a kept history always starts
-/// with a user turn so templates that insist on alternation still work.
-pub(crate) fn render_fitting(
+/// Render `messages` into at most `budget` KV cells. Leading system
+/// messages are always kept; older turns go first, and a kept history always
+/// starts with a user turn so templates that insist on alternation still work.
+/// `media_cells` reports how many cells an image or clip takes.
+pub(crate) fn render_fitting<'r>(
     model: &LlamaModel,
     template: &LlamaChatTemplate,
-    messages: &[ChatMessage],
+    messages: &'r [ChatMessage],
     budget: usize,
     n_ctx: u32,
-) -> Result<Rendered> {
+    media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
+) -> Result<Rendered<'r>> {
     if messages.is_empty() {
         return Err(EngineError::InvalidRequest("no messages to answer".into()));
     }
@@ -81,11 +106,11 @@ pub(crate) fn render_fitting(
     }
     let mut start = 0;
     loop {
-        let tokens = render(model, template, system, &rest[start..])?;
-        if tokens.len() <= budget {
+        let rendered = render(model, template, system, &rest[start..], media_cells)?;
+        if rendered.n_cells <= budget {
             return Ok(Rendered {
-                tokens,
                 dropped: start,
+                ..rendered
             });
         }
         // Skip one message, then anything up to the next user turn.
@@ -95,7 +120,7 @@ pub(crate) fn render_fitting(
         }
         if next >= rest.len() {
             return Err(EngineError::PromptTooLong {
-                tokens: tokens.len(),
+                tokens: rendered.n_cells,
                 n_ctx,
                 reserved: (n_ctx as usize).saturating_sub(budget),
             });
@@ -104,17 +129,40 @@ pub(crate) fn render_fitting(
     }
 }
 
-fn render(
+/// A message's text with one marker per attachment: where the user put
+/// them, or all up front (images before the question, as models are trained).
+fn with_markers(m: &ChatMessage) -> Result<String> {
+    let marker = super::media::marker();
+    let placed = m.content.matches(marker).count();
+    if placed == m.media.len() {
+        return Ok(m.content.clone());
+    }
+    if placed > 0 {
+        return Err(EngineError::InvalidRequest(format!(
+            "the message places {placed} media markers but has {} attachments",
+            m.media.len()
+        )));
+    }
+    let mut text = String::with_capacity(m.content.len() + m.media.len() * (marker.len() + 1));
+    for _ in &m.media {
+        text.push_str(marker);
+        text.push('\n');
+    }
+    text.push_str(&m.content);
+    Ok(text)
+}
+
+fn render<'r>(
     model: &LlamaModel,
     template: &LlamaChatTemplate,
-    system: &[ChatMessage],
-    rest: &[ChatMessage],
-) -> Result<Vec<LlamaToken>> {
-    let chat = system
-        .iter()
-        .chain(rest)
+    system: &'r [ChatMessage],
+    rest: &'r [ChatMessage],
+    media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
+) -> Result<Rendered<'r>> {
+    let messages = || system.iter().chain(rest);
+    let chat = messages()
         .map(|m| {
-            LlamaChatMessage::new(m.role.as_str().to_owned(), m.content.clone())
+            LlamaChatMessage::new(m.role.as_str().to_owned(), with_markers(m)?)
                 .map_err(|_| EngineError::InvalidRequest("a message contains a NUL byte".into()))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -122,16 +170,47 @@ fn render(
         .apply_chat_template(template, &chat, true)
         .map_err(|e| EngineError::ChatTemplate(e.to_string()))?;
     tracing::debug!(prompt = %text, "rendered prompt");
-    // Templates emit special markers as text; parse them back into tokens.
-    let tokens = model.vocab().tokenize(text.as_bytes(), true, true);
-    if tokens.is_empty() {
+    let media: Vec<&Media> = messages().flat_map(|m| &m.media).collect();
+    let segments: Vec<&str> = text.split(super::media::marker()).collect();
+    if segments.len() != media.len() + 1 {
+        return Err(EngineError::ChatTemplate(format!(
+            "the template kept {} of {} media markers",
+            segments.len() - 1,
+            media.len()
+        )));
+    }
+    let vocab = model.vocab();
+    let mut items = Vec::new();
+    let mut n_cells = 0;
+    for (i, segment) in segments.iter().enumerate() {
+        // Templates emit special markers as text; parse them back into
+        // tokens. Only the very start of the prompt gets BOS.
+        for t in vocab.tokenize(segment.as_bytes(), i == 0, true) {
+            items.push(Item::Token(t));
+            n_cells += 1;
+        }
+        if let Some(m) = media.get(i) {
+            let n_tokens = media_cells(m)?;
+            items.push(Item::Media {
+                hash: m.hash(),
+                n_tokens,
+            });
+            n_cells += n_tokens;
+        }
+    }
+    if items.is_empty() {
         return Err(EngineError::InvalidRequest("the prompt is empty".into()));
     }
-    Ok(tokens)
+    Ok(Rendered {
+        items,
+        media,
+        dropped: 0,
+        n_cells,
+    })
 }
 
 /// Length of the shared prefix: the part of the KV cache a new prompt can keep.
-pub(crate) fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+pub(crate) fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 

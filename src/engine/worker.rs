@@ -18,12 +18,14 @@ use tokio::sync::{mpsc, oneshot};
 use super::bench;
 use super::error::{EngineError, Result};
 use super::gguf::GgufInfo;
-use super::prompt;
+use super::media::{Capabilities, Projector};
+use super::prompt::{self, Item};
 use super::text::TextStream;
 use super::{
     BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig, FinishReason, GenerateRequest,
     GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
 };
+use crate::media::Media;
 
 /// Default context when the config says "auto".
 const AUTO_CTX: u32 = 4096;
@@ -152,19 +154,33 @@ fn model_info(
         n_threads: session.n_threads,
         n_gpu_layers: config.n_gpu_layers,
         chat_template: session.template_source.clone(),
+        mmproj: config.mmproj_path.clone(),
+        capabilities: session.capabilities().unwrap_or_default(),
         metadata: header.metadata.clone(),
         backend: describe_backend(backend),
     }
+}
+
+/// One item in the KV cache and the position it starts at.
+#[derive(Debug, Clone, Copy)]
+struct Cached {
+    item: Item,
+    pos: i32,
 }
 
 /// The context plus what its KV cache currently holds (sequence 0).
 pub(crate) struct Session<'m> {
     pub(crate) model: &'m LlamaModel,
     pub(crate) ctx: LlamaContext<'m>,
+    projector: Option<Projector>,
     template: LlamaChatTemplate,
     pub(crate) template_source: String,
-    /// Tokens whose keys/values are in the cache, in position order.
-    pub(crate) cached: Vec<LlamaToken>,
+    /// Items whose keys/values are in the cache, in position order.
+    cached: Vec<Cached>,
+    /// Next free position (M-RoPE media advance it by less than their size).
+    n_past: i32,
+    /// KV cells in use.
+    n_cells: usize,
     pub(crate) n_ctx: u32,
     pub(crate) n_batch: u32,
     pub(crate) n_threads: u32,
@@ -205,36 +221,52 @@ impl<'m> Session<'m> {
             })?;
         let (template, template_source) =
             prompt::model_template(model, architecture, config.chat_template.as_deref())?;
+        let projector = config
+            .mmproj_path
+            .as_deref()
+            .map(|p| Projector::load(p, model, n_threads, config.n_gpu_layers > 0))
+            .transpose()?;
         Ok(Self {
             model,
             ctx,
+            projector,
             template,
             template_source,
             cached: Vec::new(),
+            n_past: 0,
+            n_cells: 0,
             n_ctx,
             n_batch,
             n_threads,
         })
     }
 
+    pub(crate) fn capabilities(&self) -> Option<Capabilities> {
+        self.projector.as_ref().map(|p| p.caps)
+    }
+
     /// Forget the cache (after a failure or a benchmark).
     pub(crate) fn reset(&mut self) {
         self.ctx.clear_kv_cache();
         self.cached.clear();
+        self.n_past = 0;
+        self.n_cells = 0;
     }
 
-    /// Keep only the first `keep` cached tokens. Falls back to an empty
+    /// Keep only the first `keep` cached items. Falls back to an empty
     /// cache when the memory type cannot drop a suffix.
     fn truncate_cache(&mut self, keep: usize) -> usize {
-        if keep >= self.cached.len() {
+        let Some(first_dropped) = self.cached.get(keep).copied() else {
             return self.cached.len();
-        }
-        let removed = u32::try_from(keep)
+        };
+        let removed = u32::try_from(first_dropped.pos)
             .ok()
             .and_then(|p| self.ctx.clear_kv_cache_seq(Some(0), Some(p), None).ok())
             .unwrap_or(false);
         if removed {
             self.cached.truncate(keep);
+            self.n_past = first_dropped.pos;
+            self.n_cells = self.cached.iter().map(|c| c.item.n_cells()).sum();
             keep
         } else {
             self.reset();
@@ -242,50 +274,125 @@ impl<'m> Session<'m> {
         }
     }
 
-    /// Evaluate `tokens` after the cache; logits only for the last one.
-    /// Returns the batch index of those logits, or `None` if cancelled.
-    pub(crate) fn decode_prompt(
+    /// Evaluate text tokens after the cache; logits only for the last one
+    /// when `logits_last`. Returns false if cancelled before finishing.
+    pub(crate) fn decode_tokens(
         &mut self,
         tokens: &[LlamaToken],
+        logits_last: bool,
         cancel: &AtomicBool,
-    ) -> Result<Option<i32>> {
+    ) -> Result<bool> {
         let mut batch = LlamaBatch::new(self.n_batch as usize, 1);
         let total = tokens.len();
         let mut done = 0;
-        let mut last_index = 0;
         for chunk in tokens.chunks(self.n_batch as usize) {
             if cancel.load(Ordering::Relaxed) {
-                return Ok(None);
+                return Ok(false);
             }
             batch.clear();
             for (i, &t) in chunk.iter().enumerate() {
-                let pos = (self.cached.len() + i) as i32;
-                let logits = done + i + 1 == total;
+                let logits = logits_last && done + i + 1 == total;
                 batch
-                    .add(t, pos, &[0], logits)
+                    .add(t, self.n_past + i as i32, &[0], logits)
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             if let Err(e) = self.ctx.decode(&mut batch) {
                 self.reset();
                 return Err(EngineError::Decode(e.to_string()));
             }
-            self.cached.extend_from_slice(chunk);
+            for &t in chunk {
+                self.cached.push(Cached {
+                    item: Item::Token(t),
+                    pos: self.n_past,
+                });
+                self.n_past += 1;
+            }
+            self.n_cells += chunk.len();
             done += chunk.len();
-            last_index = batch.n_tokens() - 1;
         }
-        Ok(Some(last_index))
+        Ok(true)
+    }
+
+    /// Evaluate prompt items; returns false if cancelled.
+    fn decode_items(
+        &mut self,
+        items: &[Item],
+        media: &[&Media],
+        stats: &mut GenerationStats,
+        cancel: &AtomicBool,
+    ) -> Result<bool> {
+        let mut i = 0;
+        while i < items.len() {
+            if let Item::Media { hash, n_tokens } = items[i] {
+                if cancel.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+                let m = media
+                    .iter()
+                    .find(|m| m.hash() == hash)
+                    .ok_or_else(|| EngineError::Decode("media missing from request".into()))?;
+                let projector = self
+                    .projector
+                    .as_mut()
+                    .ok_or(EngineError::UnsupportedMedia {
+                        kind: m.kind(),
+                        reason: "no projector loaded".into(),
+                    })?;
+                let t = Instant::now();
+                let is_last = i + 1 == items.len();
+                let next =
+                    match projector.eval(m, &mut self.ctx, self.n_past, self.n_batch, is_last) {
+                        Ok(next) => next,
+                        Err(e) => {
+                            self.reset();
+                            return Err(e);
+                        }
+                    };
+                stats.media_encode_ms += ms_since(t);
+                stats.record_media(m, n_tokens);
+                self.cached.push(Cached {
+                    item: items[i],
+                    pos: self.n_past,
+                });
+                self.n_past = next;
+                self.n_cells += n_tokens;
+                i += 1;
+                continue;
+            }
+            let run = items[i..]
+                .iter()
+                .take_while(|it| matches!(it, Item::Token(_)))
+                .count();
+            let tokens: Vec<LlamaToken> = items[i..i + run]
+                .iter()
+                .filter_map(|it| match it {
+                    Item::Token(t) => Some(*t),
+                    Item::Media { .. } => None,
+                })
+                .collect();
+            if !self.decode_tokens(&tokens, i + run == items.len(), cancel)? {
+                return Ok(false);
+            }
+            i += run;
+        }
+        Ok(true)
     }
 
     fn decode_one(&mut self, token: LlamaToken) -> Result<()> {
         let mut batch = LlamaBatch::new(1, 1);
         batch
-            .add(token, self.cached.len() as i32, &[0], true)
+            .add(token, self.n_past, &[0], true)
             .map_err(|e| EngineError::Decode(e.to_string()))?;
         if let Err(e) = self.ctx.decode(&mut batch) {
             self.reset();
             return Err(EngineError::Decode(e.to_string()));
         }
-        self.cached.push(token);
+        self.cached.push(Cached {
+            item: Item::Token(token),
+            pos: self.n_past,
+        });
+        self.n_past += 1;
+        self.n_cells += 1;
         Ok(())
     }
 
@@ -299,41 +406,60 @@ impl<'m> Session<'m> {
         if request.max_tokens == 0 {
             return Err(EngineError::InvalidRequest("max_tokens must be ≥ 1".into()));
         }
+        let caps = self.capabilities();
+        for m in request.messages.iter().flat_map(|m| &m.media) {
+            Projector::check(caps.as_ref(), m)?;
+        }
         let started = Instant::now();
         let n_ctx = self.n_ctx as usize;
         // Keep room for the answer, but never more than half the window.
         let reserved = (request.max_tokens as usize).clamp(1, n_ctx / 2);
+        let projector = &mut self.projector;
+        let mut media_cells = |m: &Media| match projector.as_mut() {
+            Some(p) => p.n_tokens(m),
+            None => Err(EngineError::UnsupportedMedia {
+                kind: m.kind(),
+                reason: "no projector loaded".into(),
+            }),
+        };
         let rendered = prompt::render_fitting(
             self.model,
             &self.template,
             &request.messages,
             n_ctx - reserved,
             self.n_ctx,
+            &mut media_cells,
         )?;
-        let tokens = rendered.tokens;
-        // At least one token must be evaluated to get fresh logits.
-        let shared = prompt::common_prefix(&self.cached, &tokens).min(tokens.len() - 1);
+        let items = &rendered.items;
+        // At least one item must be evaluated to get fresh logits.
+        let cached_items: Vec<Item> = self.cached.iter().map(|c| c.item).collect();
+        let shared = prompt::common_prefix(&cached_items, items).min(items.len() - 1);
         let reused = self.truncate_cache(shared);
+        let reused_cells: usize = items[..reused].iter().map(Item::n_cells).sum();
         let seed = request.sampling.effective_seed();
         let mut stats = GenerationStats {
-            prompt_tokens: tokens.len(),
-            prompt_evaluated: tokens.len() - reused,
-            prompt_reused: reused,
+            prompt_tokens: rendered.n_cells,
+            prompt_evaluated: rendered.n_cells - reused_cells,
+            prompt_reused: reused_cells,
             dropped_messages: rendered.dropped,
+            media_reused: items[..reused]
+                .iter()
+                .filter(|i| matches!(i, Item::Media { .. }))
+                .count(),
             seed,
             ..Default::default()
         };
         let _ = events.send(GenerationEvent::Started {
-            prompt_tokens: tokens.len(),
-            reused_tokens: reused,
+            prompt_tokens: rendered.n_cells,
+            reused_tokens: reused_cells,
             dropped_messages: rendered.dropped,
         });
 
         let mut text = String::new();
-        let Some(mut logits_at) = self.decode_prompt(&tokens[reused..], cancel)? else {
+        if !self.decode_items(&items[reused..], &rendered.media, &mut stats, cancel)? {
             stats.prompt_ms = ms_since(started);
             return Ok(outcome(text, FinishReason::Cancelled, stats));
-        };
+        }
         stats.prompt_ms = ms_since(started);
         let generation_started = Instant::now();
 
@@ -347,7 +473,8 @@ impl<'m> Session<'m> {
             if stats.generated_tokens >= request.max_tokens as usize {
                 break FinishReason::MaxTokens;
             }
-            let token = sampler.sample(&self.ctx, logits_at);
+            // -1: the logits of the last evaluated token, whichever batch it was in.
+            let token = sampler.sample(&self.ctx, -1);
             if stats.generated_tokens == 0 {
                 stats.time_to_first_token_ms = ms_since(started);
             }
@@ -366,11 +493,10 @@ impl<'m> Session<'m> {
             if piece.stopped {
                 break FinishReason::StopString;
             }
-            if self.cached.len() >= n_ctx {
+            if self.n_cells >= n_ctx {
                 break FinishReason::ContextFull;
             }
             self.decode_one(token)?;
-            logits_at = 0;
         };
         let tail = stream.finish();
         if !tail.is_empty() {

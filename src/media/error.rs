@@ -1,0 +1,53 @@
+//! Why an image or audio file could not be used. Every variant names the
+//! file so the user knows which attachment to fix.
+
+use std::path::PathBuf;
+
+/// Failure to read, bound or decode a media file.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("{path}: file not found")]
+    NotFound { path: PathBuf },
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {bytes} bytes is over the {max} byte limit for {kind} files")]
+    FileTooLarge {
+        path: PathBuf,
+        kind: &'static str,
+        bytes: u64,
+        max: u64,
+    },
+    #[error("{path}: the file is empty")]
+    Empty { path: PathBuf },
+    #[error("{path}: not an image this app can read (PNG, JPEG, WebP, GIF, BMP): {reason}")]
+    NotAnImage { path: PathBuf, reason: String },
+    #[error("{path}: {width}×{height} pixels is over the limit of {max_pixels} pixels (or {max_side} per side)")]
+    ImageTooLarge {
+        path: PathBuf,
+        width: u64,
+        height: u64,
+        max_pixels: u64,
+        max_side: u32,
+    },
+    #[error("{path}: the image is damaged: {reason}")]
+    BadImage { path: PathBuf, reason: String },
+    #[error("{path}: not audio this app can read (WAV, MP3, FLAC, OGG Vorbis): {reason}")]
+    NotAudio { path: PathBuf, reason: String },
+    #[error("{path}: the audio is longer than the {max_seconds} s limit")]
+    AudioTooLong { path: PathBuf, max_seconds: f64 },
+    #[error("{path}: the audio contains no samples")]
+    NoSamples { path: PathBuf },
+    #[error("{path}: cannot resample {from} Hz to {to} Hz: {reason}")]
+    Resample {
+        path: PathBuf,
+        from: u32,
+        to: u32,
+        reason: String,
+    },
+}
+
+/// Result of media operations.
+pub type Result<T, E = MediaError> = std::result::Result<T, E>;
