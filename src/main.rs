@@ -22,14 +22,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             if json {
-                let code = e
-                    .downcast_ref::<omnidesk::Error>()
-                    .map(|e| e.code())
-                    .or_else(|| {
-                        e.downcast_ref::<omnidesk::engine::EngineError>()
-                            .map(|e| e.code())
-                    })
-                    .unwrap_or("ERROR");
+                let code = error_code(&e);
                 let body =
                     serde_json::json!({ "error": { "code": code, "message": format!("{e:#}") } });
                 println!("{body}");
@@ -38,6 +31,23 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The stable code of the first typed library error in the chain.
+fn error_code(e: &anyhow::Error) -> &'static str {
+    use omnidesk::{
+        config::ConfigError, engine::EngineError, media::MediaError, store::StoreError,
+    };
+    e.chain()
+        .find_map(|c| {
+            c.downcast_ref::<omnidesk::Error>()
+                .map(omnidesk::Error::code)
+                .or_else(|| c.downcast_ref::<EngineError>().map(EngineError::code))
+                .or_else(|| c.downcast_ref::<MediaError>().map(|_| "INVALID_MEDIA"))
+                .or_else(|| c.downcast_ref::<StoreError>().map(|_| "STORE"))
+                .or_else(|| c.downcast_ref::<ConfigError>().map(|_| "CONFIG"))
+        })
+        .unwrap_or("ERROR")
 }
 
 /// Quiet by default: llama.cpp is chatty at info level.

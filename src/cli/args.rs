@@ -37,6 +37,10 @@ pub struct GlobalArgs {
         value_name = "PATH"
     )]
     pub model: Option<PathBuf>,
+    /// Multimodal projector (mmproj) for the model [default: the one named
+    /// after the model in the same folder, if any]
+    #[arg(long, global = true, env = "OMNIDESK_MMPROJ", value_name = "PATH")]
+    pub mmproj: Option<PathBuf>,
     /// Context size in tokens (0 = the model's own, at most 4096)
     #[arg(long, short = 'c', global = true, value_name = "N")]
     pub ctx_size: Option<u32>,
@@ -114,6 +118,12 @@ pub struct AskArgs {
     pub question: Vec<String>,
     #[command(flatten)]
     pub gen: GenerationArgs,
+    /// Attach an image (PNG, JPEG, WebP, GIF, BMP); repeat for several
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub image: Vec<PathBuf>,
+    /// Attach an audio clip (WAV, MP3, FLAC, OGG); repeat for several
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub audio: Vec<PathBuf>,
     /// Print one JSON object (text, finish reason, counters) instead of streaming
     #[arg(long)]
     pub json: bool,

@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use anyhow::{Context as _, Result};
 
 use super::args::AskArgs;
+use super::attach;
 use super::context::Context;
 use super::conversation::Conversation;
 
@@ -22,12 +23,18 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
         .clone()
         .or_else(|| ctx.config.system_prompt.clone());
     let model = engine.info().path.display().to_string();
-    let mut conv = Conversation::open(store.as_ref(), args.gen.conversation, system, model)?;
+    let rate = engine
+        .info()
+        .capabilities
+        .audio_sample_rate
+        .unwrap_or(16_000);
+    let attached = attach::load(&args.image, &args.audio, rate)?;
+    let mut conv = Conversation::open(store.as_ref(), args.gen.conversation, system, model, rate)?;
     let template = ctx.request(&args.gen);
     let mut stdout = std::io::stdout();
     let out: Option<&mut dyn Write> = if args.json { None } else { Some(&mut stdout) };
     let outcome = conv
-        .ask(&engine, store.as_ref(), &template, &question, out)
+        .ask(&engine, store.as_ref(), &template, &question, attached, out)
         .await?;
     if args.json {
         let json = serde_json::json!({

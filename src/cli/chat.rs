@@ -6,6 +6,7 @@ use anyhow::Result;
 use tokio::sync::mpsc;
 
 use super::args::ChatArgs;
+use super::attach::{self, Attached};
 use super::context::Context;
 use super::conversation::Conversation;
 
@@ -21,7 +22,13 @@ pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
         .clone()
         .or_else(|| ctx.config.system_prompt.clone());
     let model = engine.info().path.display().to_string();
-    let mut conv = Conversation::open(Some(&store), args.gen.conversation, system, model)?;
+    let rate = engine
+        .info()
+        .capabilities
+        .audio_sample_rate
+        .unwrap_or(16_000);
+    let mut conv = Conversation::open(Some(&store), args.gen.conversation, system, model, rate)?;
+    let mut pending = Attached::default();
     let template = ctx.request(&args.gen);
     eprintln!(
         "Ready: {} ({} context tokens). {HELP}",
@@ -54,14 +61,42 @@ pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
             }
             "/new" => {
                 conv.reset();
+                pending = Attached::default();
                 eprintln!("(new conversation)");
                 continue;
             }
             _ => {}
         }
+        if let Some((cmd, path)) = line
+            .split_once(' ')
+            .filter(|(c, _)| ["/image", "/audio"].contains(c))
+        {
+            let path = std::path::PathBuf::from(path.trim());
+            let (images, audio) = if cmd == "/image" {
+                (vec![path], vec![])
+            } else {
+                (vec![], vec![path])
+            };
+            match attach::load(&images, &audio, rate) {
+                Ok(mut a) => {
+                    pending.media.append(&mut a.media);
+                    pending.records.append(&mut a.records);
+                    eprintln!("(attached; it goes with your next message)");
+                }
+                Err(e) => eprintln!("error: {e:#}"),
+            }
+            continue;
+        }
         let mut stdout = std::io::stdout();
         match conv
-            .ask(&engine, Some(&store), &template, line, Some(&mut stdout))
+            .ask(
+                &engine,
+                Some(&store),
+                &template,
+                line,
+                std::mem::take(&mut pending),
+                Some(&mut stdout),
+            )
             .await
         {
             Ok(_) => println!(),

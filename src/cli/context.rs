@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use omnidesk::config::{self, Config};
-use omnidesk::engine::{EngineHandle, GenerateRequest};
-use omnidesk::models::{self, Manifest, ModelsError};
+use omnidesk::engine::{EngineError, EngineHandle, GenerateRequest};
+use omnidesk::models::{self, mmproj, Manifest, ModelsError};
 use omnidesk::store::Store;
 
 use super::args::{GenerationArgs, GlobalArgs};
@@ -17,6 +17,7 @@ pub struct Context {
     pub config_path: PathBuf,
     pub data_dir: PathBuf,
     pub model_flag: Option<PathBuf>,
+    pub mmproj_flag: Option<PathBuf>,
 }
 
 impl Context {
@@ -48,6 +49,7 @@ impl Context {
             config_path,
             data_dir,
             model_flag: global.model.clone(),
+            mmproj_flag: global.mmproj.clone(),
         })
     }
 
@@ -70,16 +72,39 @@ impl Context {
         })
     }
 
-    /// Start the engine on the resolved model, showing what is loading.
+    /// Start the engine on the resolved model, showing what is loading. A
+    /// projector found by name next to the model is optional: if it does
+    /// not fit the model, the model still starts, text-only, with a warning.
     pub async fn start_engine(&self, quiet: bool) -> Result<EngineHandle> {
         let model = self.model_path()?;
+        let explicit = self
+            .mmproj_flag
+            .clone()
+            .or_else(|| self.config.mmproj.clone());
+        let found = explicit
+            .is_none()
+            .then(|| mmproj::find_for(&model, Manifest::builtin().ok().as_ref()))
+            .flatten();
+        let mut config = self.config.engine_config(model.clone());
+        config.mmproj_path = explicit.clone().or_else(|| found.clone());
         if !quiet {
-            eprintln!("Loading {} …", model.display());
+            match &config.mmproj_path {
+                Some(p) => eprintln!("Loading {} with {} …", model.display(), p.display()),
+                None => eprintln!("Loading {} …", model.display()),
+            }
         }
-        let engine = EngineHandle::start(self.config.engine_config(model.clone()))
-            .await
-            .with_context(|| format!("cannot use model {}", model.display()))?;
-        Ok(engine)
+        let started = match EngineHandle::start(config.clone()).await {
+            Err(EngineError::ProjectorFailed { path, reason }) if found.is_some() => {
+                eprintln!(
+                    "warning: not using projector {}: {reason}; images and audio are off",
+                    path.display()
+                );
+                config.mmproj_path = None;
+                EngineHandle::start(config).await
+            }
+            other => other,
+        };
+        started.with_context(|| format!("cannot use model {}", model.display()))
     }
 
     /// The conversation database in the data dir.

@@ -6,7 +6,9 @@ use omnidesk::chat::{ChatMessage, Role};
 use omnidesk::engine::{
     EngineHandle, FinishReason, GenerateRequest, GenerationEvent, GenerationOutcome,
 };
-use omnidesk::store::{ConversationId, NewMessage, Store};
+use omnidesk::store::{Attachment, ConversationId, NewMessage, Store};
+
+use super::attach::{self, Attached};
 use std::io::Write;
 
 /// History plus where it is stored (if anywhere).
@@ -24,6 +26,7 @@ impl Conversation {
         id: Option<ConversationId>,
         system_prompt: Option<String>,
         model: String,
+        audio_rate: u32,
     ) -> Result<Self> {
         let Some(id) = id else {
             let messages = system_prompt
@@ -46,12 +49,10 @@ impl Conversation {
             .iter()
             .map(|s| ChatMessage::new(Role::System, s.clone()))
             .collect();
-        messages.extend(
-            store
-                .messages(id)?
-                .into_iter()
-                .map(|m| ChatMessage::new(m.role, m.content)),
-        );
+        messages.extend(store.messages(id)?.into_iter().map(|m| {
+            let media = attach::reload(&m.attachments, audio_rate);
+            ChatMessage::with_media(m.role, m.content, media)
+        }));
         Ok(Self {
             id: Some(id),
             messages,
@@ -82,9 +83,14 @@ impl Conversation {
         store: Option<&Store>,
         template: &GenerateRequest,
         question: &str,
+        attached: Attached,
         mut out: Option<&mut dyn Write>,
     ) -> Result<GenerationOutcome> {
-        self.messages.push(ChatMessage::new(Role::User, question));
+        self.messages.push(ChatMessage::with_media(
+            Role::User,
+            question,
+            attached.media,
+        ));
         let mut request = template.clone();
         request.messages = self.messages.clone();
         let mut stream = match engine.generate(request) {
@@ -131,7 +137,7 @@ impl Conversation {
         self.messages
             .push(ChatMessage::new(Role::Assistant, outcome.text.clone()));
         if let Some(store) = store {
-            self.save_exchange(store, question, &outcome)?;
+            self.save_exchange(store, question, &attached.records, &outcome)?;
         }
         Ok(outcome)
     }
@@ -140,6 +146,7 @@ impl Conversation {
         &mut self,
         store: &Store,
         question: &str,
+        attachments: &[Attachment],
         outcome: &GenerationOutcome,
     ) -> Result<()> {
         let id = match self.id {
@@ -160,7 +167,7 @@ impl Conversation {
             NewMessage {
                 role: Role::User,
                 content: question,
-                attachments: &[],
+                attachments,
                 stats: None,
             },
         )?;

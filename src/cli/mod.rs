@@ -3,6 +3,7 @@
 
 pub mod args;
 mod ask;
+mod attach;
 mod bench;
 mod chat;
 mod context;

@@ -9,7 +9,8 @@ use std::path::Path;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::mtmd::{
-    mtmd_default_marker, MtmdBitmap, MtmdContext, MtmdContextParams, MtmdInputChunks, MtmdInputText,
+    mtmd_default_marker, MtmdBitmap, MtmdContext, MtmdContextParams, MtmdInputChunkType,
+    MtmdInputChunks, MtmdInputText,
 };
 
 use super::error::{EngineError, Result};
@@ -111,9 +112,21 @@ impl Projector {
         }
     }
 
-    /// KV cells `media` will take (preprocessing it once).
-    pub(crate) fn n_tokens(&mut self, media: &Media) -> Result<usize> {
+    /// KV cells `media` will take, wrapper tokens included (preprocessing
+    /// it once).
+    pub(crate) fn n_cells(&mut self, media: &Media) -> Result<usize> {
         self.prepare(media).map(MtmdInputChunks::total_tokens)
+    }
+
+    /// Tokens the encoder itself produces for `media` (without the text
+    /// markers around it): the figure llama.cpp's own tools report.
+    pub(crate) fn n_media_tokens(&mut self, media: &Media) -> Result<usize> {
+        let chunks = self.prepare(media)?;
+        Ok((0..chunks.len())
+            .filter_map(|i| chunks.get(i))
+            .filter(|c| c.chunk_type() != MtmdInputChunkType::Text)
+            .map(|c| c.n_tokens())
+            .sum())
     }
 
     /// Encode `media` and decode its embeddings at `n_past`; returns the

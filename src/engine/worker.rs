@@ -349,7 +349,7 @@ impl<'m> Session<'m> {
                         }
                     };
                 stats.media_encode_ms += ms_since(t);
-                stats.record_media(m, n_tokens);
+                stats.record_media(m, projector.n_media_tokens(m)?);
                 self.cached.push(Cached {
                     item: items[i],
                     pos: self.n_past,
@@ -416,7 +416,7 @@ impl<'m> Session<'m> {
         let reserved = (request.max_tokens as usize).clamp(1, n_ctx / 2);
         let projector = &mut self.projector;
         let mut media_cells = |m: &Media| match projector.as_mut() {
-            Some(p) => p.n_tokens(m),
+            Some(p) => p.n_cells(m),
             None => Err(EngineError::UnsupportedMedia {
                 kind: m.kind(),
                 reason: "no projector loaded".into(),

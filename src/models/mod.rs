@@ -1,6 +1,8 @@
 //! The model manifest (`models/manifest.toml`, compiled in) and finding a
 //! model on disk when the user did not name one.
 
+pub mod mmproj;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;

@@ -64,3 +64,34 @@ pub fn request(
         stop: Vec::new(),
     }
 }
+
+/// The tiny random-weight omni model + projector made by
+/// `scripts/make-omni-fixture.sh`: real mtmd code paths, noise answers.
+pub fn omni_fixture() -> (PathBuf, PathBuf) {
+    let dir = std::env::var_os("OMNIDESK_TEST_OMNI_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("OMNIDESK_CACHE")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/omnidesk"))
+                })
+                .expect("set OMNIDESK_TEST_OMNI_DIR or HOME");
+            cache.join("test-models/omni-tiny")
+        });
+    let model = dir.join("omni-tiny.gguf");
+    let mmproj = dir.join("mmproj-omni-tiny.gguf");
+    assert!(
+        model.is_file() && mmproj.is_file(),
+        "omni fixture missing in {}: run scripts/make-omni-fixture.sh (or scripts/test.sh)",
+        dir.display()
+    );
+    (model, mmproj)
+}
+
+/// A file from `assets/fixtures`.
+pub fn asset(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/fixtures")
+        .join(name)
+}
