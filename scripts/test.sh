@@ -7,7 +7,9 @@
 #
 # Build output and models are cached under $OMNIDESK_CACHE
 # (default ~/.cache/omnidesk) so a second run does not rebuild llama.cpp.
-# Cold: about 10 minutes on 2 cores (llama.cpp is most of it); warm: ~2.
+# Cold: about 10 minutes on 2 cores (llama.cpp is most of it) plus ~5 for
+# the desktop app (WebKitGTK bindings, tauri-driver); warm: ~3.
+# OMNIDESK_SKIP_E2E=1 leaves out the desktop app's window test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +17,15 @@ scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export OMNIDESK_CACHE="${OMNIDESK_CACHE:-$HOME/.cache/omnidesk}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OMNIDESK_CACHE/target}"
+if [ -x "$OMNIDESK_CACHE/node-venv/bin/node" ]; then export PATH="$OMNIDESK_CACHE/node-venv/bin:$PATH"; fi
 
 OMNIDESK_TEST_MODEL="$(scripts/fetch-test-models.sh gemma3-270m-q4_k_m | tail -n 1)"
 export OMNIDESK_TEST_MODEL
 OMNIDESK_TEST_OMNI_DIR="$(scripts/make-omni-fixture.sh | tail -n 1)"
 export OMNIDESK_TEST_OMNI_DIR
+
+# The app embeds ui/dist at compile time: build it before clippy and tests.
+scripts/build-ui.sh
 
 echo "[test] cargo fmt --check" >&2
 cargo fmt --all -- --check
@@ -27,4 +33,8 @@ echo "[test] cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "[test] cargo test" >&2
 cargo test --workspace --all-targets --locked
+if [ "${OMNIDESK_SKIP_E2E:-0}" != 1 ]; then
+    echo "[test] desktop app end-to-end (Xvfb + tauri-driver)" >&2
+    scripts/test-e2e.sh
+fi
 echo "[test] all passed" >&2

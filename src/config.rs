@@ -20,6 +20,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot write config {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error(
@@ -116,6 +121,31 @@ impl Config {
         })
     }
 
+    /// Write the settings to `path` (creating its directory), atomically:
+    /// a crash mid-write leaves the old file. Comments in an existing file
+    /// are not preserved.
+    ///
+    /// # Errors
+    /// `Write` for I/O problems.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let write = |e: std::io::Error| ConfigError::Write {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let text = toml::to_string_pretty(self).map_err(|e| {
+            write(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e.to_string(),
+            ))
+        })?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write)?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(write)?;
+        std::fs::rename(&tmp, path).map_err(write)
+    }
+
     /// Engine settings for `model`.
     pub fn engine_config(&self, model: PathBuf) -> EngineConfig {
         EngineConfig {
@@ -185,6 +215,19 @@ mod tests {
         let err = Config::parse("[engine]\nn_cxt = 1\n", Path::new("my.toml")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("my.toml") && msg.contains("n_cxt"), "{msg}");
+    }
+
+    #[test]
+    fn saved_config_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/config.toml");
+        let mut c = Config {
+            model: Some("/m.gguf".into()),
+            ..Config::default()
+        };
+        c.sampling.seed = Some(3);
+        c.save(&p).unwrap();
+        assert_eq!(Config::load(Some(&p)).unwrap(), c);
     }
 
     #[test]

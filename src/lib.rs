@@ -7,8 +7,10 @@
 
 pub mod chat;
 pub mod config;
+pub mod conversation;
 pub mod engine;
 pub mod error;
+pub mod launch;
 pub mod media;
 pub mod models;
 pub mod store;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use omnidesk::config::{self, Config};
-use omnidesk::engine::{EngineError, EngineHandle, GenerateRequest};
-use omnidesk::models::{self, mmproj, Manifest, ModelsError};
+use omnidesk::engine::{EngineHandle, GenerateRequest};
+use omnidesk::launch;
 use omnidesk::store::Store;
 
 use super::args::{GenerationArgs, GlobalArgs};
@@ -55,21 +55,12 @@ impl Context {
 
     /// `--model`, else the config's `model`, else a downloaded manifest model.
     pub fn model_path(&self) -> Result<PathBuf> {
-        if let Some(p) = self
-            .model_flag
-            .clone()
-            .or_else(|| self.config.model.clone())
-        {
-            return Ok(p);
-        }
-        let dir = models::models_dir(&self.data_dir);
-        Manifest::builtin()?.find_chat_model(&dir).ok_or_else(|| {
-            ModelsError::NoModel {
-                dir,
-                config: self.config_path.display().to_string(),
-            }
-            .into()
-        })
+        Ok(launch::resolve_model(
+            self.model_flag.as_deref(),
+            &self.config,
+            &self.data_dir,
+            &self.config_path,
+        )?)
     }
 
     /// Start the engine on the resolved model, showing what is loading. A
@@ -77,34 +68,23 @@ impl Context {
     /// not fit the model, the model still starts, text-only, with a warning.
     pub async fn start_engine(&self, quiet: bool) -> Result<EngineHandle> {
         let model = self.model_path()?;
-        let explicit = self
-            .mmproj_flag
-            .clone()
-            .or_else(|| self.config.mmproj.clone());
-        let found = explicit
-            .is_none()
-            .then(|| mmproj::find_for(&model, Manifest::builtin().ok().as_ref()))
-            .flatten();
-        let mut config = self.config.engine_config(model.clone());
-        config.mmproj_path = explicit.clone().or_else(|| found.clone());
         if !quiet {
-            match &config.mmproj_path {
+            let projector = self
+                .mmproj_flag
+                .clone()
+                .or_else(|| launch::projector_for(&self.config, &model));
+            match projector {
                 Some(p) => eprintln!("Loading {} with {} …", model.display(), p.display()),
                 None => eprintln!("Loading {} …", model.display()),
             }
         }
-        let started = match EngineHandle::start(config.clone()).await {
-            Err(EngineError::ProjectorFailed { path, reason }) if found.is_some() => {
-                eprintln!(
-                    "warning: not using projector {}: {reason}; images and audio are off",
-                    path.display()
-                );
-                config.mmproj_path = None;
-                EngineHandle::start(config).await
-            }
-            other => other,
-        };
-        started.with_context(|| format!("cannot use model {}", model.display()))
+        let started = launch::start_engine(&self.config, model.clone(), self.mmproj_flag.clone())
+            .await
+            .with_context(|| format!("cannot use model {}", model.display()))?;
+        if let Some(why) = started.projector_skipped {
+            eprintln!("warning: {why}");
+        }
+        Ok(started.engine)
     }
 
     /// The conversation database in the data dir.

@@ -3,10 +3,11 @@
 
 use anyhow::{Context as _, Result};
 use omnidesk::chat::{ChatMessage, Role};
+use omnidesk::conversation::{self, Exchange, NewConversation};
 use omnidesk::engine::{
     EngineHandle, FinishReason, GenerateRequest, GenerationEvent, GenerationOutcome,
 };
-use omnidesk::store::{Attachment, ConversationId, NewMessage, Store};
+use omnidesk::store::{Attachment, ConversationId, Store};
 
 use super::attach::{self, Attached};
 use std::io::Write;
@@ -149,41 +150,20 @@ impl Conversation {
         attachments: &[Attachment],
         outcome: &GenerationOutcome,
     ) -> Result<()> {
-        let id = match self.id {
-            Some(id) => id,
-            None => {
-                let title: String = question.chars().take(60).collect();
-                let conv = store.create_conversation(
-                    title.trim(),
-                    Some(&self.model),
-                    self.system_prompt.as_deref(),
-                )?;
-                self.id = Some(conv.id);
-                conv.id
-            }
-        };
-        store.append_message(
-            id,
-            NewMessage {
-                role: Role::User,
-                content: question,
+        let saved = conversation::save_exchange(
+            store,
+            self.id,
+            NewConversation {
+                model: Some(&self.model),
+                system_prompt: self.system_prompt.as_deref(),
+            },
+            Exchange {
+                question,
                 attachments,
-                stats: None,
+                outcome,
             },
         )?;
-        let stats = serde_json::json!({
-            "finish": outcome.finish,
-            "stats": outcome.stats,
-        });
-        store.append_message(
-            id,
-            NewMessage {
-                role: Role::Assistant,
-                content: &outcome.text,
-                attachments: &[],
-                stats: Some(&stats),
-            },
-        )?;
+        self.id = Some(saved.conversation);
         Ok(())
     }
 }

@@ -51,3 +51,25 @@ pub enum MediaError {
 
 /// Result of media operations.
 pub type Result<T, E = MediaError> = std::result::Result<T, E>;
+
+impl MediaError {
+    /// The same error naming `path` instead, e.g. the name a pasted file had
+    /// rather than where it was staged.
+    pub fn with_path(mut self, new: impl Into<PathBuf>) -> Self {
+        let new = new.into();
+        match &mut self {
+            MediaError::NotFound { path }
+            | MediaError::Io { path, .. }
+            | MediaError::FileTooLarge { path, .. }
+            | MediaError::Empty { path }
+            | MediaError::NotAnImage { path, .. }
+            | MediaError::ImageTooLarge { path, .. }
+            | MediaError::BadImage { path, .. }
+            | MediaError::NotAudio { path, .. }
+            | MediaError::AudioTooLong { path, .. }
+            | MediaError::NoSamples { path }
+            | MediaError::Resample { path, .. } => *path = new,
+        }
+        self
+    }
+}

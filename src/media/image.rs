@@ -97,6 +97,28 @@ pub fn load(path: &Path, limits: &ImageLimits) -> Result<Image> {
     })
 }
 
+/// A PNG preview of `img` no larger than `max_side` on either side, so a
+/// front end can show what the model will see (after EXIF rotation and
+/// alpha flattening) without handing it the original file.
+pub fn thumbnail_png(img: &Image, max_side: u32) -> Vec<u8> {
+    let Some(buf) = image::RgbImage::from_raw(img.width, img.height, img.rgb.to_vec()) else {
+        return Vec::new();
+    };
+    let img = DynamicImage::ImageRgb8(buf);
+    let side = max_side.max(1);
+    // Small images stay as they are: a preview never invents pixels.
+    let thumb = if img.width() <= side && img.height() <= side {
+        img
+    } else {
+        img.thumbnail(side, side)
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    match thumb.write_to(&mut out, image::ImageFormat::Png) {
+        Ok(()) => out.into_inner(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Composite any alpha onto white: transparent regions look like paper,
 /// not black, to the vision encoder.
 fn flatten_to_rgb(img: DynamicImage) -> (u32, u32, Vec<u8>) {
@@ -210,6 +232,16 @@ mod tests {
             std::fs::write(&p, &bytes[..cut]).unwrap();
             assert!(load(&p, &ImageLimits::default()).is_err(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn thumbnail_keeps_aspect_within_bound() {
+        let img = Image::from_rgb(40, 20, vec![7; 40 * 20 * 3]).unwrap();
+        let png = thumbnail_png(&img, 10);
+        let back = image::load_from_memory(&png).unwrap();
+        assert_eq!((back.width(), back.height()), (10, 5));
+        let small = image::load_from_memory(&thumbnail_png(&img, 100)).unwrap();
+        assert_eq!((small.width(), small.height()), (40, 20), "not enlarged");
     }
 
     #[test]

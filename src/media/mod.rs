@@ -2,6 +2,7 @@
 //! normalised here (on the caller's thread), so the engine thread only
 //! ever sees plain RGB pixels or mono f32 samples at the projector's rate.
 
+pub mod attach;
 pub mod audio;
 pub mod error;
 pub mod image;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build the window's front end (ui/) into ui/dist, which the app embeds at
+# compile time. npm packages come from the npm registry via package-lock.json;
+# nothing is fetched at run time. `npm ci` is skipped when node_modules
+# already matches the lock file.
+set -euo pipefail
+cd "$(dirname "$0")/../ui"
+
+log() { printf '[ui] %s\n' "$*" >&2; }
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error >&2
+    touch node_modules/.package-lock.json
+fi
+log "npm run build"
+npm run --silent build >&2

@@ -1,0 +1,206 @@
+//! Which model is loaded, and choosing one. Loading runs on a tokio task
+//! (the model itself loads on the engine thread); the window learns the
+//! outcome from the `model-status` event and `get_model_status`.
+
+use std::path::PathBuf;
+
+use omnidesk::launch;
+use omnidesk::models::{self, Manifest};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+
+use crate::error::{codes, CommandError, CommandResult};
+use crate::state::{AppState, EngineState};
+
+/// App-wide event carrying a [`ModelStatus`] whenever the model changes.
+pub const MODEL_STATUS_EVENT: &str = "model-status";
+
+/// What the window shows about the model.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelStatus {
+    /// `empty`, `loading`, `ready` or `failed`.
+    pub state: &'static str,
+    pub model_path: Option<PathBuf>,
+    pub model: Option<ModelSummary>,
+    /// Something the user should know (e.g. the projector was not used).
+    pub notice: Option<String>,
+    pub error: Option<CommandError>,
+    /// The default model and its size, for the first-run screen.
+    pub offer: Option<DownloadOffer>,
+    /// Where downloaded models are looked for.
+    pub models_dir: PathBuf,
+}
+
+/// The loaded model in brief.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelSummary {
+    pub name: String,
+    pub architecture: String,
+    pub size_bytes: u64,
+    pub n_ctx: u32,
+    pub n_threads: u32,
+    pub vision: bool,
+    pub audio: bool,
+    pub mmproj: Option<PathBuf>,
+}
+
+/// The manifest's default model: what a download would fetch.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadOffer {
+    pub id: String,
+    pub description: String,
+    pub license: String,
+    pub modalities: Vec<String>,
+    pub ram_gb: f32,
+    pub total_mb: u64,
+    pub files: Vec<(String, Option<u64>)>,
+}
+
+fn offer() -> Option<DownloadOffer> {
+    let m = Manifest::builtin().ok()?;
+    let e = m.get(&m.default_chat)?;
+    Some(DownloadOffer {
+        id: e.id.clone(),
+        description: e.description.clone(),
+        license: e.license.clone(),
+        modalities: e.modalities.clone(),
+        ram_gb: e.ram_gb,
+        total_mb: e.files.iter().filter_map(|f| f.approx_mb).sum(),
+        files: e
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.approx_mb))
+            .collect(),
+    })
+}
+
+/// The status of `state`'s engine slot.
+pub fn status(state: &AppState) -> ModelStatus {
+    let mut s = ModelStatus {
+        state: "empty",
+        model_path: None,
+        model: None,
+        notice: None,
+        error: None,
+        offer: None,
+        models_dir: models::models_dir(&state.settings.data_dir),
+    };
+    match state.engine.get() {
+        EngineState::Empty => {
+            s.offer = offer();
+        }
+        EngineState::Loading { model } => {
+            s.state = "loading";
+            s.model_path = Some(model);
+        }
+        EngineState::Ready { engine, notice } => {
+            let info = engine.info();
+            s.state = "ready";
+            s.model_path = Some(info.path.clone());
+            s.notice = notice;
+            s.model = Some(ModelSummary {
+                name: info.name.clone().unwrap_or_else(|| {
+                    info.path
+                        .file_stem()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                }),
+                architecture: info.architecture.clone(),
+                size_bytes: info.size_bytes,
+                n_ctx: info.n_ctx,
+                n_threads: info.n_threads,
+                vision: info.capabilities.vision,
+                audio: info.capabilities.audio,
+                mmproj: info.mmproj.clone(),
+            });
+        }
+        EngineState::Failed { model, error } => {
+            s.state = "failed";
+            s.model_path = Some(model);
+            s.error = Some(error);
+            s.offer = offer();
+        }
+    }
+    s
+}
+
+/// Start loading `model` (with the configured or a found projector) in the
+/// background; announces each change with [`MODEL_STATUS_EVENT`].
+pub fn load_model<R: Runtime>(app: &AppHandle<R>, state: &AppState, model: PathBuf) {
+    let ticket = state.engine.begin(EngineState::Loading {
+        model: model.clone(),
+    });
+    let _ = app.emit(MODEL_STATUS_EVENT, status(state));
+    let app = app.clone();
+    let state = state.clone();
+    tauri::async_runtime::spawn(async move {
+        let config = state.settings.get();
+        let next = match launch::start_engine(&config, model.clone(), None).await {
+            Ok(started) => EngineState::Ready {
+                engine: started.engine,
+                notice: started.projector_skipped,
+            },
+            Err(e) => EngineState::Failed {
+                model,
+                error: e.into(),
+            },
+        };
+        if state.engine.finish(ticket, next) {
+            let _ = app.emit(MODEL_STATUS_EVENT, status(&state));
+        }
+    });
+}
+
+/// Load the model the settings name (or a downloaded one), if any.
+pub fn load_configured<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
+    let config = state.settings.get();
+    if let Ok(model) = launch::resolve_model(
+        None,
+        &config,
+        &state.settings.data_dir,
+        &state.settings.config_path,
+    ) {
+        load_model(app, state, model);
+    }
+}
+
+/// The model's status now (later changes arrive as `model-status` events).
+#[tauri::command]
+pub async fn get_model_status(state: State<'_, AppState>) -> CommandResult<ModelStatus> {
+    Ok(status(&state))
+}
+
+/// Let the user pick a GGUF model in the native file dialog (opened here,
+/// so the window never handles paths), remember it in the settings and
+/// load it. A projector next to it is found automatically.
+#[tauri::command]
+pub async fn choose_model<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> CommandResult<ModelStatus> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Choose a GGUF chat model")
+        .add_filter("GGUF model", &["gguf"])
+        .pick_file(move |picked| {
+            let _ = tx.send(picked);
+        });
+    let picked = rx
+        .await
+        .map_err(|_| CommandError::new(codes::INTERNAL, "the file dialog closed unexpectedly"))?;
+    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
+        return Err(CommandError::new(codes::CANCELLED, "no model chosen"));
+    };
+    omnidesk::engine::gguf::inspect(&path).map_err(omnidesk::engine::EngineError::from)?;
+    state.settings.update(|c| {
+        c.model = Some(path.clone());
+        c.mmproj = None;
+    })?;
+    load_model(&app, &state, path);
+    Ok(status(&state))
+}

@@ -1,0 +1,104 @@
+//! The settings screen: the config file's user-facing fields. Saving
+//! engine fields reloads the model so they take effect.
+
+use omnidesk::config::Config;
+use omnidesk::engine::SamplingParams;
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Runtime, State};
+
+use super::models::load_configured;
+use crate::error::{CommandError, CommandResult};
+use crate::state::AppState;
+
+/// The settings the window edits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsView {
+    pub system_prompt: String,
+    pub max_tokens: u32,
+    /// 0 = automatic.
+    pub n_ctx: u32,
+    /// 0 = all cores.
+    pub threads: u32,
+    pub n_gpu_layers: u32,
+    pub temperature: f32,
+    pub top_k: i32,
+    pub top_p: f32,
+    pub min_p: f32,
+    pub repeat_penalty: f32,
+    pub seed: Option<u32>,
+    /// Read-only: where these are saved.
+    #[serde(default)]
+    pub config_path: String,
+}
+
+impl SettingsView {
+    fn from_config(c: &Config, path: &std::path::Path) -> Self {
+        Self {
+            system_prompt: c.system_prompt.clone().unwrap_or_default(),
+            max_tokens: c.max_tokens,
+            n_ctx: c.engine.n_ctx,
+            threads: c.engine.threads,
+            n_gpu_layers: c.engine.n_gpu_layers,
+            temperature: c.sampling.temperature,
+            top_k: c.sampling.top_k,
+            top_p: c.sampling.top_p,
+            min_p: c.sampling.min_p,
+            repeat_penalty: c.sampling.repeat_penalty,
+            seed: c.sampling.seed,
+            config_path: path.display().to_string(),
+        }
+    }
+
+    fn apply(&self, c: &mut Config) {
+        let prompt = self.system_prompt.trim();
+        c.system_prompt = (!prompt.is_empty()).then(|| prompt.to_owned());
+        c.max_tokens = self.max_tokens;
+        c.engine.n_ctx = self.n_ctx;
+        c.engine.threads = self.threads;
+        c.engine.n_gpu_layers = self.n_gpu_layers;
+        c.sampling = SamplingParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            seed: self.seed,
+            ..c.sampling.clone()
+        };
+    }
+}
+
+/// The current settings.
+#[tauri::command]
+pub async fn get_settings(state: State<'_, AppState>) -> CommandResult<SettingsView> {
+    Ok(SettingsView::from_config(
+        &state.settings.get(),
+        &state.settings.config_path,
+    ))
+}
+
+/// Validate and save `settings`; reloads the model when an engine setting
+/// changed.
+#[tauri::command]
+pub async fn update_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: SettingsView,
+) -> CommandResult<SettingsView> {
+    if settings.max_tokens == 0 {
+        return Err(CommandError::invalid("max tokens must be at least 1"));
+    }
+    let mut next = state.settings.get();
+    settings.apply(&mut next);
+    next.sampling.validate()?;
+    let before = state.settings.get().engine;
+    let saved = state.settings.update(|c| settings.apply(c))?;
+    if saved.engine != before {
+        load_configured(&app, &state);
+    }
+    Ok(SettingsView::from_config(
+        &saved,
+        &state.settings.config_path,
+    ))
+}

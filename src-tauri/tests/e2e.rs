@@ -1,0 +1,439 @@
+//! End to end: the real `omnidesk-app` binary in a real WebKitGTK WebView
+//! under Xvfb, driven over WebDriver (`tauri-driver` + `WebKitWebDriver`),
+//! answering with the real Gemma 3 270M model. Screenshots of each step go
+//! to `<target>/e2e-screenshots/`.
+//!
+//! Needs `Xvfb`, `WebKitWebDriver`, `tauri-driver` (on PATH or in
+//! `$TAURI_DRIVER`), ImageMagick's `import`, and the UI built into `ui/dist`
+//! before the app was compiled; `scripts/test-e2e.sh` (called by
+//! `scripts/test.sh`) provides all of them.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const APP: &str = env!("CARGO_BIN_EXE_omnidesk-app");
+
+fn test_model() -> PathBuf {
+    if let Some(p) = std::env::var_os("OMNIDESK_TEST_MODEL") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME or OMNIDESK_TEST_MODEL");
+    PathBuf::from(home).join(".cache/omnidesk/test-models/gemma-3-270m-q4_k_m.gguf")
+}
+
+/// A child process killed (SIGTERM, then reaped) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SIGTERM lets tauri-driver stop its WebKitWebDriver and the app.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An X server of our own, so the test never depends on the caller's DISPLAY.
+fn start_xvfb() -> (Proc, String) {
+    for n in 90..130 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
+            continue;
+        }
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is installed (apt-get install xvfb)");
+        let proc = Proc(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                return (proc, display);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("Xvfb {display} did not start");
+    }
+    panic!("no free X display number");
+}
+
+struct Session {
+    client: Client,
+    shots: PathBuf,
+    display: String,
+    step: usize,
+}
+
+impl Session {
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Poll `script` until it returns something truthy.
+    async fn until(&self, what: &str, secs: u64, script: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.js(script, vec![]).await;
+            let truthy = match &v {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                self.shot("timeout").await;
+                let notices = self
+                    .js(
+                        "return document.getElementById('notices').innerText",
+                        vec![],
+                    )
+                    .await;
+                panic!("timed out after {secs}s waiting for {what}; notices: {notices}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The whole X screen (ImageMagick `import`), as a person would see it.
+    async fn shot(&self, name: &str) {
+        let path = self.shots.join(format!("{:02}-{name}.png", self.step));
+        let ok = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            // Fall back to WebDriver's own screenshot of the page.
+            if let Ok(png) = self.client.screenshot().await {
+                let _ = std::fs::write(&path, png);
+            }
+        }
+    }
+
+    async fn step(&mut self, name: &str) {
+        self.step += 1;
+        self.shot(name).await;
+    }
+
+    async fn ask(&self, question: &str) {
+        let input = self.client.find(Locator::Id("input")).await.unwrap();
+        input.send_keys(question).await.unwrap();
+        self.client
+            .find(Locator::Id("send"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+}
+
+struct Harness {
+    _xvfb: Proc,
+    display: String,
+    shots: PathBuf,
+    config: PathBuf,
+    data: PathBuf,
+}
+
+impl Harness {
+    /// Start tauri-driver and open one app session on it.
+    async fn open(&self) -> (Proc, Session) {
+        let port = free_port();
+        let native = free_port();
+        let driver = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
+        let child = Command::new(driver)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .env("DISPLAY", &self.display)
+            .env("OMNIDESK_CONFIG", &self.config)
+            .env("OMNIDESK_DATA_DIR", &self.data)
+            .env("GDK_BACKEND", "x11")
+            // Software rendering: Xvfb has no GPU.
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver is installed (cargo install tauri-driver) or $TAURI_DRIVER set");
+        let driver = Proc(child);
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), json!({ "application": APP }));
+        caps.insert("browserName".into(), json!("wry"));
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("cannot open a WebDriver session on {url}: {e}"),
+            }
+        };
+        let session = Session {
+            client,
+            shots: self.shots.clone(),
+            display: self.display.clone(),
+            step: 0,
+        };
+        session
+            .until(
+                "the window to be ready",
+                30,
+                "return document.body.dataset.ready === 'true'",
+            )
+            .await;
+        (driver, session)
+    }
+}
+
+/// `Files` built in the page from bytes, delivered by a paste event (or a
+/// drop event where this WebKit cannot construct a ClipboardEvent with data).
+const DELIVER_FILES: &str = r#"
+const [files, how] = arguments;
+const dt = new DataTransfer();
+for (const f of files) {
+  const bin = atob(f.b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  dt.items.add(new File([bytes], f.name, { type: f.type }));
+}
+let ev;
+if (how === 'paste') {
+  ev = new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true });
+  if (!ev.clipboardData || ev.clipboardData.files.length === 0) how = 'drop';
+}
+if (how === 'drop') {
+  document.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true }));
+  ev = new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true });
+}
+document.getElementById('input').dispatchEvent(ev);
+return how;
+"#;
+
+const LAST_ANSWER: &str = "const m = [...document.querySelectorAll('.message.assistant')].pop(); \
+    return m ? { text: m.querySelector('.content').innerText, streaming: m.classList.contains('streaming'), stats: m.querySelector('.stats').innerText } : null";
+
+#[test]
+#[ignore = "needs Xvfb, WebKitWebDriver and tauri-driver: run by scripts/test-e2e.sh"]
+fn app_answers_streams_stops_persists_and_takes_images() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let model = test_model();
+    assert!(model.is_file(), "test model missing: {}", model.display());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "model = {:?}\nmax_tokens = 200\n[engine]\nn_ctx = 2048\nthreads = 2\n[sampling]\ntemperature = 0.0\nseed = 1\n",
+            model.display().to_string()
+        ),
+    )
+    .unwrap();
+    let shots = std::env::var_os("OMNIDESK_E2E_SHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(APP).parent().unwrap().join("e2e-screenshots"));
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).unwrap();
+    let (xvfb, display) = start_xvfb();
+    let h = Harness {
+        _xvfb: xvfb,
+        display,
+        shots: shots.clone(),
+        config,
+        data: dir.path().join("data"),
+    };
+
+    let (driver, mut s) = h.open().await;
+    s.until(
+        "the model to load",
+        120,
+        "return document.getElementById('model-status').dataset.state === 'ready'",
+    )
+    .await;
+    s.step("model-loaded").await;
+
+    // 1. A long answer streams; Stop ends it and keeps what was written.
+    s.ask("Write a long story about a dragon who learns to cook.")
+        .await;
+    s.until(
+        "streamed tokens",
+        60,
+        "const m = document.querySelector('.message.assistant.streaming .content'); return m && !m.querySelector('.typing') && m.innerText.trim().length > 0",
+    )
+    .await;
+    s.step("streaming").await;
+    s.client
+        .find(Locator::Id("stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let stopped = s
+        .until(
+            "the stopped answer",
+            60,
+            &format!(
+                "const r = (() => {{ {LAST_ANSWER} }})(); return r && !r.streaming ? r : null"
+            ),
+        )
+        .await;
+    assert!(
+        !stopped["text"].as_str().unwrap().trim().is_empty(),
+        "{stopped}"
+    );
+    assert!(
+        stopped["stats"].as_str().unwrap().contains("stopped"),
+        "{stopped}"
+    );
+    s.step("stopped").await;
+
+    // 2. A question answered to the end, with speed shown.
+    s.ask("What is 2+2?").await;
+    let answered = s
+        .until(
+            "the second answer",
+            120,
+            &format!("const r = (() => {{ {LAST_ANSWER} }})(); const n = document.querySelectorAll('.message.assistant').length; return r && n === 2 && !r.streaming ? r : null"),
+        )
+        .await;
+    assert!(
+        !answered["text"].as_str().unwrap().trim().is_empty(),
+        "{answered}"
+    );
+    assert!(
+        answered["stats"].as_str().unwrap().contains("tok/s"),
+        "{answered}"
+    );
+
+    // 3. The conversation is in the sidebar.
+    let title = s
+        .until(
+            "the conversation in the sidebar",
+            10,
+            "const b = document.querySelector('#conversations .conversation-open'); return b ? b.innerText : null",
+        )
+        .await;
+    assert!(title.as_str().unwrap().contains("dragon"), "{title}");
+    s.step("answered").await;
+
+    // 4. An image pasted (built from bytes in the page) shows a thumbnail;
+    //    a text file gets a clear notice.
+    let png = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/fixtures/cat-64x48.png"),
+    )
+    .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(png);
+    let how = s
+        .js(
+            DELIVER_FILES,
+            vec![
+                json!([{ "name": "cat.png", "type": "image/png", "b64": b64 }]),
+                json!("paste"),
+            ],
+        )
+        .await;
+    s.until(
+        "the thumbnail",
+        20,
+        "const i = document.querySelector('#attachments .thumb img'); return i && i.complete && i.naturalWidth > 0",
+    )
+    .await;
+    let text_b64 = base64::engine::general_purpose::STANDARD.encode("just some notes");
+    s.js(
+        DELIVER_FILES,
+        vec![
+            json!([{ "name": "notes.txt", "type": "text/plain", "b64": text_b64 }]),
+            json!("drop"),
+        ],
+    )
+    .await;
+    let notice = s
+        .until(
+            "the not-an-image notice",
+            20,
+            "const n = [...document.querySelectorAll('.notice.error')].map(n => n.innerText).find(t => t.includes('notes.txt')); return n || null",
+        )
+        .await;
+    assert!(
+        notice.as_str().unwrap().contains("not an image"),
+        "{notice}"
+    );
+    s.step(&format!("image-{}", how.as_str().unwrap_or("paste")))
+        .await;
+
+    // 5. Sending the image to a text-only model is refused with a notice,
+    //    not a dead window.
+    s.ask("What is in this picture?").await;
+    let refused = s
+        .until(
+            "the unsupported-media notice",
+            60,
+            "const n = document.querySelector('.notice[data-code=UNSUPPORTED_MEDIA]'); return n ? n.innerText : null",
+        )
+        .await;
+    assert!(refused.as_str().unwrap().contains("image"), "{refused}");
+    s.step("image-refused").await;
+    s.client.close().await.unwrap();
+    drop(driver);
+
+    // 6. After a restart the conversation is still there, with its answers.
+    let (driver, mut s) = h.open().await;
+    s.until(
+        "the stored conversation after restart",
+        20,
+        "const b = document.querySelector('#conversations .conversation-open'); if (b) b.click(); return document.querySelectorAll('.message.assistant').length === 2",
+    )
+    .await;
+    s.step("after-restart").await;
+    s.client.close().await.unwrap();
+    drop(driver);
+    eprintln!("screenshots: {}", shots.display());
+}

@@ -1,0 +1,182 @@
+//! A conversation as front ends drive it: history read back from the store
+//! (attachments re-decoded) ready for the engine, and a finished exchange
+//! written to the store. The CLI and the desktop app both go through here so
+//! a conversation started in one continues in the other.
+//!
+//! Threading: plain functions over a borrowed [`Store`]; call them where the
+//! store lives (they do blocking SQLite and file I/O).
+
+use crate::chat::{ChatMessage, Role};
+use crate::engine::GenerationOutcome;
+use crate::media::attach::{self, ReloadSkip};
+use crate::store::{Attachment, Conversation, ConversationId, NewMessage, Store, StoredMessage};
+
+/// A stored conversation ready to be continued.
+#[derive(Debug)]
+pub struct History {
+    pub conversation: Conversation,
+    /// System prompt first, then every stored message with its media.
+    pub messages: Vec<ChatMessage>,
+    /// The stored rows, for display.
+    pub stored: Vec<StoredMessage>,
+    /// Attachments that could not be re-read and are left out.
+    pub skipped: Vec<ReloadSkip>,
+}
+
+/// The opening messages of a new conversation.
+pub fn fresh(system_prompt: Option<&str>) -> Vec<ChatMessage> {
+    system_prompt
+        .map(|s| ChatMessage::new(Role::System, s))
+        .into_iter()
+        .collect()
+}
+
+/// Read conversation `id` for continuing it; audio is resampled to
+/// `audio_rate`.
+///
+/// # Errors
+/// [`crate::store::StoreError::NotFound`] for an unknown id, other store
+/// errors on database failure.
+pub fn history(store: &Store, id: ConversationId, audio_rate: u32) -> crate::Result<History> {
+    let conversation = store.conversation(id)?;
+    let stored = store.messages(id)?;
+    let mut messages = fresh(conversation.system_prompt.as_deref());
+    let mut skipped = Vec::new();
+    for m in &stored {
+        let (media, skip) = attach::reload(&m.attachments, audio_rate);
+        skipped.extend(skip);
+        messages.push(ChatMessage::with_media(m.role, m.content.clone(), media));
+    }
+    Ok(History {
+        conversation,
+        messages,
+        stored,
+        skipped,
+    })
+}
+
+/// What one exchange adds to the store.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    pub question: &'a str,
+    pub attachments: &'a [Attachment],
+    pub outcome: &'a GenerationOutcome,
+}
+
+/// Where a new conversation's header comes from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewConversation<'a> {
+    pub model: Option<&'a str>,
+    pub system_prompt: Option<&'a str>,
+}
+
+/// The stored ids of a saved exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Saved {
+    pub conversation: ConversationId,
+    pub question: crate::store::MessageId,
+    pub answer: crate::store::MessageId,
+}
+
+/// Store question and answer in `conversation`, creating it (titled after
+/// the question) when `None`. The answer keeps its finish reason and stats.
+///
+/// # Errors
+/// Store errors; `NotFound` if `conversation` was deleted meanwhile.
+pub fn save_exchange(
+    store: &Store,
+    conversation: Option<ConversationId>,
+    new: NewConversation<'_>,
+    exchange: Exchange<'_>,
+) -> crate::Result<Saved> {
+    let id = match conversation {
+        Some(id) => id,
+        None => {
+            store
+                .create_conversation(&title_for(exchange.question), new.model, new.system_prompt)?
+                .id
+        }
+    };
+    let question = store.append_message(
+        id,
+        NewMessage {
+            role: Role::User,
+            content: exchange.question,
+            attachments: exchange.attachments,
+            stats: None,
+        },
+    )?;
+    let stats = serde_json::json!({
+        "finish": exchange.outcome.finish,
+        "stats": exchange.outcome.stats,
+    });
+    let answer = store.append_message(
+        id,
+        NewMessage {
+            role: Role::Assistant,
+            content: &exchange.outcome.text,
+            attachments: &[],
+            stats: Some(&stats),
+        },
+    )?;
+    Ok(Saved {
+        conversation: id,
+        question: question.id,
+        answer: answer.id,
+    })
+}
+
+/// The first 60 characters of the question, trimmed; "Image" for a
+/// question that is only an attachment.
+pub fn title_for(question: &str) -> String {
+    let t: String = question.trim().chars().take(60).collect();
+    let t = t.trim();
+    if t.is_empty() {
+        "Untitled".to_owned()
+    } else {
+        t.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{FinishReason, GenerationStats};
+
+    #[test]
+    fn saved_exchange_reads_back_as_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let outcome = GenerationOutcome {
+            text: "Four.".into(),
+            finish: FinishReason::Stop,
+            stats: GenerationStats::default(),
+        };
+        let saved = save_exchange(
+            &store,
+            None,
+            NewConversation {
+                model: Some("m"),
+                system_prompt: Some("Be brief."),
+            },
+            Exchange {
+                question: "  2+2?  ",
+                attachments: &[],
+                outcome: &outcome,
+            },
+        )
+        .unwrap();
+        let h = history(&store, saved.conversation, 16_000).unwrap();
+        assert_eq!(h.conversation.title, "2+2?");
+        let roles: Vec<Role> = h.messages.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::System, Role::User, Role::Assistant]);
+        assert_eq!(h.messages[2].content, "Four.");
+        assert!(saved.answer > saved.question);
+    }
+
+    #[test]
+    fn empty_question_gets_a_title() {
+        assert_eq!(title_for("   "), "Untitled");
+        assert_eq!(title_for(&"x".repeat(100)).len(), 60);
+    }
+}

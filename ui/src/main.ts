@@ -1,0 +1,682 @@
+// The window: sidebar of stored conversations, the chat view with streamed
+// answers, the composer with image attachments, notices, the first-run
+// model screen and settings. It keeps view state only; the SQLite store
+// (through the commands in api.ts) is the source of truth.
+import "./style.css";
+import {
+  api,
+  asCommandError,
+  type AttachmentView,
+  type ChatEvent,
+  type CommandError,
+  type Conversation,
+  type MessageView,
+  type ModelStatus,
+  type Settings,
+  type Stats,
+} from "./api";
+import { renderMarkdown } from "./markdown";
+
+/** Largest file sent for decoding; the Rust side enforces the same limit. */
+const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+const ui = {
+  conversations: $<HTMLUListElement>("conversations"),
+  search: $<HTMLInputElement>("search"),
+  newChat: $<HTMLButtonElement>("new-chat"),
+  modelStatus: $<HTMLDivElement>("model-status"),
+  openModel: $<HTMLButtonElement>("open-model"),
+  openSettings: $<HTMLButtonElement>("open-settings"),
+  setup: $<HTMLElement>("setup"),
+  setupText: $<HTMLParagraphElement>("setup-text"),
+  setupOffer: $<HTMLDivElement>("setup-offer"),
+  setupChoose: $<HTMLButtonElement>("setup-choose"),
+  setupError: $<HTMLParagraphElement>("setup-error"),
+  messages: $<HTMLElement>("messages"),
+  emptyHint: $<HTMLDivElement>("empty-hint"),
+  notices: $<HTMLDivElement>("notices"),
+  composer: $<HTMLFormElement>("composer"),
+  attachments: $<HTMLDivElement>("attachments"),
+  attach: $<HTMLButtonElement>("attach"),
+  input: $<HTMLTextAreaElement>("input"),
+  send: $<HTMLButtonElement>("send"),
+  stop: $<HTMLButtonElement>("stop"),
+  dropOverlay: $<HTMLDivElement>("drop-overlay"),
+  settings: $<HTMLDialogElement>("settings"),
+  settingsForm: $<HTMLFormElement>("settings-form"),
+  settingsPath: $<HTMLElement>("settings-path"),
+};
+
+interface Generation {
+  id: number | null;
+  stopRequested: boolean;
+  failed: boolean;
+}
+
+const view = {
+  conversationId: null as number | null,
+  messages: [] as MessageView[],
+  staged: [] as AttachmentView[],
+  generation: null as Generation | null,
+  model: null as ModelStatus | null,
+  settings: null as Settings | null,
+};
+
+// ---------------------------------------------------------------- notices
+
+function notify(message: string, kind: "error" | "info" = "error", code?: string) {
+  const n = el("div", `notice ${kind}`);
+  n.setAttribute("role", kind === "error" ? "alert" : "status");
+  if (code) n.dataset.code = code;
+  n.append(el("span", "notice-text", message));
+  const close = el("button", "notice-close", "×");
+  close.type = "button";
+  close.setAttribute("aria-label", "Dismiss");
+  close.onclick = () => n.remove();
+  n.append(close);
+  ui.notices.append(n);
+  if (kind === "info") setTimeout(() => n.remove(), 6000);
+}
+
+function notifyError(e: unknown) {
+  const err: CommandError = asCommandError(e);
+  if (err.code === "CANCELLED") return;
+  notify(err.message, "error", err.code);
+}
+
+// ---------------------------------------------------------------- model
+
+function formatBytes(n: number) {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  return `${Math.round(n / 1e6)} MB`;
+}
+
+function showModel(s: ModelStatus) {
+  view.model = s;
+  const name = s.modelPath ? s.modelPath.split("/").pop() : "";
+  ui.modelStatus.dataset.state = s.state;
+  switch (s.state) {
+    case "ready": {
+      const m = s.model!;
+      const caps = [m.vision ? "images" : "", m.audio ? "audio" : ""].filter(Boolean).join(", ");
+      ui.modelStatus.textContent = `${m.name} · ${formatBytes(m.sizeBytes)} · ctx ${m.nCtx}${caps ? ` · ${caps}` : ""}`;
+      ui.modelStatus.title = s.modelPath ?? "";
+      if (s.notice) notify(s.notice, "info");
+      break;
+    }
+    case "loading":
+      ui.modelStatus.textContent = `Loading ${name}…`;
+      break;
+    case "failed":
+      ui.modelStatus.textContent = `Model failed: ${name}`;
+      break;
+    default:
+      ui.modelStatus.textContent = "No model";
+  }
+  const needsSetup = s.state === "empty" || s.state === "failed";
+  ui.setup.hidden = !needsSetup || view.messages.length > 0;
+  ui.setupError.hidden = !s.error;
+  ui.setupError.textContent = s.error?.message ?? "";
+  if (s.state === "failed" && s.error) notify(s.error.message, "error", s.error.code);
+  ui.setupOffer.replaceChildren();
+  if (s.offer) {
+    const o = s.offer;
+    ui.setupOffer.append(
+      el("h3", undefined, `Recommended: ${o.id}`),
+      el("p", undefined, o.description),
+      el(
+        "p",
+        "muted",
+        `Download of about ${(o.totalMb / 1024).toFixed(1)} GB (${o.files
+          .map(([f, mb]) => `${f}${mb ? ` ${mb} MB` : ""}`)
+          .join(", ")}); needs about ${o.ramGb} GB of memory. Takes ${o.modalities.join(", ")}. License: ${o.license}.`,
+      ),
+      el("p", "muted", `Downloaded models go to ${s.modelsDir}; run scripts/run.sh to fetch it for now.`),
+    );
+  }
+  updateComposer();
+}
+
+async function chooseModel() {
+  try {
+    showModel(await api.chooseModel());
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+// ---------------------------------------------------------------- sidebar
+
+async function refreshConversations() {
+  try {
+    const q = ui.search.value.trim();
+    const list = q ? await api.searchConversations(q) : await api.listConversations();
+    renderConversations(list);
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+function renderConversations(list: Conversation[]) {
+  ui.conversations.replaceChildren(
+    ...list.map((c) => {
+      const li = el("li", "conversation");
+      li.dataset.id = String(c.id);
+      if (c.id === view.conversationId) li.classList.add("active");
+      const open = el("button", "conversation-open", c.title);
+      open.type = "button";
+      open.title = c.title;
+      open.onclick = () => openConversation(c.id);
+      const rename = el("button", "icon small", "✎");
+      rename.type = "button";
+      rename.title = "Rename";
+      rename.setAttribute("aria-label", `Rename ${c.title}`);
+      rename.onclick = () => startRename(li, c);
+      const del = el("button", "icon small", "🗑");
+      del.type = "button";
+      del.title = "Delete";
+      del.setAttribute("aria-label", `Delete ${c.title}`);
+      del.onclick = () => deleteConversation(c);
+      li.append(open, rename, del);
+      return li;
+    }),
+  );
+  if (!list.length) {
+    ui.conversations.append(el("li", "muted empty", ui.search.value ? "No matches" : "No conversations yet"));
+  }
+}
+
+function startRename(li: HTMLLIElement, c: Conversation) {
+  const input = el("input", "rename-input");
+  input.value = c.title;
+  input.setAttribute("aria-label", "New title");
+  li.replaceChildren(input);
+  input.focus();
+  input.select();
+  let done = false;
+  const finish = async (save: boolean) => {
+    if (done) return;
+    done = true;
+    if (save && input.value.trim() && input.value.trim() !== c.title) {
+      try {
+        await api.renameConversation(c.id, input.value);
+      } catch (e) {
+        notifyError(e);
+      }
+    }
+    refreshConversations();
+  };
+  input.onkeydown = (ev) => {
+    if (ev.key === "Enter") finish(true);
+    if (ev.key === "Escape") {
+      ev.stopPropagation();
+      finish(false);
+    }
+  };
+  input.onblur = () => finish(true);
+}
+
+async function deleteConversation(c: Conversation) {
+  if (!confirm(`Delete “${c.title}” and all its messages?`)) return;
+  try {
+    await api.deleteConversation(c.id);
+    if (view.conversationId === c.id) newConversation();
+    refreshConversations();
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+async function openConversation(id: number) {
+  if (view.generation) return notify("Wait for the answer to finish or stop it first.", "info");
+  try {
+    const cv = await api.getConversation(id);
+    view.conversationId = id;
+    view.messages = cv.messages.filter((m) => m.role !== "system");
+    renderMessages();
+    refreshConversations();
+    ui.input.focus();
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+function newConversation() {
+  if (view.generation) return;
+  view.conversationId = null;
+  view.messages = [];
+  renderMessages();
+  refreshConversations();
+  ui.input.focus();
+}
+
+// ---------------------------------------------------------------- messages
+
+function statsLine(stats: Stats | undefined, finish?: string) {
+  if (!stats) return "";
+  const parts = [
+    `${stats.generated_tokens} tokens`,
+    `${stats.tokens_per_s.toFixed(1)} tok/s`,
+    `first token ${Math.round(stats.time_to_first_token_ms)} ms`,
+  ];
+  if (finish && finish !== "stop") parts.push(finish === "cancelled" ? "stopped" : finish.replace("_", " "));
+  return parts.join(" · ");
+}
+
+function thumbs(list: AttachmentView[]) {
+  const box = el("div", "message-images");
+  for (const a of list) {
+    if (a.thumbnail) {
+      const img = el("img", "thumb-img");
+      img.src = a.thumbnail;
+      img.alt = a.name;
+      img.title = a.name;
+      box.append(img);
+    } else {
+      box.append(el("span", "missing", `${a.name} (missing)`));
+    }
+  }
+  return box;
+}
+
+function copyText(text: string, button: HTMLButtonElement) {
+  navigator.clipboard.writeText(text).then(
+    () => {
+      button.textContent = "Copied";
+      setTimeout(() => (button.textContent = "Copy"), 1200);
+    },
+    () => notify("Could not copy to the clipboard."),
+  );
+}
+
+function messageNode(m: MessageView, index: number) {
+  const node = el("article", `message ${m.role}`);
+  node.dataset.id = String(m.id);
+  if (m.attachments.length) node.append(thumbs(m.attachments));
+  const content = el("div", "content");
+  if (m.role === "assistant") content.innerHTML = renderMarkdown(m.content);
+  else content.textContent = m.content;
+  node.append(content);
+  const tools = el("div", "message-tools");
+  const meta = el("span", "stats", statsLine(m.stats?.stats, m.stats?.finish));
+  tools.append(meta);
+  const copy = el("button", "small", "Copy");
+  copy.type = "button";
+  copy.onclick = () => copyText(m.content, copy);
+  tools.append(copy);
+  const last = index === view.messages.length - 1;
+  if (m.role === "assistant" && last) {
+    const regen = el("button", "small regenerate", "Regenerate");
+    regen.type = "button";
+    regen.onclick = () => regenerate();
+    tools.append(regen);
+  }
+  if (m.role === "user") {
+    const edit = el("button", "small edit", "Edit");
+    edit.type = "button";
+    edit.onclick = () => editMessage(index);
+    tools.append(edit);
+  }
+  node.append(tools);
+  return node;
+}
+
+function renderMessages() {
+  ui.messages.replaceChildren(ui.emptyHint);
+  ui.emptyHint.hidden = view.messages.length > 0;
+  view.messages.forEach((m, i) => ui.messages.append(messageNode(m, i)));
+  if (view.model) ui.setup.hidden = !(view.model.state === "empty" || view.model.state === "failed") || view.messages.length > 0;
+  scrollDown(true);
+}
+
+function scrollDown(force = false) {
+  const m = ui.messages;
+  if (force || m.scrollHeight - m.scrollTop - m.clientHeight < 120) m.scrollTop = m.scrollHeight;
+}
+
+/** The id of the stored message before `index` (0 clears the conversation). */
+function idBefore(index: number) {
+  return index > 0 ? view.messages[index - 1].id : 0;
+}
+
+function regenerate() {
+  const qi = view.messages.length - 2;
+  const q = view.messages[qi];
+  if (!q || q.role !== "user") return;
+  if (q.attachments.length) notify("Regenerating resends the text only; attach the images again to include them.", "info");
+  void ask(q.content, [], idBefore(qi));
+}
+
+function editMessage(index: number) {
+  const m = view.messages[index];
+  const node = ui.messages.querySelector<HTMLElement>(`.message[data-id="${m.id}"] .content`);
+  if (!node || view.generation) return;
+  const area = el("textarea", "edit-area");
+  area.value = m.content;
+  area.rows = Math.min(10, m.content.split("\n").length + 1);
+  area.setAttribute("aria-label", "Edit message");
+  const save = el("button", "primary small", "Send");
+  save.type = "button";
+  const cancel = el("button", "small", "Cancel");
+  cancel.type = "button";
+  const box = el("div", "edit-box");
+  box.append(area, el("div", "edit-buttons"));
+  box.lastElementChild!.append(cancel, save);
+  node.replaceWith(box);
+  area.focus();
+  cancel.onclick = () => renderMessages();
+  save.onclick = () => {
+    if (!area.value.trim()) return;
+    void ask(area.value, [], idBefore(index));
+  };
+  area.onkeydown = (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey) {
+      ev.preventDefault();
+      save.click();
+    } else if (ev.key === "Escape") {
+      ev.stopPropagation();
+      renderMessages();
+    }
+  };
+}
+
+// ---------------------------------------------------------------- sending
+
+function updateComposer() {
+  const busy = view.generation !== null;
+  ui.send.hidden = busy;
+  ui.stop.hidden = !busy;
+  ui.send.disabled = view.model?.state !== "ready";
+  ui.send.title = view.model?.state === "ready" ? "Send (Enter)" : "Load a model first";
+}
+
+/**
+ * Ask `text` with staged `attachments` in the open conversation; with
+ * `truncateAfter` the stored messages after that id are replaced first.
+ */
+async function ask(text: string, attachments: AttachmentView[], truncateAfter: number | null = null) {
+  if (view.generation) return;
+  if (truncateAfter !== null) {
+    const keep = truncateAfter === 0 ? 0 : view.messages.findIndex((m) => m.id === truncateAfter) + 1;
+    view.messages = view.messages.slice(0, keep);
+  }
+  const question: MessageView = { id: -1, role: "user", content: text, attachments, stats: null };
+  const answer: MessageView = { id: -2, role: "assistant", content: "", attachments: [], stats: null };
+  view.messages.push(question, answer);
+  renderMessages();
+  const answerNode = ui.messages.lastElementChild as HTMLElement;
+  answerNode.classList.add("streaming");
+  const content = answerNode.querySelector<HTMLElement>(".content")!;
+  const meta = answerNode.querySelector<HTMLElement>(".stats")!;
+  answerNode.querySelector(".regenerate")?.remove();
+  content.innerHTML = '<span class="typing" aria-label="Thinking">●●●</span>';
+  const gen: Generation = { id: null, stopRequested: false, failed: false };
+  view.generation = gen;
+  updateComposer();
+  let frame = 0;
+  const paint = () => {
+    frame = 0;
+    content.innerHTML = renderMarkdown(answer.content);
+    scrollDown();
+  };
+  const onEvent = (ev: ChatEvent) => {
+    switch (ev.kind) {
+      case "started":
+        gen.id = ev.generationId;
+        if (gen.stopRequested) void api.stopGeneration(gen.id);
+        if (ev.droppedMessages > 0)
+          notify(`The conversation outgrew the context: the ${ev.droppedMessages} oldest messages were left out of this answer.`, "info");
+        meta.textContent = `reading ${ev.promptTokens} prompt tokens…`;
+        break;
+      case "token":
+        answer.content += ev.text;
+        if (!frame) frame = requestAnimationFrame(paint);
+        break;
+      case "done":
+        answer.stats = { finish: ev.finish, stats: ev.stats };
+        answer.id = ev.answerId;
+        question.id = ev.questionId;
+        view.conversationId = ev.conversationId;
+        break;
+      case "failed":
+        gen.failed = true;
+        notify(ev.message, "error", ev.code);
+        break;
+    }
+  };
+  try {
+    await api.sendMessage(
+      { conversationId: view.conversationId, text, attachmentIds: attachments.map((a) => a.id!), truncateAfter },
+      onEvent,
+    );
+  } catch (e) {
+    if (!gen.failed) notifyError(e);
+    view.messages = view.messages.filter((m) => m !== question && m !== answer);
+    // Give the question back so it is not lost (attachments must be re-added).
+    if (!ui.input.value) ui.input.value = text;
+  } finally {
+    if (frame) cancelAnimationFrame(frame);
+    view.generation = null;
+    updateComposer();
+    renderMessages();
+    refreshConversations();
+  }
+}
+
+function submit() {
+  const text = ui.input.value;
+  if (view.generation || (!text.trim() && !view.staged.length)) return;
+  if (view.model?.state !== "ready") {
+    notify(view.model?.state === "loading" ? "The model is still loading." : "Choose a model first.", "info");
+    return;
+  }
+  const attachments = view.staged;
+  view.staged = [];
+  renderStaged();
+  ui.input.value = "";
+  void ask(text, attachments);
+}
+
+function stop() {
+  const gen = view.generation;
+  if (!gen) return;
+  gen.stopRequested = true;
+  void api.stopGeneration(gen.id).catch(notifyError);
+}
+
+// ---------------------------------------------------------------- attachments
+
+function renderStaged() {
+  ui.attachments.replaceChildren(
+    ...view.staged.map((a) => {
+      const t = el("figure", "thumb");
+      const img = el("img");
+      img.src = a.thumbnail ?? "";
+      img.alt = a.name;
+      t.title = `${a.name} (${a.width}×${a.height})`;
+      const remove = el("button", "thumb-remove", "×");
+      remove.type = "button";
+      remove.setAttribute("aria-label", `Remove ${a.name}`);
+      remove.onclick = () => {
+        view.staged = view.staged.filter((s) => s !== a);
+        if (a.id !== null) void api.discardAttachment(a.id);
+        renderStaged();
+      };
+      t.append(img, remove);
+      return t;
+    }),
+  );
+  ui.attachments.hidden = view.staged.length === 0;
+}
+
+function stageAll(list: AttachmentView[]) {
+  view.staged.push(...list);
+  renderStaged();
+  if (list.length && view.model?.model && !view.model.model.vision)
+    notify("The loaded model cannot see images; it will refuse them when you send.", "info");
+}
+
+async function attachFiles(files: File[]) {
+  for (const f of files) {
+    if (f.size > MAX_IMAGE_BYTES) {
+      notify(`${f.name}: ${formatBytes(f.size)} is too large (the limit is 64 MB).`, "error", "INVALID_MEDIA");
+      continue;
+    }
+    try {
+      stageAll([await api.attachImage(f)]);
+    } catch (e) {
+      notifyError(e);
+    }
+  }
+}
+
+async function pickImages() {
+  try {
+    const r = await api.pickImages();
+    stageAll(r.attached);
+    r.rejected.forEach((e) => notify(e.message, "error", e.code));
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+// ---------------------------------------------------------------- settings
+
+async function openSettings() {
+  try {
+    const s = await api.getSettings();
+    view.settings = s;
+    const f = ui.settingsForm;
+    for (const [k, v] of Object.entries(s)) {
+      const input = f.elements.namedItem(k) as HTMLInputElement | HTMLTextAreaElement | null;
+      if (input) input.value = v === null ? "" : String(v);
+    }
+    ui.settingsPath.textContent = s.configPath;
+    ui.settings.showModal();
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+async function saveSettings() {
+  const f = ui.settingsForm;
+  const get = (k: string) => (f.elements.namedItem(k) as HTMLInputElement).value;
+  const num = (k: string) => Number(get(k));
+  const seed = get("seed").trim();
+  const s: Settings = {
+    systemPrompt: get("systemPrompt"),
+    maxTokens: num("maxTokens"),
+    nCtx: num("nCtx"),
+    threads: num("threads"),
+    nGpuLayers: num("nGpuLayers"),
+    temperature: num("temperature"),
+    topK: num("topK"),
+    topP: num("topP"),
+    minP: num("minP"),
+    repeatPenalty: num("repeatPenalty"),
+    seed: seed === "" ? null : Number(seed),
+    configPath: view.settings?.configPath ?? "",
+  };
+  try {
+    view.settings = await api.updateSettings(s);
+    ui.settings.close();
+    notify("Settings saved.", "info");
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+function wire() {
+  ui.composer.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submit();
+  });
+  ui.input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      submit();
+    }
+  });
+  ui.stop.onclick = stop;
+  ui.attach.onclick = pickImages;
+  ui.newChat.onclick = newConversation;
+  ui.openModel.onclick = chooseModel;
+  ui.setupChoose.onclick = chooseModel;
+  ui.openSettings.onclick = openSettings;
+  let searchTimer = 0;
+  ui.search.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = window.setTimeout(refreshConversations, 150);
+  });
+  ui.settingsForm.addEventListener("submit", (ev) => {
+    if ((ev.submitter as HTMLButtonElement | null)?.value === "save") {
+      ev.preventDefault();
+      void saveSettings();
+    }
+  });
+  ui.messages.addEventListener("click", (ev) => {
+    const b = (ev.target as HTMLElement).closest<HTMLButtonElement>(".copy-code");
+    const code = b?.closest(".code")?.querySelector("code");
+    if (b && code) copyText(code.textContent ?? "", b);
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && view.generation) {
+      ev.preventDefault();
+      stop();
+    } else if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === "n") {
+      ev.preventDefault();
+      newConversation();
+    }
+  });
+  document.addEventListener("paste", (ev) => {
+    const files = Array.from(ev.clipboardData?.files ?? []);
+    if (files.length) {
+      ev.preventDefault();
+      void attachFiles(files);
+    }
+  });
+  let depth = 0;
+  const hasFiles = (ev: DragEvent) => Array.from(ev.dataTransfer?.types ?? []).includes("Files");
+  document.addEventListener("dragenter", (ev) => {
+    if (!hasFiles(ev)) return;
+    depth++;
+    ui.dropOverlay.hidden = false;
+  });
+  document.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) ui.dropOverlay.hidden = true;
+  });
+  document.addEventListener("dragover", (ev) => {
+    if (hasFiles(ev)) ev.preventDefault();
+  });
+  document.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    depth = 0;
+    ui.dropOverlay.hidden = true;
+    const files = Array.from(ev.dataTransfer?.files ?? []);
+    if (files.length) void attachFiles(files);
+  });
+}
+
+async function start() {
+  wire();
+  renderStaged();
+  updateComposer();
+  await api.onModelStatus(showModel);
+  showModel(await api.modelStatus());
+  await refreshConversations();
+  ui.input.focus();
+  document.body.dataset.ready = "true";
+}
+
+start().catch(notifyError);
