@@ -21,5 +21,7 @@ fi
 export TAURI_DRIVER="$TOOLS/bin/tauri-driver"
 
 scripts/build-ui.sh
-log "cargo test -p omnidesk-app --test e2e"
-cargo test -p omnidesk-app --test e2e --locked -- --ignored --nocapture
+# Same package/target selection as scripts/test.sh, so cargo's feature
+# unification matches and nothing (llama.cpp above all) is rebuilt.
+log "cargo test: the ignored window test"
+cargo test --workspace --all-targets --locked app_answers_streams_stops_persists_and_takes_images -- --ignored --nocapture

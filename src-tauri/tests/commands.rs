@@ -58,6 +58,10 @@ impl TestApp {
         let window = WebviewWindowBuilder::new(&app, "main", Default::default())
             .build()
             .unwrap();
+        // The mock runtime never reaches `Ready`, where the setup hook would
+        // start the configured model: start it the same way here.
+        let state = app.state::<AppState>().inner().clone();
+        omnidesk_app::commands::models::load_configured(app.handle(), &state);
         Self {
             app,
             window,
