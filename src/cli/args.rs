@@ -167,6 +167,12 @@ pub struct BenchArgs {
     /// Repetitions to average (llama-bench -r)
     #[arg(short = 'r', long, default_value_t = 3)]
     pub repetitions: u32,
+    /// Also time encoding this image (needs a projector); repeatable
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub image: Vec<PathBuf>,
+    /// Also time encoding this audio clip (needs a projector); repeatable
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub audio: Vec<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
