@@ -24,8 +24,11 @@ for tool in convert sox; do
     command -v "$tool" >/dev/null || { apt-get install -y -qq imagemagick sox >&2; break; }
 done
 REF_BIN="$(scripts/build-reference.sh | tail -n 1)"
-cargo build --release --locked --bin omnidesk >&2
-OURS="$CARGO_TARGET_DIR/release/omnidesk"
+# OMNIDESK_BIN: an already built binary (skips the release build).
+if [ -z "${OMNIDESK_BIN:-}" ]; then
+    cargo build --release --locked --bin omnidesk >&2
+fi
+OURS="${OMNIDESK_BIN:-$CARGO_TARGET_DIR/release/omnidesk}"
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
