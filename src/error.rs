@@ -29,7 +29,7 @@ impl Error {
             Error::Engine(e) => e.code(),
             Error::Store(_) => "STORE",
             Error::Config(_) => "CONFIG",
-            Error::Models(_) => "MODELS",
+            Error::Models(e) => e.code(),
         }
     }
 }

