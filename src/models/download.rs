@@ -104,7 +104,9 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// An HTTP client with sensible timeouts for large files.
+/// An HTTP client with sensible timeouts for large files. It trusts both
+/// the bundled Mozilla roots and the system's certificate store, so it works
+/// behind TLS-inspecting corporate proxies whose CA is installed locally.
 ///
 /// # Errors
 /// `Network` if the TLS backend cannot initialise.
@@ -478,7 +480,7 @@ async fn remove(path: &Path) -> Result<()> {
 }
 
 /// reqwest's top-level message hides the cause ("error sending request").
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

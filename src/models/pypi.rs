@@ -93,7 +93,7 @@ pub async fn resolve_wheel(
     };
     let body = response.bytes().await.map_err(|e| ModelsError::Network {
         url: url.clone(),
-        message: e.to_string(),
+        message: download::error_chain(&e),
     })?;
     let project: ProjectJson = serde_json::from_slice(&body)
         .map_err(|e| fail(format!("unreadable JSON from {url}: {e}")))?;
