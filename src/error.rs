@@ -32,7 +32,7 @@ impl Error {
             Error::Engine(e) => e.code(),
             Error::Store(_) => "STORE",
             Error::Config(_) => "CONFIG",
-            Error::Models(_) => "MODELS",
+            Error::Models(e) => e.code(),
             Error::Media(_) => "INVALID_MEDIA",
         }
     }

@@ -2,13 +2,15 @@
 //!
 //! The layout follows the data flow: `engine` owns the model on its own
 //! thread and streams events out; `store` keeps conversations in SQLite;
-//! `config` and `models` decide what to load. Front ends (the CLI in
+//! `config` and `models` decide what to load (and fetch it); `hardware`
+//! says what the machine can hold. Front ends (the CLI in
 //! `main.rs`, the Tauri shell) only translate input and print events.
 
 pub mod chat;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod hardware;
 pub mod media;
 pub mod models;
 pub mod store;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use omnidesk::models::fit::GpuLayers;
 
 /// Omnidesk: a private assistant that runs entirely on this machine.
 ///
@@ -47,9 +48,10 @@ pub struct GlobalArgs {
     /// CPU threads (0 = all cores)
     #[arg(long, short = 't', global = true, value_name = "N")]
     pub threads: Option<u32>,
-    /// Layers to offload to the GPU (needs a cuda/vulkan/metal build)
-    #[arg(long, global = true, value_name = "N")]
-    pub n_gpu_layers: Option<u32>,
+    /// Layers to offload to the GPU (needs a cuda/vulkan/metal build);
+    /// `auto` offloads what fits in free GPU memory
+    #[arg(long, global = true, value_name = "N|auto", value_parser = parse_gpu_layers)]
+    pub n_gpu_layers: Option<GpuLayers>,
     /// Prompt tokens evaluated per batch
     #[arg(long, short = 'b', global = true, value_name = "N")]
     pub batch_size: Option<u32>,
@@ -71,6 +73,62 @@ pub enum Command {
     Info(InfoArgs),
     /// Measure prompt-processing and generation speed (like llama-bench).
     Bench(BenchArgs),
+    /// List, download, remove, verify and import models.
+    Models(ModelsArgs),
+}
+
+fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
+    s.parse()
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Manifest models (size, modalities, RAM, downloaded or not) and other
+    /// GGUF files in the models dir.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a manifest model (all its files) or a GGUF from a URL,
+    /// resuming an interrupted download; prints the stored path last.
+    Pull {
+        /// Manifest id (see `models list`) or an http(s) URL
+        #[arg(value_name = "NAME|URL")]
+        target: String,
+        /// Expected sha256 of a URL download (required for URLs)
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// File name to store a URL download under [default: from the URL]
+        #[arg(long, value_name = "FILE")]
+        name: Option<String>,
+    },
+    /// Remove a model (manifest id or file name) and any unfinished download.
+    Rm {
+        #[arg(value_name = "NAME|FILE")]
+        target: String,
+    },
+    /// Check downloaded files against the manifest's sha256 (all, or one).
+    Verify {
+        #[arg(value_name = "NAME|FILE")]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a local GGUF to the models dir (hard link, else copy) after
+    /// checking its header.
+    Import {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        /// Always copy, never hard-link
+        #[arg(long)]
+        copy: bool,
+    },
 }
 
 /// Sampling and length controls shared by `chat` and `ask`.
@@ -192,5 +250,14 @@ mod tests {
         let cli =
             Cli::try_parse_from(["omnidesk", "ask", "hi", "--model", "m.gguf", "--json"]).unwrap();
         assert_eq!(cli.global.model, Some(PathBuf::from("m.gguf")));
+    }
+
+    #[test]
+    fn gpu_layers_flag_takes_numbers_and_auto() {
+        let cli = Cli::try_parse_from(["omnidesk", "info", "--n-gpu-layers", "auto"]).unwrap();
+        assert_eq!(cli.global.n_gpu_layers, Some(GpuLayers::Auto));
+        let cli = Cli::try_parse_from(["omnidesk", "info", "--n-gpu-layers", "20"]).unwrap();
+        assert_eq!(cli.global.n_gpu_layers, Some(GpuLayers::Count(20)));
+        assert!(Cli::try_parse_from(["omnidesk", "info", "--n-gpu-layers", "x"]).is_err());
     }
 }

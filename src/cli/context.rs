@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use omnidesk::config::{self, Config};
-use omnidesk::engine::{EngineError, EngineHandle, GenerateRequest};
-use omnidesk::models::{self, mmproj, Manifest, ModelsError};
+use omnidesk::engine::{gguf, EngineError, EngineHandle, GenerateRequest};
+use omnidesk::hardware;
+use omnidesk::models::fit::{self, FitReport};
+use omnidesk::models::{self, mmproj, Manifest, ModelsError, Sources};
 use omnidesk::store::Store;
 
 use super::args::{GenerationArgs, GlobalArgs};
@@ -63,7 +65,7 @@ impl Context {
             return Ok(p);
         }
         let dir = models::models_dir(&self.data_dir);
-        Manifest::builtin()?.find_chat_model(&dir).ok_or_else(|| {
+        Manifest::load()?.find_chat_model(&dir).ok_or_else(|| {
             ModelsError::NoModel {
                 dir,
                 config: self.config_path.display().to_string(),
@@ -72,11 +74,52 @@ impl Context {
         })
     }
 
-    /// Start the engine on the resolved model, showing what is loading. A
+    /// The models dir inside the data dir.
+    pub fn models_dir(&self) -> PathBuf {
+        models::models_dir(&self.data_dir)
+    }
+
+    /// Download sources from config and environment.
+    pub fn sources(&self) -> Sources {
+        Sources::from_settings(
+            self.config.models.mirror.as_deref(),
+            self.config.models.pypi_index.as_deref(),
+        )
+    }
+
+    /// Memory estimate and GPU layer choice for `model` (plus its
+    /// projector, if any) on this machine.
+    pub fn fit(&self, model: &std::path::Path, mmproj: Option<&std::path::Path>) -> Result<FitReport> {
+        // As an engine error, so `--json` failures keep the INVALID_MODEL code.
+        let header = gguf::inspect(model).map_err(EngineError::from)?;
+        let mmproj_bytes = mmproj
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len());
+        let hw = hardware::detect()?;
+        let cfg = self.config.engine_config(model.to_path_buf());
+        Ok(fit::plan(
+            &header,
+            cfg.n_ctx,
+            cfg.n_batch,
+            mmproj_bytes,
+            &hw,
+            self.config.engine.n_gpu_layers,
+        ))
+    }
+
+    /// Start the engine on the resolved model, showing what is loading.
+    /// `n_gpu_layers = auto` is resolved from free GPU memory, and a model
+    /// that will not fit is reported before llama.cpp tries to load it. A
     /// projector found by name next to the model is optional: if it does
     /// not fit the model, the model still starts, text-only, with a warning.
     pub async fn start_engine(&self, quiet: bool) -> Result<EngineHandle> {
         let model = self.model_path()?;
+        if model.extension().is_some_and(|e| e == "part") {
+            anyhow::bail!(
+                "{} is an unfinished download; run `omnidesk models pull` again to complete it",
+                model.display()
+            );
+        }
         let explicit = self
             .mmproj_flag
             .clone()
@@ -87,6 +130,13 @@ impl Context {
             .flatten();
         let mut config = self.config.engine_config(model.clone());
         config.mmproj_path = explicit.clone().or_else(|| found.clone());
+        let fit = self
+            .fit(&model, config.mmproj_path.as_deref())
+            .with_context(|| format!("cannot use model {}", model.display()))?;
+        for w in &fit.warnings {
+            eprintln!("warning: {w}");
+        }
+        config.n_gpu_layers = fit.n_gpu_layers;
         if !quiet {
             match &config.mmproj_path {
                 Some(p) => eprintln!("Loading {} with {} …", model.display(), p.display()),

@@ -397,11 +397,13 @@ fn exists(conn: &Connection, conv: ConversationId) -> Result<bool> {
         .is_some())
 }
 
-/// Moves `updated_at` to now, or one past its old value if the clock has not
-/// advanced (same millisecond, or stepped back), keeping it strictly increasing.
+/// Moves `updated_at` to now, or one past the newest conversation's if the
+/// clock has not advanced (same millisecond, or stepped back), so the
+/// conversation just touched always lists first.
 fn touch(conn: &Connection, conv: ConversationId, now: i64) -> Result<()> {
     let n = conn.execute(
-        "UPDATE conversations SET updated_at = MAX(?2, updated_at + 1) WHERE id = ?1",
+        "UPDATE conversations SET updated_at = \
+         MAX(?2, (SELECT MAX(updated_at) FROM conversations) + 1) WHERE id = ?1",
         params![conv, now],
     )?;
     if n == 0 {

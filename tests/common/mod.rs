@@ -1,6 +1,8 @@
 //! Shared helpers: where the real test model lives and how to start it.
 #![allow(dead_code)]
 
+pub mod http_server;
+
 use std::path::PathBuf;
 
 use omnidesk::chat::{ChatMessage, Role};
