@@ -71,6 +71,10 @@ pub enum Command {
     Info(InfoArgs),
     /// Measure prompt-processing and generation speed (like llama-bench).
     Bench(BenchArgs),
+    /// Serve an OpenAI-compatible API (/v1/chat/completions, /v1/models,
+    /// /v1/embeddings) on this machine. Every request needs the bearer
+    /// token printed at start (and by --show-token).
+    Serve(ServeArgs),
 }
 
 /// Sampling and length controls shared by `chat` and `ask`.
@@ -171,6 +175,24 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TCP port (0 picks a free one and prints it)
+    #[arg(long, short = 'p', default_value_t = 8080, value_name = "PORT")]
+    pub port: u16,
+    /// Address to bind. Anything but a loopback address exposes the API to
+    /// the network (still behind the token)
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub host: String,
+    /// Print the bearer token (creating it if needed) and exit
+    #[arg(long)]
+    pub show_token: bool,
+    /// Largest accepted request body, in MiB (images and audio travel
+    /// base64-encoded inside it)
+    #[arg(long, default_value_t = 32, value_name = "MIB")]
+    pub max_body_mib: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +208,15 @@ mod tests {
         let cli =
             Cli::try_parse_from(["omnidesk", "ask", "hi", "--model", "m.gguf", "--json"]).unwrap();
         assert_eq!(cli.global.model, Some(PathBuf::from("m.gguf")));
+    }
+
+    #[test]
+    fn serve_defaults_to_loopback() {
+        let cli =
+            Cli::try_parse_from(["omnidesk", "serve", "--model", "m.gguf", "--port", "0"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 0));
     }
 }

@@ -10,6 +10,7 @@ mod context;
 mod conversation;
 mod history;
 mod info;
+mod serve;
 
 use anyhow::Result;
 
@@ -24,5 +25,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::History(a) => history::run(&ctx, a),
         Command::Info(a) => info::run(&ctx, a).await,
         Command::Bench(a) => bench::run(&ctx, a).await,
+        Command::Serve(a) => serve::run(&ctx, a).await,
     }
 }

@@ -95,3 +95,5 @@ pub fn asset(name: &str) -> PathBuf {
         .join("assets/fixtures")
         .join(name)
 }
+
+pub mod serve;
