@@ -139,6 +139,10 @@ async fn models_lists_the_loaded_model() {
     assert_eq!(body["data"][0]["id"], "gemma-3-270m-q4_k_m");
     assert_eq!(body["data"][0]["object"], "model");
     assert_eq!(s.model_id, "gemma-3-270m-q4_k_m");
+    assert!(
+        s.base.starts_with("http://127.0.0.1:"),
+        "loopback by default"
+    );
     let one = client()
         .get(format!("{}/models/{}", s.base, s.model_id))
         .bearer_auth(&s.token)
@@ -427,6 +431,95 @@ async fn overload_is_answered_429_with_retry_after() {
         busy > 0,
         "40 simultaneous requests should overflow a queue of 16"
     );
+}
+
+#[test]
+fn ctrl_c_stops_the_server_cleanly() {
+    let mut s = gemma();
+    let status = s.interrupt();
+    assert!(status.success(), "{status:?}: {}", s.log());
+    assert!(s.log().contains("Server stopped."), "{}", s.log());
+}
+
+#[test]
+fn a_non_loopback_host_is_warned_about() {
+    let s = ServeProcess::start(&common::test_model(), &["--host", "0.0.0.0"]);
+    assert!(s.base.starts_with("http://0.0.0.0:"), "{}", s.base);
+    assert!(s.log().contains("warning: binding 0.0.0.0"), "{}", s.log());
+}
+
+/// A stand-in for the RAG module's embedder.
+struct FakeEmbedder;
+
+impl omnidesk::server::EmbeddingBackend for FakeEmbedder {
+    fn model_id(&self) -> &str {
+        "fake-embed"
+    }
+
+    fn embed(
+        &self,
+        inputs: Vec<String>,
+    ) -> omnidesk::server::BoxFuture<'_, Result<Vec<Vec<f32>>, String>> {
+        Box::pin(async move { Ok(inputs.iter().map(|t| vec![t.len() as f32, 1.0]).collect()) })
+    }
+}
+
+#[tokio::test]
+async fn an_embedding_backend_plugs_into_the_seam() {
+    use omnidesk::engine::{EngineHandle, RemoteConfig};
+    use omnidesk::server::{Defaults, Server, ServerOptions};
+    // A chat engine that is never asked: a remote one with a fixed model
+    // does not contact its server until a generation starts.
+    let engine = EngineHandle::start_remote(RemoteConfig {
+        model: Some("unused".into()),
+        ..RemoteConfig::new("http://127.0.0.1:9/v1")
+    })
+    .await
+    .unwrap();
+    let options = ServerOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        token: "t0ken".into(),
+        model_id: "chat".into(),
+        body_limit: 1 << 20,
+        defaults: Defaults {
+            sampling: Default::default(),
+            max_tokens: 8,
+            audio_rate: 16_000,
+            image_limits: Default::default(),
+            audio_limits: Default::default(),
+        },
+        embedder: Some(std::sync::Arc::new(FakeEmbedder)),
+    };
+    let server = Server::bind(engine, options).await.unwrap();
+    let base = format!("http://{}/v1", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let res = client()
+        .post(format!("{base}/embeddings"))
+        .bearer_auth("t0ken")
+        .json(&json!({"input": ["a", "abc"], "model": "fake-embed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"][1]["embedding"], json!([3.0, 1.0]));
+    assert_eq!(body["data"][1]["index"], 1);
+    assert_eq!(body["model"], "fake-embed");
+    let models: Value = client()
+        .get(format!("{base}/models"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["data"][1]["id"], "fake-embed");
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
 }
 
 #[test]

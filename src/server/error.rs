@@ -163,6 +163,17 @@ impl From<EngineError> for ApiError {
                 "engine_stopped",
                 message,
             ),
+            // The upstream's verdict on the request itself passes through.
+            EngineError::Remote(crate::engine::RemoteError::Status { status, .. })
+                if (400..500).contains(&status) && ![401, 403, 429].contains(&status) =>
+            {
+                Self::new(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                    "invalid_request_error",
+                    "upstream_rejected",
+                    message,
+                )
+            }
             EngineError::Remote(_) => Self::new(
                 StatusCode::BAD_GATEWAY,
                 "server_error",

@@ -69,7 +69,6 @@ impl ServeProcess {
             }
         }
         let base = base.expect("listening line");
-        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
         Self {
             child,
             base,
@@ -93,6 +92,22 @@ impl ServeProcess {
     /// The process id (for memory sampling).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Send SIGINT (Ctrl-C) and wait for the exit status.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -INT failed");
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("serve did not stop within 10 s of Ctrl-C");
     }
 
     /// The server's stderr so far.
