@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EngineConfig, SamplingParams};
+use std::time::Duration;
+
+use crate::engine::{EngineConfig, RemoteConfig, SamplingParams};
 use crate::models::fit::GpuLayers;
 
 /// Environment variable naming the config file.
@@ -23,6 +25,8 @@ pub enum ConfigError {
     },
     #[error("config {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("invalid settings: {0}")]
+    Invalid(String),
     #[error(
         "cannot find a home directory for config and data; set {CONFIG_ENV} and {DATA_DIR_ENV}"
     )]
@@ -44,6 +48,7 @@ pub struct Config {
     pub engine: EngineSettings,
     pub sampling: SamplingParams,
     pub models: ModelsSettings,
+    pub backend: BackendSettings,
 }
 
 /// The `[models]` table: where downloads come from.
@@ -68,6 +73,7 @@ impl Default for Config {
             engine: EngineSettings::default(),
             sampling: SamplingParams::default(),
             models: ModelsSettings::default(),
+            backend: BackendSettings::default(),
         }
     }
 }
@@ -96,6 +102,92 @@ impl Default for EngineSettings {
             batch_size: 512,
             chat_template: None,
         }
+    }
+}
+
+/// Which engine answers: this machine's llama.cpp, or a remote server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Local,
+    /// Any OpenAI-compatible server (llama-server, vLLM, Ollama, hosted).
+    Openai,
+}
+
+/// The `[backend]` table. With `kind = "openai"`, chat goes to `url`
+/// instead of the local model; `--model` and `[engine]` are then unused.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendSettings {
+    pub kind: BackendKind,
+    /// Base URL with the API prefix, e.g. `http://127.0.0.1:8080/v1`.
+    pub url: Option<String>,
+    pub api_key: Option<String>,
+    /// Model id on that server; default: the first it lists.
+    pub model: Option<String>,
+    pub connect_timeout_secs: u64,
+    /// Wait for the server to start answering (queue + prompt).
+    pub response_timeout_secs: u64,
+    /// Wait between two streamed chunks.
+    pub idle_timeout_secs: u64,
+    pub max_retries: u32,
+    pub backoff_ms: u64,
+}
+
+impl Default for BackendSettings {
+    fn default() -> Self {
+        let r = RemoteConfig::new("");
+        Self {
+            kind: BackendKind::Local,
+            url: None,
+            api_key: None,
+            model: None,
+            connect_timeout_secs: r.connect_timeout.as_secs(),
+            response_timeout_secs: r.response_timeout.as_secs(),
+            idle_timeout_secs: r.idle_timeout.as_secs(),
+            max_retries: r.max_retries,
+            backoff_ms: r.backoff.as_millis() as u64,
+        }
+    }
+}
+
+/// Keeps the API key out of logs.
+impl std::fmt::Debug for BackendSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendSettings")
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackendSettings {
+    /// The remote settings, when `kind = "openai"`.
+    ///
+    /// # Errors
+    /// `Invalid` when `kind = "openai"` but `url` is missing.
+    pub fn remote(&self) -> Result<Option<RemoteConfig>, ConfigError> {
+        if self.kind == BackendKind::Local {
+            return Ok(None);
+        }
+        let url = self.url.clone().ok_or_else(|| {
+            ConfigError::Invalid(
+                "[backend] kind = \"openai\" needs url (e.g. \"http://127.0.0.1:8080/v1\")".into(),
+            )
+        })?;
+        Ok(Some(RemoteConfig {
+            url,
+            api_key: self.api_key.clone(),
+            model: self.model.clone(),
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs.max(1)),
+            response_timeout: Duration::from_secs(self.response_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            max_retries: self.max_retries,
+            backoff: Duration::from_millis(self.backoff_ms),
+        }))
     }
 }
 
@@ -215,6 +307,21 @@ mod tests {
         let err = Config::parse("[engine]\nn_cxt = 1\n", Path::new("my.toml")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("my.toml") && msg.contains("n_cxt"), "{msg}");
+    }
+
+    #[test]
+    fn an_openai_backend_needs_a_url() {
+        let c = Config::parse("[backend]\nkind = \"openai\"\n", Path::new("x.toml")).unwrap();
+        assert!(matches!(c.backend.remote(), Err(ConfigError::Invalid(_))));
+        let c = Config::parse(
+            "[backend]\nkind = \"openai\"\nurl = \"http://h/v1\"\napi_key = \"k\"\nmax_retries = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let r = c.backend.remote().unwrap().unwrap();
+        assert_eq!((r.url.as_str(), r.max_retries), ("http://h/v1", 1));
+        assert!(!format!("{:?}", c.backend).contains("\"k\""));
+        assert!(Config::default().backend.remote().unwrap().is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::config::ConfigError;
 use crate::engine::EngineError;
 use crate::media::MediaError;
 use crate::models::ModelsError;
+use crate::server::ServerError;
 use crate::store::StoreError;
 
 /// Any Omnidesk failure.
@@ -20,6 +21,8 @@ pub enum Error {
     Models(#[from] ModelsError),
     #[error(transparent)]
     Media(#[from] MediaError),
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// Result with the crate-wide error.
@@ -34,6 +37,7 @@ impl Error {
             Error::Config(_) => "CONFIG",
             Error::Models(e) => e.code(),
             Error::Media(_) => "INVALID_MEDIA",
+            Error::Server(_) => "SERVER",
         }
     }
 }

@@ -3,7 +3,9 @@
 //! The layout follows the data flow: `engine` owns the model on its own
 //! thread and streams events out; `store` keeps conversations in SQLite;
 //! `config` and `models` decide what to load (and fetch it); `hardware`
-//! says what the machine can hold. Front ends (the CLI in
+//! says what the machine can hold; `server` exposes the engine as an
+//! OpenAI-compatible API, and `openai` is that wire format, shared with the
+//! engine's remote backend. Front ends (the CLI in
 //! `main.rs`, the Tauri shell) only translate input and print events.
 
 pub mod chat;
@@ -13,6 +15,8 @@ pub mod error;
 pub mod hardware;
 pub mod media;
 pub mod models;
+pub mod openai;
+pub mod server;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -129,6 +129,10 @@ pub enum ModelsCommand {
         #[arg(long)]
         copy: bool,
     },
+    /// Serve an OpenAI-compatible API (/v1/chat/completions, /v1/models,
+    /// /v1/embeddings) on this machine. Every request needs the bearer
+    /// token printed at start (and by --show-token).
+    Serve(ServeArgs),
 }
 
 /// Sampling and length controls shared by `chat` and `ask`.
@@ -235,6 +239,24 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TCP port (0 picks a free one and prints it)
+    #[arg(long, short = 'p', default_value_t = 8080, value_name = "PORT")]
+    pub port: u16,
+    /// Address to bind. Anything but a loopback address exposes the API to
+    /// the network (still behind the token)
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub host: String,
+    /// Print the bearer token (creating it if needed) and exit
+    #[arg(long)]
+    pub show_token: bool,
+    /// Largest accepted request body, in MiB (images and audio travel
+    /// base64-encoded inside it)
+    #[arg(long, default_value_t = 32, value_name = "MIB")]
+    pub max_body_mib: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +281,15 @@ mod tests {
         let cli = Cli::try_parse_from(["omnidesk", "info", "--n-gpu-layers", "20"]).unwrap();
         assert_eq!(cli.global.n_gpu_layers, Some(GpuLayers::Count(20)));
         assert!(Cli::try_parse_from(["omnidesk", "info", "--n-gpu-layers", "x"]).is_err());
+    }
+
+    #[test]
+    fn serve_defaults_to_loopback() {
+        let cli =
+            Cli::try_parse_from(["omnidesk", "serve", "--model", "m.gguf", "--port", "0"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 0));
     }
 }

@@ -113,6 +113,15 @@ impl Context {
     /// projector found by name next to the model is optional: if it does
     /// not fit the model, the model still starts, text-only, with a warning.
     pub async fn start_engine(&self, quiet: bool) -> Result<EngineHandle> {
+        if let Some(remote) = self.config.backend.remote()? {
+            if !quiet {
+                eprintln!("Using the remote backend at {} …", remote.url);
+            }
+            let url = remote.url.clone();
+            return EngineHandle::start_remote(remote)
+                .await
+                .with_context(|| format!("cannot use the remote backend {url}"));
+        }
         let model = self.model_path()?;
         if model.extension().is_some_and(|e| e == "part") {
             anyhow::bail!(

@@ -11,6 +11,7 @@ mod conversation;
 mod history;
 mod info;
 mod models;
+mod serve;
 
 use anyhow::Result;
 
@@ -26,5 +27,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Info(a) => info::run(&ctx, a).await,
         Command::Bench(a) => bench::run(&ctx, a).await,
         Command::Models(a) => models::run(&ctx, a).await,
+        Command::Serve(a) => serve::run(&ctx, a).await,
     }
 }

@@ -3,7 +3,7 @@
 //! flattened onto white, animated formats reduced to their first frame.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
@@ -39,19 +39,40 @@ impl Default for ImageLimits {
 /// (corrupt data).
 pub fn load(path: &Path, limits: &ImageLimits) -> Result<Image> {
     let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
-    if meta.len() > limits.max_file_bytes {
+    check_size(path, meta.len(), limits)?;
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    decode(BufReader::new(file), path, limits)
+}
+
+/// Decode an image held in memory (an upload, a data URL) within the same
+/// `limits` as [`load`]. `name` stands in for a path in error messages.
+///
+/// # Errors
+/// As [`load`], except `NotFound`/`Io`.
+pub fn load_bytes(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<Image> {
+    let path = Path::new(name);
+    check_size(path, bytes.len() as u64, limits)?;
+    decode(Cursor::new(bytes), path, limits)
+}
+
+fn check_size(path: &Path, len: u64, limits: &ImageLimits) -> Result<()> {
+    if len > limits.max_file_bytes {
         return Err(MediaError::FileTooLarge {
             path: path.into(),
             kind: "image",
-            bytes: meta.len(),
+            bytes: len,
             max: limits.max_file_bytes,
         });
     }
-    if meta.len() == 0 {
+    if len == 0 {
         return Err(MediaError::Empty { path: path.into() });
     }
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
-    let reader = ImageReader::new(BufReader::new(file))
+    Ok(())
+}
+
+/// The shared decoder: format sniffing, header checks, bounded decoding.
+fn decode<R: BufRead + Seek>(input: R, path: &Path, limits: &ImageLimits) -> Result<Image> {
+    let reader = ImageReader::new(input)
         .with_guessed_format()
         .map_err(|e| io_error(path, e))?;
     if reader.format().is_none() {
@@ -210,6 +231,29 @@ mod tests {
             std::fs::write(&p, &bytes[..cut]).unwrap();
             assert!(load(&p, &ImageLimits::default()).is_err(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn bytes_decode_like_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = ImageBuffer::from_fn(3, 2, |x, y| Rgba([x as u8, y as u8, 7, 255]));
+        let p = write_png(dir.path(), "b.png", &DynamicImage::ImageRgba8(img));
+        let from_file = load(&p, &ImageLimits::default()).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        let from_bytes = load_bytes(&bytes, "upload", &ImageLimits::default()).unwrap();
+        assert_eq!(from_file, from_bytes);
+        let tight = ImageLimits {
+            max_file_bytes: 10,
+            ..Default::default()
+        };
+        assert!(matches!(
+            load_bytes(&bytes, "upload", &tight),
+            Err(MediaError::FileTooLarge { .. })
+        ));
+        assert!(matches!(
+            load_bytes(b"", "upload", &ImageLimits::default()),
+            Err(MediaError::Empty { .. })
+        ));
     }
 
     #[test]

@@ -97,3 +97,5 @@ pub fn asset(name: &str) -> PathBuf {
         .join("assets/fixtures")
         .join(name)
 }
+
+pub mod serve;
