@@ -34,6 +34,8 @@ pub enum ConfigError {
 pub struct Config {
     /// Model to load when `--model` is not given.
     pub model: Option<PathBuf>,
+    /// Embedding model for the document index (`omnidesk docs`).
+    pub embedding_model: Option<PathBuf>,
     /// System prompt for new conversations.
     pub system_prompt: Option<String>,
     /// Upper bound on tokens per answer.
@@ -46,6 +48,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             model: None,
+            embedding_model: None,
             system_prompt: None,
             max_tokens: 1024,
             engine: EngineSettings::default(),

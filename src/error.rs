@@ -4,6 +4,7 @@
 use crate::config::ConfigError;
 use crate::engine::EngineError;
 use crate::models::ModelsError;
+use crate::rag::RagError;
 use crate::store::StoreError;
 
 /// Any Omnidesk failure.
@@ -17,6 +18,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Models(#[from] ModelsError),
+    #[error(transparent)]
+    Rag(#[from] RagError),
 }
 
 /// Result with the crate-wide error.
@@ -30,6 +33,7 @@ impl Error {
             Error::Store(_) => "STORE",
             Error::Config(_) => "CONFIG",
             Error::Models(_) => "MODELS",
+            Error::Rag(e) => e.code(),
         }
     }
 }

@@ -7,8 +7,10 @@ mod bench;
 mod chat;
 mod context;
 mod conversation;
+mod docs;
 mod history;
 mod info;
+mod rag;
 
 use anyhow::Result;
 
@@ -23,5 +25,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::History(a) => history::run(&ctx, a),
         Command::Info(a) => info::run(&ctx, a).await,
         Command::Bench(a) => bench::run(&ctx, a).await,
+        Command::Docs(a) => docs::run(&ctx, a).await,
+        Command::Rag(a) => rag::run(&ctx, a).await,
     }
 }

@@ -12,7 +12,7 @@ pub mod gguf;
 mod prompt;
 pub mod sampling;
 pub mod text;
-mod worker;
+pub(crate) mod worker;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
