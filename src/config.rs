@@ -41,6 +41,8 @@ pub struct Config {
     pub model: Option<PathBuf>,
     /// Multimodal projector for that model; found next to it when unset.
     pub mmproj: Option<PathBuf>,
+    /// Embedding model for the document index (`omnidesk docs`).
+    pub embedding_model: Option<PathBuf>,
     /// System prompt for new conversations.
     pub system_prompt: Option<String>,
     /// Upper bound on tokens per answer.
@@ -68,6 +70,7 @@ impl Default for Config {
         Self {
             model: None,
             mmproj: None,
+            embedding_model: None,
             system_prompt: None,
             max_tokens: 1024,
             engine: EngineSettings::default(),

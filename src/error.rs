@@ -6,6 +6,7 @@ use crate::engine::EngineError;
 use crate::media::MediaError;
 use crate::models::ModelsError;
 use crate::server::ServerError;
+use crate::rag::RagError;
 use crate::store::StoreError;
 
 /// Any Omnidesk failure.
@@ -23,6 +24,8 @@ pub enum Error {
     Media(#[from] MediaError),
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error(transparent)]
+    Rag(#[from] RagError),
 }
 
 /// Result with the crate-wide error.
@@ -38,6 +41,7 @@ impl Error {
             Error::Models(e) => e.code(),
             Error::Media(_) => "INVALID_MEDIA",
             Error::Server(_) => "SERVER",
+            Error::Rag(e) => e.code(),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! `config` and `models` decide what to load (and fetch it); `hardware`
 //! says what the machine can hold; `server` exposes the engine as an
 //! OpenAI-compatible API, and `openai` is that wire format, shared with the
-//! engine's remote backend. Front ends (the CLI in
+//! engine's remote backend; `rag` indexes the user's documents and answers
+//! from them with citations. Front ends (the CLI in
 //! `main.rs`, the Tauri shell) only translate input and print events.
 
 pub mod chat;
@@ -17,6 +18,7 @@ pub mod media;
 pub mod models;
 pub mod openai;
 pub mod server;
+pub mod rag;
 pub mod store;
 
 pub use error::{Error, Result};

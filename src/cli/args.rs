@@ -133,6 +133,112 @@ pub enum ModelsCommand {
     /// /v1/embeddings) on this machine. Every request needs the bearer
     /// token printed at start (and by --show-token).
     Serve(ServeArgs),
+    /// Index your documents (files and folders) and search them.
+    Docs(DocsArgs),
+    /// Evaluate and benchmark document retrieval.
+    Rag(RagArgs),
+}
+
+/// Where the embedding model comes from, for commands that use the index.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EmbedArgs {
+    /// Embedding GGUF (mean-pooled, e.g. all-MiniLM-L6-v2) [default:
+    /// `embedding_model` from the config]
+    #[arg(long, env = "OMNIDESK_EMBED_MODEL", value_name = "PATH")]
+    pub embed_model: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DocsArgs {
+    #[command(subcommand)]
+    pub command: DocsCommand,
+    #[command(flatten)]
+    pub embed: EmbedArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Index files or folders (recursively; hidden files are skipped).
+    /// Re-adding only processes what changed.
+    Add {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Collection to put them in
+        #[arg(long, default_value = "default", value_name = "NAME")]
+        collection: String,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List indexed documents, with skip reasons.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a document (by id or path) or an added folder from the index.
+    Remove {
+        #[arg(value_name = "PATH|ID")]
+        target: String,
+    },
+    /// Re-walk every added file and folder: index changes, drop removed files.
+    Rescan {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the indexed documents (keywords and meaning together).
+    Search {
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// Results to show
+        #[arg(long, short = 'k', default_value_t = 8)]
+        limit: usize,
+        /// Only this collection
+        #[arg(long, value_name = "NAME")]
+        collection: Option<String>,
+        /// Only documents under this folder
+        #[arg(long, value_name = "DIR")]
+        folder: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RagArgs {
+    #[command(subcommand)]
+    pub command: RagCommand,
+    #[command(flatten)]
+    pub embed: EmbedArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RagCommand {
+    /// Recall@1/5/10 and MRR of keyword, vector and hybrid retrieval on a
+    /// question set (JSON lines: {"question", "source", "contains"?}).
+    Eval {
+        /// The question set
+        #[arg(long, value_name = "FILE.jsonl")]
+        qa: PathBuf,
+        /// Documents to index first [default: the `docs` folder next to FILE]
+        #[arg(long, value_name = "DIR")]
+        docs: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ingest throughput and query latency (p50/p95).
+    Bench {
+        /// Documents to ingest and query
+        #[arg(long, value_name = "DIR")]
+        docs: PathBuf,
+        /// Synthetic chunks for the vector/keyword latency test
+        #[arg(long, default_value_t = 100_000)]
+        synthetic: usize,
+        /// Queries to time
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Sampling and length controls shared by `chat` and `ask`.
@@ -192,6 +298,14 @@ pub struct AskArgs {
     /// Do not store the exchange in the history
     #[arg(long)]
     pub no_save: bool,
+    /// Answer from your indexed documents (see `omnidesk docs`), citing them
+    #[arg(long, conflicts_with = "conversation")]
+    pub docs: bool,
+    /// With --docs: only this collection
+    #[arg(long, requires = "docs", value_name = "NAME")]
+    pub collection: Option<String>,
+    #[command(flatten)]
+    pub embed: EmbedArgs,
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +375,20 @@ pub struct ServeArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn docs_commands_parse() {
+        let cli =
+            Cli::try_parse_from(["omnidesk", "docs", "add", "a", "b", "--collection", "work"])
+                .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Docs(DocsArgs { command: DocsCommand::Add { ref paths, ref collection, .. }, .. })
+                if paths.len() == 2 && collection == "work"
+        ));
+        let cli = Cli::try_parse_from(["omnidesk", "ask", "--docs", "what?"]).unwrap();
+        assert!(matches!(cli.command, Command::Ask(ref a) if a.docs));
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -9,9 +9,11 @@ use omnidesk::engine::{gguf, EngineError, EngineHandle, GenerateRequest};
 use omnidesk::hardware;
 use omnidesk::models::fit::{self, FitReport};
 use omnidesk::models::{self, mmproj, Manifest, ModelsError, Sources};
+use omnidesk::rag::{self, Embedder, LlamaEmbedder, Rag};
 use omnidesk::store::Store;
+use std::sync::Arc;
 
-use super::args::{GenerationArgs, GlobalArgs};
+use super::args::{EmbedArgs, GenerationArgs, GlobalArgs};
 
 /// Effective settings for one invocation.
 pub struct Context {
@@ -164,6 +166,38 @@ impl Context {
             other => other,
         };
         started.with_context(|| format!("cannot use model {}", model.display()))
+    }
+
+    /// `--embed-model`, else the config's `embedding_model`.
+    pub fn embed_model_path(&self, embed: &EmbedArgs) -> Result<PathBuf> {
+        embed
+            .embed_model
+            .clone()
+            .or_else(|| self.config.embedding_model.clone())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no embedding model: pass --embed-model PATH (or set OMNIDESK_EMBED_MODEL, \
+                     or `embedding_model` in {})",
+                    self.config_path.display()
+                )
+            })
+    }
+
+    /// Start the embedding model on its thread.
+    pub fn embedder(&self, embed: &EmbedArgs) -> Result<Arc<dyn Embedder>> {
+        let path = self.embed_model_path(embed)?;
+        let threads = (self.config.engine.threads > 0).then_some(self.config.engine.threads);
+        let embedder = LlamaEmbedder::start(&path, threads)
+            .with_context(|| format!("cannot use embedding model {}", path.display()))?;
+        Ok(Arc::new(embedder))
+    }
+
+    /// Open the document index (`<data_dir>/rag`) with the embedding model.
+    pub fn open_rag(&self, embed: &EmbedArgs) -> Result<Rag> {
+        let embedder = self.embedder(embed)?;
+        let dir = rag::default_dir(&self.data_dir);
+        Rag::open(&dir, embedder)
+            .with_context(|| format!("cannot open the document index in {}", dir.display()))
     }
 
     /// The conversation database in the data dir.

@@ -8,10 +8,12 @@ mod bench;
 mod chat;
 mod context;
 mod conversation;
+mod docs;
 mod history;
 mod info;
 mod models;
 mod serve;
+mod rag;
 
 use anyhow::Result;
 
@@ -28,5 +30,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Bench(a) => bench::run(&ctx, a).await,
         Command::Models(a) => models::run(&ctx, a).await,
         Command::Serve(a) => serve::run(&ctx, a).await,
+        Command::Docs(a) => docs::run(&ctx, a).await,
+        Command::Rag(a) => rag::run(&ctx, a).await,
     }
 }

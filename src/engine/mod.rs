@@ -14,7 +14,7 @@ mod prompt;
 pub mod remote;
 pub mod sampling;
 pub mod text;
-mod worker;
+pub(crate) mod worker;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
