@@ -222,6 +222,12 @@ async fn main() -> Result<(), String> {
                     if i >= total {
                         break;
                     }
+                    if i > 0 && i % 100 == 0 {
+                        eprintln!(
+                            "[serve_load] {i} requests started, server VmRSS {} KiB",
+                            vm_rss_kib(pid).unwrap_or(0)
+                        );
+                    }
                     let k = i % PROMPTS.len();
                     match stream_once(&client, &base, &token, PROMPTS[k], max_tokens).await {
                         Ok((text, ttft)) if text == expected[k] => ttfts.push(ttft),
