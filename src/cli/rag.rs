@@ -94,8 +94,15 @@ pub async fn run(ctx: &Context, args: &RagArgs) -> Result<()> {
                     .await??;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            for part in ["real", "synthetic"] {
+                println!("{part}:");
+                if let Some(map) = report[part].as_object() {
+                    for (k, v) in map {
+                        println!("  {k:<28} {v}");
+                    }
+                }
             }
             Ok(())
         }
@@ -284,7 +291,7 @@ fn bench(
         ..Default::default()
     };
     let synth_report = synth.add_blocking(
-        &[corpus.clone()],
+        std::slice::from_ref(&corpus),
         &options,
         &mut |_| {},
         &AtomicBool::new(false),

@@ -259,3 +259,49 @@ pub fn absolute_path(path: &Path) -> PathBuf {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn hybrid_search_over_a_fake_embedder_and_scope_by_collection() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a");
+        let b = tmp.path().join("b");
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("x.md"), "# Ports\n\nThe proxy listens on port 8443.").unwrap();
+        std::fs::write(b.join("y.txt"), "Bread needs flour, water and salt.").unwrap();
+        let rag = Rag::open(
+            &tmp.path().join("index"),
+            Arc::new(embed::FakeEmbedder { dimension: 64 }),
+        )
+        .unwrap();
+        let no = AtomicBool::new(false);
+        for (dir, col) in [(&a, "work"), (&b, "home")] {
+            let opts = IngestOptions {
+                collection: col.into(),
+                ..Default::default()
+            };
+            rag.add_blocking(std::slice::from_ref(dir), &opts, &mut |_| {}, &no)
+                .unwrap();
+        }
+        let hits = rag.search("proxy port", &SearchOptions::default()).unwrap();
+        assert!(hits[0].chunk.path.ends_with("x.md"));
+        assert_eq!(hits[0].chunk.heading, "Ports");
+        assert!(hits[0].keyword_rank.is_some() && hits[0].vector_rank.is_some());
+        let scoped = SearchOptions {
+            collection: Some("home".into()),
+            ..SearchOptions::default()
+        }
+        .ungated();
+        let hits = rag.search("proxy port", &scoped).unwrap();
+        assert!(hits.iter().all(|h| h.chunk.collection == "home"));
+        assert!(matches!(
+            rag.search("   ", &SearchOptions::default()),
+            Err(RagError::InvalidRequest(_))
+        ));
+    }
+}
