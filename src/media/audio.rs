@@ -5,8 +5,6 @@
 use std::fs::File;
 use std::path::Path;
 
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
@@ -15,6 +13,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
 use super::error::{MediaError, Result};
+use super::resample::resample;
 use super::Audio;
 
 /// Bounds for accepted audio.
@@ -143,17 +142,6 @@ fn decode_mono(path: &Path, limits: &AudioLimits) -> Result<(u32, Vec<f32>)> {
         return Err(MediaError::NoSamples { path: path.into() });
     }
     Ok((rate, mono))
-}
-
-/// Band-limited FFT resampling (rubato), mono.
-fn resample(input: &[f32], from: u32, to: u32) -> std::result::Result<Vec<f32>, String> {
-    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
-        .map_err(|e| e.to_string())?;
-    let adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| e.to_string())?;
-    let out = resampler
-        .process_all(&adapter, input.len(), None)
-        .map_err(|e| e.to_string())?;
-    Ok(out.take_data())
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> MediaError {
