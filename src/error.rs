@@ -1,11 +1,14 @@
 //! The crate-wide error: each module's typed error, gathered so front ends
 //! can hold one type and still match on the cause.
 
+use crate::audio::AudioError;
+use crate::camera::CameraError;
 use crate::config::ConfigError;
 use crate::engine::EngineError;
 use crate::media::MediaError;
 use crate::models::ModelsError;
 use crate::store::StoreError;
+use crate::tts::TtsError;
 
 /// Any Omnidesk failure.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +23,12 @@ pub enum Error {
     Models(#[from] ModelsError),
     #[error(transparent)]
     Media(#[from] MediaError),
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    #[error(transparent)]
+    Tts(#[from] TtsError),
 }
 
 /// Result with the crate-wide error.
@@ -34,6 +43,9 @@ impl Error {
             Error::Config(_) => "CONFIG",
             Error::Models(_) => "MODELS",
             Error::Media(_) => "INVALID_MEDIA",
+            Error::Audio(e) => e.code(),
+            Error::Camera(e) => e.code(),
+            Error::Tts(e) => e.code(),
         }
     }
 }
