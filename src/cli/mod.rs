@@ -8,8 +8,11 @@ mod bench;
 mod chat;
 mod context;
 mod conversation;
+mod devices;
 mod history;
 mod info;
+mod listen;
+mod voice;
 
 use anyhow::Result;
 
@@ -24,5 +27,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::History(a) => history::run(&ctx, a),
         Command::Info(a) => info::run(&ctx, a).await,
         Command::Bench(a) => bench::run(&ctx, a).await,
+        Command::Listen(a) => listen::run(&ctx, a).await,
+        Command::Audio(a) => devices::audio(&ctx, a),
+        Command::Camera(a) => devices::camera(a),
     }
 }
