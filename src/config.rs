@@ -27,6 +27,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid settings: {0}")]
     Invalid(String),
+    #[error("cannot write config {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
     #[error(
         "cannot find a home directory for config and data; set {CONFIG_ENV} and {DATA_DIR_ENV}"
     )]
@@ -51,6 +53,7 @@ pub struct Config {
     pub sampling: SamplingParams,
     pub models: ModelsSettings,
     pub backend: BackendSettings,
+    pub audio: AudioSettings,
 }
 
 /// The `[models]` table: where downloads come from.
@@ -77,6 +80,29 @@ impl Default for Config {
             sampling: SamplingParams::default(),
             models: ModelsSettings::default(),
             backend: BackendSettings::default(),
+            audio: AudioSettings::default(),
+        }
+    }
+}
+
+/// The `[audio]` table: microphone and speaker choices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioSettings {
+    /// Microphone id or name (see `omnidesk audio devices`); unset = default.
+    pub input_device: Option<String>,
+    /// Speaker id or name for spoken replies; unset = default.
+    pub output_device: Option<String>,
+    /// A recording stops itself after this many seconds.
+    pub max_seconds: f64,
+}
+
+impl Default for AudioSettings {
+    fn default() -> Self {
+        Self {
+            input_device: None,
+            output_device: None,
+            max_seconds: 60.0,
         }
     }
 }
@@ -242,6 +268,54 @@ impl Config {
     }
 }
 
+/// Remember the microphone choice: set (or clear) `[audio] input_device`
+/// in the config file at `path`, keeping every other setting. Comments in
+/// the file are not preserved.
+///
+/// # Errors
+/// `Read`/`Parse` for an unreadable existing file, `Write` when it cannot
+/// be saved.
+pub fn remember_input_device(path: &Path, device: Option<&str>) -> Result<(), ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    // Validate first: never rewrite a file we would refuse to load.
+    Config::parse(&text, path)?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let audio = table
+        .entry("audio")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(audio) = audio {
+        match device {
+            Some(d) => {
+                audio.insert("input_device".into(), toml::Value::String(d.into()));
+            }
+            None => {
+                audio.remove("input_device");
+            }
+        }
+    }
+    let write_err = |reason: String| ConfigError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let out = toml::to_string(&table).map_err(|e| write_err(e.to_string()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| write_err(e.to_string()))?;
+    }
+    std::fs::write(path, out).map_err(|e| write_err(e.to_string()))
+}
+
 fn project_dirs() -> Result<directories::ProjectDirs, ConfigError> {
     directories::ProjectDirs::from("", "", "omnidesk").ok_or(ConfigError::NoHome)
 }
@@ -325,6 +399,19 @@ mod tests {
         assert_eq!((r.url.as_str(), r.max_retries), ("http://h/v1", 1));
         assert!(!format!("{:?}", c.backend).contains("\"k\""));
         assert!(Config::default().backend.remote().unwrap().is_none());
+    }
+
+    #[test]
+    fn the_microphone_choice_is_remembered_next_to_other_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "max_tokens = 9\n").unwrap();
+        remember_input_device(&p, Some("hw:CARD=USB,DEV=0")).unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.max_tokens, 9);
+        assert_eq!(c.audio.input_device.as_deref(), Some("hw:CARD=USB,DEV=0"));
+        remember_input_device(&p, None).unwrap();
+        assert_eq!(Config::load(Some(&p)).unwrap().audio.input_device, None);
     }
 
     #[test]

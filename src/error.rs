@@ -1,6 +1,8 @@
 //! The crate-wide error: each module's typed error, gathered so front ends
 //! can hold one type and still match on the cause.
 
+use crate::audio::AudioError;
+use crate::camera::CameraError;
 use crate::config::ConfigError;
 use crate::engine::EngineError;
 use crate::media::MediaError;
@@ -8,6 +10,7 @@ use crate::models::ModelsError;
 use crate::server::ServerError;
 use crate::rag::RagError;
 use crate::store::StoreError;
+use crate::tts::TtsError;
 
 /// Any Omnidesk failure.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,12 @@ pub enum Error {
     Server(#[from] ServerError),
     #[error(transparent)]
     Rag(#[from] RagError),
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    #[error(transparent)]
+    Tts(#[from] TtsError),
 }
 
 /// Result with the crate-wide error.
@@ -42,6 +51,9 @@ impl Error {
             Error::Media(_) => "INVALID_MEDIA",
             Error::Server(_) => "SERVER",
             Error::Rag(e) => e.code(),
+            Error::Audio(e) => e.code(),
+            Error::Camera(e) => e.code(),
+            Error::Tts(e) => e.code(),
         }
     }
 }

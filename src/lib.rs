@@ -6,9 +6,12 @@
 //! says what the machine can hold; `server` exposes the engine as an
 //! OpenAI-compatible API, and `openai` is that wire format, shared with the
 //! engine's remote backend; `rag` indexes the user's documents and answers
-//! from them with citations. Front ends (the CLI in
+//! from them with citations; `audio` (microphone), `tts` (spoken replies)
+//! and `camera` are the hands-free inputs and outputs. Front ends (the CLI in
 //! `main.rs`, the Tauri shell) only translate input and print events.
 
+pub mod audio;
+pub mod camera;
 pub mod chat;
 pub mod config;
 pub mod engine;
@@ -20,5 +23,6 @@ pub mod openai;
 pub mod server;
 pub mod rag;
 pub mod store;
+pub mod tts;
 
 pub use error::{Error, Result};

@@ -137,6 +137,24 @@ pub enum ModelsCommand {
     Docs(DocsArgs),
     /// Evaluate and benchmark document retrieval.
     Rag(RagArgs),
+    /// Push-to-talk: record from the microphone until Enter, then the model
+    /// answers the spoken question (needs a model with audio input).
+    Listen(ListenArgs),
+    /// Microphones: list them and pick one.
+    Audio(AudioArgs),
+    /// Cameras: list them and take snapshots.
+    Camera(CameraArgs),
+}
+
+impl Command {
+    /// Whether errors should be printed as JSON on stdout.
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Ask(a) => a.json,
+            Command::Listen(a) => a.json,
+            _ => false,
+        }
+    }
 }
 
 /// Where the embedding model comes from, for commands that use the index.
@@ -277,7 +295,84 @@ pub struct GenerationArgs {
 pub struct ChatArgs {
     #[command(flatten)]
     pub gen: GenerationArgs,
+    /// Speak answers aloud (espeak-ng), sentence by sentence
+    #[arg(long)]
+    pub speak: bool,
 }
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    pub gen: GenerationArgs,
+    /// Text sent along with the recording
+    #[arg(long, default_value = "Answer the question asked in this audio clip.")]
+    pub prompt: String,
+    /// Microphone id or name [default: `[audio] input_device`, else the
+    /// system default]
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// Stop recording after this many seconds [default: `[audio] max_seconds`, 60]
+    #[arg(long, value_name = "S")]
+    pub max_seconds: Option<f64>,
+    /// First ask the model what it heard and show it ("heard: …")
+    #[arg(long)]
+    pub transcribe: bool,
+    /// Speak the answer aloud (espeak-ng), sentence by sentence
+    #[arg(long)]
+    pub speak: bool,
+    /// Print one JSON object (transcript, text, counters, timings)
+    #[arg(long)]
+    pub json: bool,
+    /// Do not store the exchange (or the recording)
+    #[arg(long)]
+    pub no_save: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AudioArgs {
+    #[command(subcommand)]
+    pub command: AudioCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AudioCommand {
+    /// List input devices; --use remembers one in the config file
+    Devices {
+        /// Remember this device (id or name) as `[audio] input_device`;
+        /// `default` forgets the choice
+        #[arg(long = "use", value_name = "DEVICE")]
+        use_device: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CameraArgs {
+    #[command(subcommand)]
+    pub command: CameraCommand,
+    /// Use generated frames instead of a real camera (tests, demos)
+    #[arg(long, global = true, hide = true)]
+    pub fake: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CameraCommand {
+    /// List cameras
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take one picture and save it (PNG or JPEG, by extension)
+    Snap {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Which camera (see `omnidesk camera list`)
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+    },
+}
+
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -295,6 +390,18 @@ pub struct AskArgs {
     /// Print one JSON object (text, finish reason, counters) instead of streaming
     #[arg(long)]
     pub json: bool,
+    /// Attach a fresh snapshot from the camera (see --camera-index)
+    #[arg(long)]
+    pub camera: bool,
+    /// Which camera --camera uses (see `omnidesk camera list`)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub camera_index: u32,
+    /// Take --camera snapshots from generated frames (tests, demos)
+    #[arg(long, hide = true)]
+    pub fake_camera: bool,
+    /// Speak the answer aloud (espeak-ng), sentence by sentence
+    #[arg(long)]
+    pub speak: bool,
     /// Do not store the exchange in the history
     #[arg(long)]
     pub no_save: bool,
@@ -388,6 +495,16 @@ mod tests {
         ));
         let cli = Cli::try_parse_from(["omnidesk", "ask", "--docs", "what?"]).unwrap();
         assert!(matches!(cli.command, Command::Ask(ref a) if a.docs));
+    }
+
+    #[test]
+    fn camera_flag_does_not_swallow_the_question() {
+        let cli = Cli::try_parse_from(["omnidesk", "ask", "--camera", "What is this?"]).unwrap();
+        let Command::Ask(a) = cli.command else {
+            panic!("not ask")
+        };
+        assert!(a.camera);
+        assert_eq!(a.question, vec!["What is this?".to_string()]);
     }
 
     #[test]

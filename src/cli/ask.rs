@@ -14,6 +14,8 @@ use super::args::AskArgs;
 use super::attach;
 use super::context::Context;
 use super::conversation::Conversation;
+use super::voice::{self, SpeakingWriter};
+use omnidesk::media::Media;
 
 pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
     let question = question_text(&args.question)?;
@@ -37,14 +39,41 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
         .capabilities
         .audio_sample_rate
         .unwrap_or(16_000);
-    let attached = attach::load(&args.image, &args.audio, rate)?;
+    let mut attached = attach::load(&args.image, &args.audio, rate)?;
+    if args.camera {
+        let image = voice::snapshot(args.camera_index, args.fake_camera).await?;
+        let media = Media::Image(image.clone());
+        if store.is_some() {
+            let path = voice::save_snapshot(&ctx.data_dir, &image)?;
+            attached.push(&path, media);
+        } else {
+            attached.media.push(media);
+        }
+    }
+    let speech = if args.speak {
+        Some(voice::start_voice(ctx)?)
+    } else {
+        None
+    };
     let mut conv = Conversation::open(store.as_ref(), args.gen.conversation, system, model, rate)?;
     let template = ctx.request(&args.gen);
     let mut stdout = std::io::stdout();
     let out: Option<&mut dyn Write> = if args.json { None } else { Some(&mut stdout) };
+    let mut writer = SpeakingWriter::new(out, speech.as_ref().map(|v| &v.narrator));
     let outcome = conv
-        .ask(&engine, store.as_ref(), &template, &question, attached, out)
+        .ask(
+            &engine,
+            store.as_ref(),
+            &template,
+            &question,
+            attached,
+            Some(&mut writer),
+        )
         .await?;
+    writer.finish();
+    if let Some(v) = &speech {
+        v.wait().await;
+    }
     if args.json {
         let json = serde_json::json!({
             "conversation_id": conv.id,

@@ -8,12 +8,15 @@ mod bench;
 mod chat;
 mod context;
 mod conversation;
+mod devices;
 mod docs;
 mod history;
 mod info;
+mod listen;
 mod models;
-mod serve;
 mod rag;
+mod serve;
+mod voice;
 
 use anyhow::Result;
 
@@ -32,5 +35,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve(a) => serve::run(&ctx, a).await,
         Command::Docs(a) => docs::run(&ctx, a).await,
         Command::Rag(a) => rag::run(&ctx, a).await,
+        Command::Listen(a) => listen::run(&ctx, a).await,
+        Command::Audio(a) => devices::audio(&ctx, a),
+        Command::Camera(a) => devices::camera(a),
     }
 }

@@ -6,8 +6,6 @@ use std::fs::File;
 use std::io::Cursor;
 use std::path::Path;
 
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
@@ -16,6 +14,7 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::error::{MediaError, Result};
+use super::resample::resample;
 use super::Audio;
 
 /// Bounds for accepted audio.
@@ -191,17 +190,6 @@ fn decode_mono(
         return Err(MediaError::NoSamples { path: path.into() });
     }
     Ok((rate, mono))
-}
-
-/// Band-limited FFT resampling (rubato), mono.
-fn resample(input: &[f32], from: u32, to: u32) -> std::result::Result<Vec<f32>, String> {
-    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
-        .map_err(|e| e.to_string())?;
-    let adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| e.to_string())?;
-    let out = resampler
-        .process_all(&adapter, input.len(), None)
-        .map_err(|e| e.to_string())?;
-    Ok(out.take_data())
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> MediaError {

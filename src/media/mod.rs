@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod error;
 pub mod image;
+pub mod resample;
 
 use std::fmt;
 use std::sync::Arc;
