@@ -215,15 +215,17 @@ fn speak_one(
     let event = match clip.pcm {
         Err(e) => failed(e),
         Ok(pcm) => {
-            let _ = events.send(SpeechEvent::Started {
-                text: clip.text.clone(),
-            });
+            let on_start = || {
+                let _ = events.send(SpeechEvent::Started {
+                    text: clip.text.clone(),
+                });
+            };
             let on_interrupt = || {
                 let _ = events.send(SpeechEvent::Interrupted {
                     text: clip.text.clone(),
                 });
             };
-            match player::play(device, label, &pcm, interrupted, &on_interrupt) {
+            match player::play(device, label, &pcm, interrupted, &on_start, &on_interrupt) {
                 Ok(true) => SpeechEvent::Finished { text: clip.text },
                 // Already reported by `on_interrupt`.
                 Ok(false) => return,

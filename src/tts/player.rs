@@ -49,7 +49,8 @@ pub fn output_device(wanted: Option<&str>) -> Result<(cpal::Device, String)> {
 }
 
 /// Play `pcm` to the end, or until `interrupted()` turns true (checked
-/// every few milliseconds). On interruption the output is muted and paused
+/// every few milliseconds). `on_start` runs once the device is playing
+/// (opening it can take a while). On interruption the output is muted and paused
 /// at once and `on_interrupt` runs before the device is closed (closing
 /// can take a few hundred milliseconds on some servers). Returns whether it
 /// played to the end.
@@ -62,8 +63,13 @@ pub fn play(
     label: &str,
     pcm: &Pcm,
     interrupted: &dyn Fn() -> bool,
+    on_start: &dyn Fn(),
     on_interrupt: &dyn Fn(),
 ) -> Result<bool> {
+    if interrupted() {
+        on_interrupt();
+        return Ok(false);
+    }
     let failed = |e: cpal::Error| match e.kind() {
         cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable => {
             TtsError::NoOutputDevice {
@@ -108,12 +114,15 @@ pub fn play(
     }
     .map_err(failed)?;
     stream.play().map_err(failed)?;
+    on_start();
     loop {
         if interrupted() {
+            // Mute first (the next callback writes silence), report, then
+            // pause: pausing is a server round trip on PulseAudio. Not every
+            // backend can pause; muting alone still silences it.
             state.muted.store(true, Ordering::Release);
-            // Not every backend can pause; muting alone still silences it.
-            let _ = stream.pause();
             on_interrupt();
+            let _ = stream.pause();
             return Ok(false);
         }
         if let Some(reason) = state.error.lock().ok().and_then(|mut e| e.take()) {
