@@ -75,6 +75,21 @@ pub enum Command {
     Bench(BenchArgs),
     /// List, download, remove, verify and import models.
     Models(ModelsArgs),
+    /// Serve an OpenAI-compatible API (/v1/chat/completions, /v1/models,
+    /// /v1/embeddings) on this machine. Every request needs the bearer
+    /// token printed at start (and by --show-token).
+    Serve(ServeArgs),
+    /// Index your documents (files and folders) and search them.
+    Docs(DocsArgs),
+    /// Evaluate and benchmark document retrieval.
+    Rag(RagArgs),
+    /// Push-to-talk: record from the microphone until Enter, then the model
+    /// answers the spoken question (needs a model with audio input).
+    Listen(ListenArgs),
+    /// Microphones: list them and pick one.
+    Audio(AudioArgs),
+    /// Cameras: list them and take snapshots.
+    Camera(CameraArgs),
 }
 
 fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
@@ -129,21 +144,6 @@ pub enum ModelsCommand {
         #[arg(long)]
         copy: bool,
     },
-    /// Serve an OpenAI-compatible API (/v1/chat/completions, /v1/models,
-    /// /v1/embeddings) on this machine. Every request needs the bearer
-    /// token printed at start (and by --show-token).
-    Serve(ServeArgs),
-    /// Index your documents (files and folders) and search them.
-    Docs(DocsArgs),
-    /// Evaluate and benchmark document retrieval.
-    Rag(RagArgs),
-    /// Push-to-talk: record from the microphone until Enter, then the model
-    /// answers the spoken question (needs a model with audio input).
-    Listen(ListenArgs),
-    /// Microphones: list them and pick one.
-    Audio(AudioArgs),
-    /// Cameras: list them and take snapshots.
-    Camera(CameraArgs),
 }
 
 impl Command {
