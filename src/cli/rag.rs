@@ -257,39 +257,53 @@ fn bench(
     // 2. Synthetic index of `synthetic` chunks: 100 paragraphs per file.
     let corpus = scratch.0.join("corpus");
     std::fs::create_dir_all(&corpus)?;
-    let words = [
-        "index", "vector", "search", "kernel", "memory", "thread", "policy", "invoice", "garden",
-        "rocket", "physics", "ledger", "harbor", "violin", "canyon", "tariff", "enzyme", "lantern",
-        "glacier", "orchard", "quantum", "saddle", "meadow", "compiler", "pixel", "sensor",
-    ];
+    // A 4,000-word pseudo-vocabulary drawn with a Zipf-like skew, so term
+    // frequencies look like prose rather than a few words everywhere.
     let mut seed = 0x2545F4914F6CDD1Du64;
-    let mut next = || {
+    let mut next = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         seed
     };
+    let syllables = [
+        "ka", "lo", "mi", "ren", "tor", "va", "shi", "pel", "dun", "gra", "ix", "bo", "ne", "sar",
+        "qui", "fen", "ul", "zo", "tha", "mor",
+    ];
+    let vocab: Vec<String> = (0..4000u64)
+        .map(|i| {
+            let mut x = i;
+            let mut w = String::new();
+            for _ in 0..3 {
+                w.push_str(syllables[(x % 20) as usize]);
+                x /= 20;
+            }
+            w
+        })
+        .collect();
+    let mut pick = move || {
+        // Squaring a uniform draw favours low indices (frequent words).
+        let u = (next() % 1_000_000) as f64 / 1_000_000.0;
+        (u * u * 4000.0) as usize % 4000
+    };
+    // One chunk per paragraph: each sits under its own heading.
     let files = synthetic.div_ceil(100);
+    let mut samples: Vec<String> = Vec::new();
     for f in 0..files {
         let mut s = String::new();
         for p in 0..100 {
-            let n = 20 + (next() % 20) as usize;
-            let para: Vec<&str> = (0..n)
-                .map(|_| words[(next() % words.len() as u64) as usize])
-                .collect();
-            s.push_str(&format!("Paragraph {f}-{p}: {}.\n\n", para.join(" ")));
+            let n = 15 + pick() % 20;
+            let para: Vec<&str> = (0..n).map(|_| vocab[pick()].as_str()).collect();
+            if samples.len() < n_queries && (f * 100 + p) % 97 == 0 {
+                samples.push(para[..4].join(" "));
+            }
+            s.push_str(&format!("## Note {f}-{p}\n\n{}.\n\n", para.join(" ")));
         }
-        std::fs::write(corpus.join(format!("doc{f:05}.txt")), s)?;
+        std::fs::write(corpus.join(format!("doc{f:05}.md")), s)?;
     }
     let synth = Rag::open(&scratch.0.join("synthetic"), Arc::new(HashEmbedder))?;
     let t = Instant::now();
-    let options = IngestOptions {
-        chunk: omnidesk::rag::chunk::ChunkParams {
-            max_tokens: 40,
-            overlap_tokens: 0,
-        },
-        ..Default::default()
-    };
+    let options = IngestOptions::default();
     let synth_report = synth.add_blocking(
         std::slice::from_ref(&corpus),
         &options,
@@ -297,14 +311,7 @@ fn bench(
         &AtomicBool::new(false),
     )?;
     let synth_s = t.elapsed().as_secs_f64();
-    let synth_queries: Vec<String> = (0..n_queries)
-        .map(|_| {
-            (0..4)
-                .map(|_| words[(next() % words.len() as u64) as usize])
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
+    let synth_queries = samples;
     let (syn_p50, syn_p95) = time_queries(&synth, &synth_queries)?;
     let stats = synth.stats()?;
     let db_bytes = std::fs::metadata(scratch.0.join("synthetic/index.db"))
