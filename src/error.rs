@@ -7,8 +7,8 @@ use crate::config::ConfigError;
 use crate::engine::EngineError;
 use crate::media::MediaError;
 use crate::models::ModelsError;
-use crate::server::ServerError;
 use crate::rag::RagError;
+use crate::server::ServerError;
 use crate::store::StoreError;
 use crate::tts::TtsError;
 

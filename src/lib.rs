@@ -20,8 +20,8 @@ pub mod hardware;
 pub mod media;
 pub mod models;
 pub mod openai;
-pub mod server;
 pub mod rag;
+pub mod server;
 pub mod store;
 pub mod tts;
 

@@ -373,7 +373,6 @@ pub enum CameraCommand {
     },
 }
 
-
 #[derive(Debug, Args)]
 pub struct AskArgs {
     /// The question; `-` reads it from standard input

@@ -91,7 +91,11 @@ impl Context {
 
     /// Memory estimate and GPU layer choice for `model` (plus its
     /// projector, if any) on this machine.
-    pub fn fit(&self, model: &std::path::Path, mmproj: Option<&std::path::Path>) -> Result<FitReport> {
+    pub fn fit(
+        &self,
+        model: &std::path::Path,
+        mmproj: Option<&std::path::Path>,
+    ) -> Result<FitReport> {
         // As an engine error, so `--json` failures keep the INVALID_MODEL code.
         let header = gguf::inspect(model).map_err(EngineError::from)?;
         let mmproj_bytes = mmproj

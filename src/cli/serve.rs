@@ -47,12 +47,15 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     };
     let server = Server::bind(engine, options).await?;
     let addr = server.local_addr()?;
+    // Listen for signals before announcing the address, so a client that
+    // reacts to the announcement with Ctrl-C is never too early.
+    let signals = Signals::install()?;
     println!("Omnidesk API listening on http://{addr}/v1");
     println!("Model: {model_id}");
     println!("Token: {token}");
     println!("(send it as `Authorization: Bearer <token>`; Ctrl-C stops the server)");
     server
-        .run(shutdown_signal())
+        .run(shutdown_signal(signals))
         .await
         .context("the server failed")?;
     eprintln!("Server stopped.");
@@ -80,34 +83,45 @@ fn model_id(engine: &omnidesk::engine::EngineHandle) -> String {
         .unwrap_or_else(|| "omnidesk".into())
 }
 
-/// Ctrl-C or SIGTERM starts a graceful shutdown; a second signal exits.
-async fn shutdown_signal() {
-    wait_signal().await;
-    eprintln!("Stopping: finishing open requests (Ctrl-C again to quit now) …");
-    tokio::spawn(async {
-        wait_signal().await;
-        std::process::exit(130);
-    });
+/// Ctrl-C and SIGTERM, registered with the OS as soon as this exists.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
 }
 
-async fn wait_signal() {
-    #[cfg(unix)]
-    {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = term => {}
+impl Signals {
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Ctrl-C or SIGTERM starts a graceful shutdown; a second signal exits.
+async fn shutdown_signal(mut signals: Signals) {
+    signals.next().await;
+    eprintln!("Stopping: finishing open requests (Ctrl-C again to quit now) …");
+    tokio::spawn(async move {
+        signals.next().await;
+        std::process::exit(130);
+    });
 }
