@@ -41,9 +41,9 @@ impl Default for AudioLimits {
 /// `NotFound`/`Io`, `FileTooLarge`, `Empty`, `NotAudio` (unknown or broken
 /// container/codec), `AudioTooLong`, `NoSamples`, `Resample`.
 pub fn load(path: &Path, target_rate: u32, limits: &AudioLimits) -> Result<Audio> {
-    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
-    check_size(path, meta.len(), limits)?;
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
+    MediaError::check_size(path, "audio", meta.len(), limits.max_file_bytes)?;
+    let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
     let ext = path.extension().and_then(|e| e.to_str());
     decode(Box::new(file), ext, path, target_rate, limits)
 }
@@ -63,7 +63,7 @@ pub fn load_bytes(
     limits: &AudioLimits,
 ) -> Result<Audio> {
     let path = Path::new(name);
-    check_size(path, bytes.len() as u64, limits)?;
+    MediaError::check_size(path, "audio", bytes.len() as u64, limits.max_file_bytes)?;
     decode(
         Box::new(Cursor::new(bytes)),
         format,
@@ -71,21 +71,6 @@ pub fn load_bytes(
         target_rate,
         limits,
     )
-}
-
-fn check_size(path: &Path, len: u64, limits: &AudioLimits) -> Result<()> {
-    if len > limits.max_file_bytes {
-        return Err(MediaError::FileTooLarge {
-            path: path.into(),
-            kind: "audio",
-            bytes: len,
-            max: limits.max_file_bytes,
-        });
-    }
-    if len == 0 {
-        return Err(MediaError::Empty { path: path.into() });
-    }
-    Ok(())
 }
 
 /// The shared path: probe, decode to mono, resample.
@@ -190,17 +175,6 @@ fn decode_mono(
         return Err(MediaError::NoSamples { path: path.into() });
     }
     Ok((rate, mono))
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> MediaError {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        MediaError::NotFound { path: path.into() }
-    } else {
-        MediaError::Io {
-            path: path.into(),
-            source: e,
-        }
-    }
 }
 
 #[cfg(test)]

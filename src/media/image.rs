@@ -38,9 +38,9 @@ impl Default for ImageLimits {
 /// `ImageTooLarge` (declared dimensions over the limits) and `BadImage`
 /// (corrupt data).
 pub fn load(path: &Path, limits: &ImageLimits) -> Result<Image> {
-    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
-    check_size(path, meta.len(), limits)?;
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
+    MediaError::check_size(path, "image", meta.len(), limits.max_file_bytes)?;
+    let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
     decode(BufReader::new(file), path, limits)
 }
 
@@ -51,30 +51,15 @@ pub fn load(path: &Path, limits: &ImageLimits) -> Result<Image> {
 /// As [`load`], except `NotFound`/`Io`.
 pub fn load_bytes(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<Image> {
     let path = Path::new(name);
-    check_size(path, bytes.len() as u64, limits)?;
+    MediaError::check_size(path, "image", bytes.len() as u64, limits.max_file_bytes)?;
     decode(Cursor::new(bytes), path, limits)
-}
-
-fn check_size(path: &Path, len: u64, limits: &ImageLimits) -> Result<()> {
-    if len > limits.max_file_bytes {
-        return Err(MediaError::FileTooLarge {
-            path: path.into(),
-            kind: "image",
-            bytes: len,
-            max: limits.max_file_bytes,
-        });
-    }
-    if len == 0 {
-        return Err(MediaError::Empty { path: path.into() });
-    }
-    Ok(())
 }
 
 /// The shared decoder: format sniffing, header checks, bounded decoding.
 fn decode<R: BufRead + Seek>(input: R, path: &Path, limits: &ImageLimits) -> Result<Image> {
     let reader = ImageReader::new(input)
         .with_guessed_format()
-        .map_err(|e| io_error(path, e))?;
+        .map_err(|e| MediaError::io(path, e))?;
     if reader.format().is_none() {
         return Err(MediaError::NotAnImage {
             path: path.into(),
@@ -136,17 +121,6 @@ fn flatten_to_rgb(img: DynamicImage) -> (u32, u32, Vec<u8>) {
         }
     }
     (w, h, out)
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> MediaError {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        MediaError::NotFound { path: path.into() }
-    } else {
-        MediaError::Io {
-            path: path.into(),
-            source: e,
-        }
-    }
 }
 
 fn bad(path: &Path, e: image::ImageError) -> MediaError {
