@@ -14,8 +14,11 @@ THREADS="${THREADS:-2}" P="${P:-512}" N="${N:-128}" REPS="${REPS:-3}" ROUNDS="${
 
 MODEL="${1:-$(scripts/fetch-test-models.sh gemma3-270m-q4_k_m | tail -n 1)}"
 REF_BIN="$(scripts/build-reference.sh | tail -n 1)"
-cargo build --release --locked --bin omnidesk >&2
-OURS="$CARGO_TARGET_DIR/release/omnidesk"
+# OMNIDESK_BIN: an already built binary (skips the release build).
+if [ -z "${OMNIDESK_BIN:-}" ]; then
+    cargo build --release --locked --bin omnidesk >&2
+fi
+OURS="${OMNIDESK_BIN:-$CARGO_TARGET_DIR/release/omnidesk}"
 OUT="$OMNIDESK_CACHE/bench/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 

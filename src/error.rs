@@ -1,11 +1,16 @@
 //! The crate-wide error: each module's typed error, gathered so front ends
 //! can hold one type and still match on the cause.
 
+use crate::audio::AudioError;
+use crate::camera::CameraError;
 use crate::config::ConfigError;
 use crate::engine::EngineError;
 use crate::media::MediaError;
 use crate::models::ModelsError;
+use crate::rag::RagError;
+use crate::server::ServerError;
 use crate::store::StoreError;
+use crate::tts::TtsError;
 
 /// Any Omnidesk failure.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +25,16 @@ pub enum Error {
     Models(#[from] ModelsError),
     #[error(transparent)]
     Media(#[from] MediaError),
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    #[error(transparent)]
+    Rag(#[from] RagError),
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    #[error(transparent)]
+    Tts(#[from] TtsError),
 }
 
 /// Result with the crate-wide error.
@@ -32,8 +47,13 @@ impl Error {
             Error::Engine(e) => e.code(),
             Error::Store(_) => "STORE",
             Error::Config(_) => "CONFIG",
-            Error::Models(_) => "MODELS",
+            Error::Models(e) => e.code(),
             Error::Media(_) => "INVALID_MEDIA",
+            Error::Server(_) => "SERVER",
+            Error::Rag(e) => e.code(),
+            Error::Audio(e) => e.code(),
+            Error::Camera(e) => e.code(),
+            Error::Tts(e) => e.code(),
         }
     }
 }

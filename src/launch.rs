@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::engine::{EngineError, EngineHandle};
+use crate::engine::{gguf, EngineConfig, EngineError, EngineHandle};
+use crate::hardware;
+use crate::models::fit::{self, FitReport};
 use crate::models::{self, mmproj, Manifest, ModelsError};
 
 /// The model to load: `explicit` (a flag), else the config's `model`, else
@@ -16,7 +18,7 @@ use crate::models::{self, mmproj, Manifest, ModelsError};
 ///
 /// # Errors
 /// `NoModel` (naming where to put one) when nothing is found; `Manifest`
-/// if the built-in manifest is broken.
+/// if the manifest is broken.
 pub fn resolve_model(
     explicit: Option<&Path>,
     config: &Config,
@@ -30,7 +32,7 @@ pub fn resolve_model(
         return Ok(p);
     }
     let dir = models::models_dir(data_dir);
-    Manifest::builtin()?
+    Manifest::load()?
         .find_chat_model(&dir)
         .ok_or_else(|| ModelsError::NoModel {
             dir,
@@ -38,58 +40,112 @@ pub fn resolve_model(
         })
 }
 
-/// A running engine and, when a projector found by name did not fit the
-/// model, why images and audio are off.
+/// Memory estimate and GPU layer choice for `model` (plus its projector,
+/// if any) on this machine, from the GGUF header alone.
+///
+/// # Errors
+/// `InvalidModel` for a file that is not a usable GGUF; `Backend` when
+/// llama.cpp cannot list the devices.
+pub fn fit(config: &Config, model: &Path, mmproj: Option<&Path>) -> crate::Result<FitReport> {
+    let header = gguf::inspect(model).map_err(EngineError::from)?;
+    let mmproj_bytes = mmproj
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
+    let hw = hardware::detect()?;
+    let cfg = config.engine_config(model.to_path_buf());
+    Ok(fit::plan(
+        &header,
+        cfg.n_ctx,
+        cfg.n_batch,
+        mmproj_bytes,
+        &hw,
+        config.engine.n_gpu_layers,
+    ))
+}
+
+/// What [`start`] will load, decided before any weights are read, so a
+/// front end can show it (and any warning) first.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub engine: EngineConfig,
+    /// True when the projector was only found by name next to the model:
+    /// it is then optional and dropped if it does not fit the model.
+    pub projector_optional: bool,
+    /// Problems worth telling the user, e.g. a model that may not fit in RAM.
+    pub warnings: Vec<String>,
+}
+
+/// Decide how to load `model` with the config's settings. `mmproj`
+/// overrides the config's projector; with neither, one is looked up next
+/// to the model. `n_gpu_layers = auto` is resolved from free GPU memory.
+///
+/// # Errors
+/// `UnfinishedDownload` for a `.part` file; the GGUF header check's errors.
+pub fn plan(config: &Config, model: PathBuf, mmproj: Option<PathBuf>) -> crate::Result<Plan> {
+    if model.extension().is_some_and(|e| e == "part") {
+        return Err(ModelsError::UnfinishedDownload(model).into());
+    }
+    let explicit = mmproj.or_else(|| config.mmproj.clone());
+    let projector_optional = explicit.is_none();
+    let mut engine = config.engine_config(model.clone());
+    engine.mmproj_path =
+        explicit.or_else(|| mmproj::find_for(&model, Manifest::load().ok().as_ref()));
+    let report = fit(config, &model, engine.mmproj_path.as_deref())?;
+    engine.n_gpu_layers = report.n_gpu_layers;
+    Ok(Plan {
+        engine,
+        projector_optional,
+        warnings: report.warnings,
+    })
+}
+
+/// A running engine and what the user should be told about how it started.
 #[derive(Debug)]
 pub struct Started {
     pub engine: EngineHandle,
-    pub projector_skipped: Option<String>,
+    pub warnings: Vec<String>,
 }
 
-/// Start the engine on `model` with the config's settings. `mmproj`
-/// overrides the config's projector; with neither, one is looked up next
-/// to the model and dropped (text-only, reported) if it does not load.
+/// Load the planned model on the engine's thread. An optional projector
+/// that does not fit the model is dropped (text-only, with a warning).
 ///
 /// # Errors
 /// The engine's load errors; `ProjectorFailed` only for a projector the
 /// user named.
+pub async fn start(plan: Plan) -> crate::Result<Started> {
+    let Plan {
+        mut engine,
+        projector_optional,
+        mut warnings,
+    } = plan;
+    let handle = match EngineHandle::start(engine.clone()).await {
+        Err(EngineError::ProjectorFailed { path, reason }) if projector_optional => {
+            warnings.push(format!(
+                "not using projector {}: {reason}; images and audio are off",
+                path.display()
+            ));
+            engine.mmproj_path = None;
+            EngineHandle::start(engine).await?
+        }
+        other => other?,
+    };
+    Ok(Started {
+        engine: handle,
+        warnings,
+    })
+}
+
+/// [`plan`] then [`start`], for front ends that show the outcome only.
+///
+/// # Errors
+/// Those of [`plan`] and [`start`].
 pub async fn start_engine(
     config: &Config,
     model: PathBuf,
     mmproj: Option<PathBuf>,
-) -> Result<Started, EngineError> {
-    let explicit = mmproj.or_else(|| config.mmproj.clone());
-    let found = explicit
-        .is_none()
-        .then(|| mmproj::find_for(&model, Manifest::builtin().ok().as_ref()))
-        .flatten();
-    let mut engine_config = config.engine_config(model);
-    engine_config.mmproj_path = explicit.or_else(|| found.clone());
-    match EngineHandle::start(engine_config.clone()).await {
-        Err(EngineError::ProjectorFailed { path, reason }) if found.is_some() => {
-            engine_config.mmproj_path = None;
-            let engine = EngineHandle::start(engine_config).await?;
-            Ok(Started {
-                engine,
-                projector_skipped: Some(format!(
-                    "not using projector {}: {reason}; images and audio are off",
-                    path.display()
-                )),
-            })
-        }
-        other => other.map(|engine| Started {
-            engine,
-            projector_skipped: None,
-        }),
-    }
-}
-
-/// The projector that [`start_engine`] would try for `model`.
-pub fn projector_for(config: &Config, model: &Path) -> Option<PathBuf> {
-    config
-        .mmproj
-        .clone()
-        .or_else(|| mmproj::find_for(model, Manifest::builtin().ok().as_ref()))
+) -> crate::Result<Started> {
+    let planned = plan(config, model, mmproj)?;
+    start(planned).await
 }
 
 #[cfg(test)]

@@ -2,17 +2,29 @@
 //!
 //! The layout follows the data flow: `engine` owns the model on its own
 //! thread and streams events out; `store` keeps conversations in SQLite;
-//! `config` and `models` decide what to load. Front ends (the CLI in
+//! `config` and `models` decide what to load (and fetch it); `hardware`
+//! says what the machine can hold; `server` exposes the engine as an
+//! OpenAI-compatible API, and `openai` is that wire format, shared with the
+//! engine's remote backend; `rag` indexes the user's documents and answers
+//! from them with citations; `audio` (microphone), `tts` (spoken replies)
+//! and `camera` are the hands-free inputs and outputs. Front ends (the CLI in
 //! `main.rs`, the Tauri shell) only translate input and print events.
 
+pub mod audio;
+pub mod camera;
 pub mod chat;
 pub mod config;
 pub mod conversation;
 pub mod engine;
 pub mod error;
+pub mod hardware;
 pub mod launch;
 pub mod media;
 pub mod models;
+pub mod openai;
+pub mod rag;
+pub mod server;
 pub mod store;
+pub mod tts;
 
 pub use error::{Error, Result};

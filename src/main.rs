@@ -7,7 +7,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     let cli = cli::args::Cli::parse();
     init_logging(cli.global.verbose);
-    let json = matches!(&cli.command, cli::args::Command::Ask(a) if a.json);
+    let json = cli.command.wants_json();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,7 +36,8 @@ fn main() -> std::process::ExitCode {
 /// The stable code of the first typed library error in the chain.
 fn error_code(e: &anyhow::Error) -> &'static str {
     use omnidesk::{
-        config::ConfigError, engine::EngineError, media::MediaError, store::StoreError,
+        audio::AudioError, camera::CameraError, config::ConfigError, engine::EngineError,
+        media::MediaError, store::StoreError, tts::TtsError,
     };
     e.chain()
         .find_map(|c| {
@@ -46,6 +47,9 @@ fn error_code(e: &anyhow::Error) -> &'static str {
                 .or_else(|| c.downcast_ref::<MediaError>().map(|_| "INVALID_MEDIA"))
                 .or_else(|| c.downcast_ref::<StoreError>().map(|_| "STORE"))
                 .or_else(|| c.downcast_ref::<ConfigError>().map(|_| "CONFIG"))
+                .or_else(|| c.downcast_ref::<AudioError>().map(AudioError::code))
+                .or_else(|| c.downcast_ref::<CameraError>().map(CameraError::code))
+                .or_else(|| c.downcast_ref::<TtsError>().map(TtsError::code))
         })
         .unwrap_or("ERROR")
 }

@@ -313,6 +313,7 @@ async fn bench_reports_positive_throughput() {
             n_prompt: 64,
             n_gen: 8,
             repetitions: 1,
+            media: Vec::new(),
         })
         .await
         .unwrap();

@@ -429,3 +429,28 @@ async fn the_real_7b_answers_about_a_photo_and_a_spoken_question() {
         .unwrap();
     assert!(out.text.to_lowercase().contains("cat"), "{}", out.text);
 }
+
+#[tokio::test]
+async fn bench_times_image_and_audio_encoding() {
+    let e = omni().await;
+    let r = e
+        .bench(omnidesk::engine::BenchParams {
+            n_prompt: 0,
+            n_gen: 0,
+            repetitions: 2,
+            media: vec![
+                ("cat".into(), image("cat-64x48.png")),
+                ("hello".into(), audio("hello.wav")),
+            ],
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.media.len(), 2);
+    assert_eq!(
+        r.media[0].n_cells,
+        12 + 2,
+        "12 image tokens between two markers"
+    );
+    assert_eq!(r.media[1].n_cells, 750 + 2);
+    assert!(r.media.iter().all(|m| m.encode_ms.mean > 0.0));
+}

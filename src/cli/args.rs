@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use omnidesk::models::fit::GpuLayers;
 
 /// Omnidesk: a private assistant that runs entirely on this machine.
 ///
@@ -47,9 +48,10 @@ pub struct GlobalArgs {
     /// CPU threads (0 = all cores)
     #[arg(long, short = 't', global = true, value_name = "N")]
     pub threads: Option<u32>,
-    /// Layers to offload to the GPU (needs a cuda/vulkan/metal build)
-    #[arg(long, global = true, value_name = "N")]
-    pub n_gpu_layers: Option<u32>,
+    /// Layers to offload to the GPU (needs a cuda/vulkan/metal build);
+    /// `auto` offloads what fits in free GPU memory
+    #[arg(long, global = true, value_name = "N|auto", value_parser = parse_gpu_layers)]
+    pub n_gpu_layers: Option<GpuLayers>,
     /// Prompt tokens evaluated per batch
     #[arg(long, short = 'b', global = true, value_name = "N")]
     pub batch_size: Option<u32>,
@@ -71,6 +73,190 @@ pub enum Command {
     Info(InfoArgs),
     /// Measure prompt-processing and generation speed (like llama-bench).
     Bench(BenchArgs),
+    /// List, download, remove, verify and import models.
+    Models(ModelsArgs),
+    /// Serve an OpenAI-compatible API (/v1/chat/completions, /v1/models,
+    /// /v1/embeddings) on this machine. Every request needs the bearer
+    /// token printed at start (and by --show-token).
+    Serve(ServeArgs),
+    /// Index your documents (files and folders) and search them.
+    Docs(DocsArgs),
+    /// Evaluate and benchmark document retrieval.
+    Rag(RagArgs),
+    /// Push-to-talk: record from the microphone until Enter, then the model
+    /// answers the spoken question (needs a model with audio input).
+    Listen(ListenArgs),
+    /// Microphones: list them and pick one.
+    Audio(AudioArgs),
+    /// Cameras: list them and take snapshots.
+    Camera(CameraArgs),
+}
+
+fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
+    s.parse()
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Manifest models (size, modalities, RAM, downloaded or not) and other
+    /// GGUF files in the models dir.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a manifest model (all its files) or a GGUF from a URL,
+    /// resuming an interrupted download; prints the stored path last.
+    Pull {
+        /// Manifest id (see `models list`) or an http(s) URL
+        #[arg(value_name = "NAME|URL")]
+        target: String,
+        /// Expected sha256 of a URL download (required for URLs)
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// File name to store a URL download under [default: from the URL]
+        #[arg(long, value_name = "FILE")]
+        name: Option<String>,
+    },
+    /// Remove a model (manifest id or file name) and any unfinished download.
+    Rm {
+        #[arg(value_name = "NAME|FILE")]
+        target: String,
+    },
+    /// Check downloaded files against the manifest's sha256 (all, or one).
+    Verify {
+        #[arg(value_name = "NAME|FILE")]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a local GGUF to the models dir (hard link, else copy) after
+    /// checking its header.
+    Import {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        /// Always copy, never hard-link
+        #[arg(long)]
+        copy: bool,
+    },
+}
+
+impl Command {
+    /// Whether errors should be printed as JSON on stdout.
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Ask(a) => a.json,
+            Command::Listen(a) => a.json,
+            _ => false,
+        }
+    }
+}
+
+/// Where the embedding model comes from, for commands that use the index.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EmbedArgs {
+    /// Embedding GGUF (mean-pooled, e.g. all-MiniLM-L6-v2) [default:
+    /// `embedding_model` from the config]
+    #[arg(long, env = "OMNIDESK_EMBED_MODEL", value_name = "PATH")]
+    pub embed_model: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DocsArgs {
+    #[command(subcommand)]
+    pub command: DocsCommand,
+    #[command(flatten)]
+    pub embed: EmbedArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Index files or folders (recursively; hidden files are skipped).
+    /// Re-adding only processes what changed.
+    Add {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Collection to put them in
+        #[arg(long, default_value = "default", value_name = "NAME")]
+        collection: String,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List indexed documents, with skip reasons.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a document (by id or path) or an added folder from the index.
+    Remove {
+        #[arg(value_name = "PATH|ID")]
+        target: String,
+    },
+    /// Re-walk every added file and folder: index changes, drop removed files.
+    Rescan {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the indexed documents (keywords and meaning together).
+    Search {
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// Results to show
+        #[arg(long, short = 'k', default_value_t = 8)]
+        limit: usize,
+        /// Only this collection
+        #[arg(long, value_name = "NAME")]
+        collection: Option<String>,
+        /// Only documents under this folder
+        #[arg(long, value_name = "DIR")]
+        folder: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RagArgs {
+    #[command(subcommand)]
+    pub command: RagCommand,
+    #[command(flatten)]
+    pub embed: EmbedArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RagCommand {
+    /// Recall@1/5/10 and MRR of keyword, vector and hybrid retrieval on a
+    /// question set (JSON lines: {"question", "source", "contains"?}).
+    Eval {
+        /// The question set
+        #[arg(long, value_name = "FILE.jsonl")]
+        qa: PathBuf,
+        /// Documents to index first [default: the `docs` folder next to FILE]
+        #[arg(long, value_name = "DIR")]
+        docs: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ingest throughput and query latency (p50/p95).
+    Bench {
+        /// Documents to ingest and query
+        #[arg(long, value_name = "DIR")]
+        docs: PathBuf,
+        /// Synthetic chunks for the vector/keyword latency test
+        #[arg(long, default_value_t = 100_000)]
+        synthetic: usize,
+        /// Queries to time
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Sampling and length controls shared by `chat` and `ask`.
@@ -109,6 +295,82 @@ pub struct GenerationArgs {
 pub struct ChatArgs {
     #[command(flatten)]
     pub gen: GenerationArgs,
+    /// Speak answers aloud (espeak-ng), sentence by sentence
+    #[arg(long)]
+    pub speak: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    pub gen: GenerationArgs,
+    /// Text sent along with the recording
+    #[arg(long, default_value = "Answer the question asked in this audio clip.")]
+    pub prompt: String,
+    /// Microphone id or name [default: `[audio] input_device`, else the
+    /// system default]
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// Stop recording after this many seconds [default: `[audio] max_seconds`, 60]
+    #[arg(long, value_name = "S")]
+    pub max_seconds: Option<f64>,
+    /// First ask the model what it heard and show it ("heard: …")
+    #[arg(long)]
+    pub transcribe: bool,
+    /// Speak the answer aloud (espeak-ng), sentence by sentence
+    #[arg(long)]
+    pub speak: bool,
+    /// Print one JSON object (transcript, text, counters, timings)
+    #[arg(long)]
+    pub json: bool,
+    /// Do not store the exchange (or the recording)
+    #[arg(long)]
+    pub no_save: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AudioArgs {
+    #[command(subcommand)]
+    pub command: AudioCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AudioCommand {
+    /// List input devices; --use remembers one in the config file
+    Devices {
+        /// Remember this device (id or name) as `[audio] input_device`;
+        /// `default` forgets the choice
+        #[arg(long = "use", value_name = "DEVICE")]
+        use_device: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CameraArgs {
+    #[command(subcommand)]
+    pub command: CameraCommand,
+    /// Use generated frames instead of a real camera (tests, demos)
+    #[arg(long, global = true, hide = true)]
+    pub fake: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CameraCommand {
+    /// List cameras
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take one picture and save it (PNG or JPEG, by extension)
+    Snap {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Which camera (see `omnidesk camera list`)
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -127,9 +389,29 @@ pub struct AskArgs {
     /// Print one JSON object (text, finish reason, counters) instead of streaming
     #[arg(long)]
     pub json: bool,
+    /// Attach a fresh snapshot from the camera (see --camera-index)
+    #[arg(long)]
+    pub camera: bool,
+    /// Which camera --camera uses (see `omnidesk camera list`)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub camera_index: u32,
+    /// Take --camera snapshots from generated frames (tests, demos)
+    #[arg(long, hide = true)]
+    pub fake_camera: bool,
+    /// Speak the answer aloud (espeak-ng), sentence by sentence
+    #[arg(long)]
+    pub speak: bool,
     /// Do not store the exchange in the history
     #[arg(long)]
     pub no_save: bool,
+    /// Answer from your indexed documents (see `omnidesk docs`), citing them
+    #[arg(long, conflicts_with = "conversation")]
+    pub docs: bool,
+    /// With --docs: only this collection
+    #[arg(long, requires = "docs", value_name = "NAME")]
+    pub collection: Option<String>,
+    #[command(flatten)]
+    pub embed: EmbedArgs,
 }
 
 #[derive(Debug, Args)]
@@ -167,14 +449,62 @@ pub struct BenchArgs {
     /// Repetitions to average (llama-bench -r)
     #[arg(short = 'r', long, default_value_t = 3)]
     pub repetitions: u32,
+    /// Also time encoding this image (needs a projector); repeatable
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub image: Vec<PathBuf>,
+    /// Also time encoding this audio clip (needs a projector); repeatable
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub audio: Vec<PathBuf>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TCP port (0 picks a free one and prints it)
+    #[arg(long, short = 'p', default_value_t = 8080, value_name = "PORT")]
+    pub port: u16,
+    /// Address to bind. Anything but a loopback address exposes the API to
+    /// the network (still behind the token)
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub host: String,
+    /// Print the bearer token (creating it if needed) and exit
+    #[arg(long)]
+    pub show_token: bool,
+    /// Largest accepted request body, in MiB (images and audio travel
+    /// base64-encoded inside it)
+    #[arg(long, default_value_t = 32, value_name = "MIB")]
+    pub max_body_mib: usize,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn docs_commands_parse() {
+        let cli =
+            Cli::try_parse_from(["omnidesk", "docs", "add", "a", "b", "--collection", "work"])
+                .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Docs(DocsArgs { command: DocsCommand::Add { ref paths, ref collection, .. }, .. })
+                if paths.len() == 2 && collection == "work"
+        ));
+        let cli = Cli::try_parse_from(["omnidesk", "ask", "--docs", "what?"]).unwrap();
+        assert!(matches!(cli.command, Command::Ask(ref a) if a.docs));
+    }
+
+    #[test]
+    fn camera_flag_does_not_swallow_the_question() {
+        let cli = Cli::try_parse_from(["omnidesk", "ask", "--camera", "What is this?"]).unwrap();
+        let Command::Ask(a) = cli.command else {
+            panic!("not ask")
+        };
+        assert!(a.camera);
+        assert_eq!(a.question, vec!["What is this?".to_string()]);
+    }
 
     #[test]
     fn cli_definition_is_consistent() {
@@ -186,5 +516,24 @@ mod tests {
         let cli =
             Cli::try_parse_from(["omnidesk", "ask", "hi", "--model", "m.gguf", "--json"]).unwrap();
         assert_eq!(cli.global.model, Some(PathBuf::from("m.gguf")));
+    }
+
+    #[test]
+    fn gpu_layers_flag_takes_numbers_and_auto() {
+        let cli = Cli::try_parse_from(["omnidesk", "info", "--n-gpu-layers", "auto"]).unwrap();
+        assert_eq!(cli.global.n_gpu_layers, Some(GpuLayers::Auto));
+        let cli = Cli::try_parse_from(["omnidesk", "info", "--n-gpu-layers", "20"]).unwrap();
+        assert_eq!(cli.global.n_gpu_layers, Some(GpuLayers::Count(20)));
+        assert!(Cli::try_parse_from(["omnidesk", "info", "--n-gpu-layers", "x"]).is_err());
+    }
+
+    #[test]
+    fn serve_defaults_to_loopback() {
+        let cli =
+            Cli::try_parse_from(["omnidesk", "serve", "--model", "m.gguf", "--port", "0"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 0));
     }
 }

@@ -9,6 +9,7 @@ use super::args::ChatArgs;
 use super::attach::{self, Attached};
 use super::context::Context;
 use super::conversation::Conversation;
+use super::voice::{self, SpeakingWriter};
 
 const HELP: &str =
     "Commands: /new starts a fresh conversation, /exit quits (or Ctrl-D). Ctrl-C stops an answer.";
@@ -39,6 +40,11 @@ pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
             .unwrap_or(&engine.info().architecture),
         engine.info().n_ctx
     );
+    let speech = if args.speak {
+        Some(voice::start_voice(ctx)?)
+    } else {
+        None
+    };
     let mut lines = spawn_stdin_reader();
     loop {
         eprint!("> ");
@@ -87,18 +93,25 @@ pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
             }
             continue;
         }
+        // A new question silences the previous answer.
+        if let Some(v) = &speech {
+            v.narrator.stop();
+        }
         let mut stdout = std::io::stdout();
-        match conv
+        let out: Option<&mut dyn Write> = Some(&mut stdout);
+        let mut writer = SpeakingWriter::new(out, speech.as_ref().map(|v| &v.narrator));
+        let result = conv
             .ask(
                 &engine,
                 Some(&store),
                 &template,
                 line,
                 std::mem::take(&mut pending),
-                Some(&mut stdout),
+                Some(&mut writer),
             )
-            .await
-        {
+            .await;
+        writer.finish();
+        match result {
             Ok(_) => println!(),
             Err(e) => eprintln!("error: {e:#}"),
         }

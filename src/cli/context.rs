@@ -7,9 +7,13 @@ use anyhow::{Context as _, Result};
 use omnidesk::config::{self, Config};
 use omnidesk::engine::{EngineHandle, GenerateRequest};
 use omnidesk::launch;
+use omnidesk::models::fit::FitReport;
+use omnidesk::models::{self, Sources};
+use omnidesk::rag::{self, Embedder, LlamaEmbedder, Rag};
 use omnidesk::store::Store;
+use std::sync::Arc;
 
-use super::args::{GenerationArgs, GlobalArgs};
+use super::args::{EmbedArgs, GenerationArgs, GlobalArgs};
 
 /// Effective settings for one invocation.
 pub struct Context {
@@ -63,28 +67,95 @@ impl Context {
         )?)
     }
 
-    /// Start the engine on the resolved model, showing what is loading. A
+    /// The models dir inside the data dir.
+    pub fn models_dir(&self) -> PathBuf {
+        models::models_dir(&self.data_dir)
+    }
+
+    /// Download sources from config and environment.
+    pub fn sources(&self) -> Sources {
+        Sources::from_settings(
+            self.config.models.mirror.as_deref(),
+            self.config.models.pypi_index.as_deref(),
+        )
+    }
+
+    /// Memory estimate and GPU layer choice for `model` (plus its
+    /// projector, if any) on this machine.
+    pub fn fit(
+        &self,
+        model: &std::path::Path,
+        mmproj: Option<&std::path::Path>,
+    ) -> Result<FitReport> {
+        Ok(launch::fit(&self.config, model, mmproj)?)
+    }
+
+    /// Start the engine on the resolved model, showing what is loading.
+    /// `n_gpu_layers = auto` is resolved from free GPU memory, and a model
+    /// that will not fit is reported before llama.cpp tries to load it. A
     /// projector found by name next to the model is optional: if it does
     /// not fit the model, the model still starts, text-only, with a warning.
     pub async fn start_engine(&self, quiet: bool) -> Result<EngineHandle> {
+        if let Some(remote) = self.config.backend.remote()? {
+            if !quiet {
+                eprintln!("Using the remote backend at {} …", remote.url);
+            }
+            let url = remote.url.clone();
+            return EngineHandle::start_remote(remote)
+                .await
+                .with_context(|| format!("cannot use the remote backend {url}"));
+        }
         let model = self.model_path()?;
+        let plan = launch::plan(&self.config, model.clone(), self.mmproj_flag.clone())
+            .with_context(|| format!("cannot use model {}", model.display()))?;
+        for w in &plan.warnings {
+            eprintln!("warning: {w}");
+        }
         if !quiet {
-            let projector = self
-                .mmproj_flag
-                .clone()
-                .or_else(|| launch::projector_for(&self.config, &model));
-            match projector {
+            match &plan.engine.mmproj_path {
                 Some(p) => eprintln!("Loading {} with {} …", model.display(), p.display()),
                 None => eprintln!("Loading {} …", model.display()),
             }
         }
-        let started = launch::start_engine(&self.config, model.clone(), self.mmproj_flag.clone())
+        let started = launch::start(plan)
             .await
             .with_context(|| format!("cannot use model {}", model.display()))?;
-        if let Some(why) = started.projector_skipped {
-            eprintln!("warning: {why}");
+        for w in &started.warnings {
+            eprintln!("warning: {w}");
         }
         Ok(started.engine)
+    }
+
+    /// `--embed-model`, else the config's `embedding_model`.
+    pub fn embed_model_path(&self, embed: &EmbedArgs) -> Result<PathBuf> {
+        embed
+            .embed_model
+            .clone()
+            .or_else(|| self.config.embedding_model.clone())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no embedding model: pass --embed-model PATH (or set OMNIDESK_EMBED_MODEL, \
+                     or `embedding_model` in {})",
+                    self.config_path.display()
+                )
+            })
+    }
+
+    /// Start the embedding model on its thread.
+    pub fn embedder(&self, embed: &EmbedArgs) -> Result<Arc<dyn Embedder>> {
+        let path = self.embed_model_path(embed)?;
+        let threads = (self.config.engine.threads > 0).then_some(self.config.engine.threads);
+        let embedder = LlamaEmbedder::start(&path, threads)
+            .with_context(|| format!("cannot use embedding model {}", path.display()))?;
+        Ok(Arc::new(embedder))
+    }
+
+    /// Open the document index (`<data_dir>/rag`) with the embedding model.
+    pub fn open_rag(&self, embed: &EmbedArgs) -> Result<Rag> {
+        let embedder = self.embedder(embed)?;
+        let dir = rag::default_dir(&self.data_dir);
+        Rag::open(&dir, embedder)
+            .with_context(|| format!("cannot open the document index in {}", dir.display()))
     }
 
     /// The conversation database in the data dir.

@@ -1,14 +1,20 @@
-//! `omnidesk info`: backend, devices and the model's metadata.
+//! `omnidesk info`: backend, devices, this machine's hardware, how the
+//! model fits in it, and the model's metadata.
 
 use anyhow::Result;
-use omnidesk::engine;
+use omnidesk::{engine, hardware};
 
 use super::args::InfoArgs;
 use super::context::Context;
 
 pub async fn run(ctx: &Context, args: &InfoArgs) -> Result<()> {
     let backend = engine::backend_info()?;
+    let hw = hardware::detect()?;
     // Without a model we still show the backend, with a hint.
+    let fit = match ctx.model_path() {
+        Ok(p) => Some(ctx.fit(&p, None)?),
+        Err(_) => None,
+    };
     let model = match ctx.model_path() {
         Ok(_) => Some(ctx.start_engine(true).await?),
         Err(e) => {
@@ -22,6 +28,8 @@ pub async fn run(ctx: &Context, args: &InfoArgs) -> Result<()> {
         let json = serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "backend": backend,
+            "hardware": hw,
+            "fit": fit,
             "model": model.as_ref().map(|m| m.info()),
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -46,6 +54,43 @@ pub async fn run(ctx: &Context, args: &InfoArgs) -> Result<()> {
             d.memory_free >> 20,
             d.memory_total >> 20
         );
+    }
+    println!("hardware:");
+    println!(
+        "  RAM: {} MiB available of {} MiB",
+        hw.available_ram >> 20,
+        hw.total_ram >> 20
+    );
+    println!(
+        "  CPU: {} ({} threads), features: {}",
+        if hw.cpu_brand.is_empty() {
+            "?"
+        } else {
+            &hw.cpu_brand
+        },
+        hw.cpu_cores,
+        hw.cpu_features.join(" ")
+    );
+    println!("  GPU memory free: {} MiB", hw.gpu_free() >> 20);
+    if let Some(f) = &fit {
+        let e = &f.estimate;
+        println!(
+            "  model needs ~{} MiB at context {} (weights {} + KV cache {} + compute {} MiB)",
+            e.total >> 20,
+            e.n_ctx,
+            e.weights >> 20,
+            e.kv_cache >> 20,
+            e.compute >> 20
+        );
+        println!(
+            "  plan: {} GPU layers; RAM {} MiB, VRAM {} MiB",
+            f.n_gpu_layers,
+            f.ram_needed >> 20,
+            f.vram_needed >> 20
+        );
+        for w in &f.warnings {
+            println!("  warning: {w}");
+        }
     }
     if let Some(m) = model {
         let i = m.info();

@@ -8,8 +8,15 @@ mod bench;
 mod chat;
 mod context;
 mod conversation;
+mod devices;
+mod docs;
 mod history;
 mod info;
+mod listen;
+mod models;
+mod rag;
+mod serve;
+mod voice;
 
 use anyhow::Result;
 
@@ -24,5 +31,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::History(a) => history::run(&ctx, a),
         Command::Info(a) => info::run(&ctx, a).await,
         Command::Bench(a) => bench::run(&ctx, a).await,
+        Command::Models(a) => models::run(&ctx, a).await,
+        Command::Serve(a) => serve::run(&ctx, a).await,
+        Command::Docs(a) => docs::run(&ctx, a).await,
+        Command::Rag(a) => rag::run(&ctx, a).await,
+        Command::Listen(a) => listen::run(&ctx, a).await,
+        Command::Audio(a) => devices::audio(&ctx, a),
+        Command::Camera(a) => devices::camera(a),
     }
 }

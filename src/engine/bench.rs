@@ -11,13 +11,18 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{EngineError, Result};
 use super::worker::{ms_since, per_second, Session};
+use crate::media::Media;
 
-/// Sizes and repetitions, named after llama-bench's `-p`, `-n`, `-r`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Sizes and repetitions, named after llama-bench's `-p`, `-n`, `-r`,
+/// plus media whose encoding time to measure (as `llama-mtmd-cli` logs it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchParams {
     pub n_prompt: u32,
     pub n_gen: u32,
     pub repetitions: u32,
+    /// (label, media) pairs; the label is echoed in the report.
+    #[serde(skip)]
+    pub media: Vec<(String, Media)>,
 }
 
 impl Default for BenchParams {
@@ -26,8 +31,20 @@ impl Default for BenchParams {
             n_prompt: 512,
             n_gen: 128,
             repetitions: 3,
+            media: Vec::new(),
         }
     }
+}
+
+/// Encode timing of one image or clip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaBench {
+    pub label: String,
+    pub kind: String,
+    /// KV cells it takes (encoder tokens plus marker tokens).
+    pub n_cells: usize,
+    /// Encoding plus decoding its embeddings into the context, in ms.
+    pub encode_ms: Measure,
 }
 
 /// Mean and standard deviation over repetitions.
@@ -64,12 +81,13 @@ pub struct BenchReport {
     pub tg_tokens_per_s: Measure,
     /// Prompt of `n_prompt` tokens to the first sampled token, in ms.
     pub time_to_first_token_ms: Measure,
+    pub media: Vec<MediaBench>,
 }
 
 pub(crate) fn run(session: &mut Session<'_>, params: &BenchParams) -> Result<BenchReport> {
     let n_ctx = session.n_ctx as usize;
     let needed = params.n_prompt as usize + params.n_gen as usize;
-    if needed > n_ctx {
+    if needed > n_ctx && needed > 0 {
         return Err(EngineError::InvalidRequest(format!(
             "bench needs {needed} tokens of context but n_ctx is {n_ctx}"
         )));
@@ -79,7 +97,7 @@ pub(crate) fn run(session: &mut Session<'_>, params: &BenchParams) -> Result<Ben
             "repetitions must be ≥ 1".into(),
         ));
     }
-    let tokens = pseudo_random_tokens(session.model.n_vocab(), params.n_prompt.max(1) as usize);
+    let tokens = pseudo_random_tokens(session.model.n_vocab(), params.n_prompt.max(16) as usize);
     let never = AtomicBool::new(false);
 
     // Warm-up, as llama-bench does, so first-touch costs are not measured.
@@ -109,14 +127,32 @@ pub(crate) fn run(session: &mut Session<'_>, params: &BenchParams) -> Result<Ben
             tg.push(per_second(params.n_gen as usize, ms_since(t)));
         }
     }
+    let mut media = Vec::new();
+    for (label, m) in &params.media {
+        let mut samples = Vec::new();
+        let mut n_cells = 0;
+        for _ in 0..params.repetitions {
+            session.reset();
+            let t = Instant::now();
+            n_cells = session.eval_media(m)?;
+            samples.push(ms_since(t));
+        }
+        media.push(MediaBench {
+            label: label.clone(),
+            kind: m.kind().into(),
+            n_cells,
+            encode_ms: Measure::of(&samples),
+        });
+    }
     session.reset();
     Ok(BenchReport {
-        params: *params,
+        params: params.clone(),
         n_threads: session.n_threads,
         n_batch: session.n_batch,
         pp_tokens_per_s: Measure::of(&pp),
         tg_tokens_per_s: Measure::of(&tg),
         time_to_first_token_ms: Measure::of(&ttft),
+        media,
     })
 }
 

@@ -48,6 +48,9 @@ pub enum EngineError {
     /// Backend initialisation failed.
     #[error("llama.cpp backend: {0}")]
     Backend(String),
+    /// The remote (OpenAI-compatible) backend failed.
+    #[error(transparent)]
+    Remote(#[from] super::remote::RemoteError),
 }
 
 /// Result of engine operations.
@@ -69,6 +72,7 @@ impl EngineError {
             EngineError::Busy(_) => "BUSY",
             EngineError::Stopped => "ENGINE_STOPPED",
             EngineError::Backend(_) => "BACKEND",
+            EngineError::Remote(e) => e.code(),
         }
     }
 }

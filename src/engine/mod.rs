@@ -11,9 +11,10 @@ pub mod error;
 pub mod gguf;
 pub mod media;
 mod prompt;
+pub mod remote;
 pub mod sampling;
 pub mod text;
-mod worker;
+pub(crate) mod worker;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use bench::{BenchParams, BenchReport};
 pub use error::{EngineError, Result};
 pub use media::Capabilities;
+pub use remote::{RemoteConfig, RemoteError};
 pub use sampling::SamplingParams;
 
 use crate::chat::ChatMessage;
@@ -233,8 +235,18 @@ pub fn backend_info() -> Result<BackendInfo> {
 /// last handle is dropped.
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
-    tasks: std_mpsc::SyncSender<worker::Task>,
+    backend: Backend,
     info: Arc<ModelInfo>,
+}
+
+/// Where generations run. Both kinds feed the same [`GenerationEvent`]
+/// channel, so callers cannot tell them apart.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// The llama.cpp thread of this process.
+    Local(std_mpsc::SyncSender<worker::Task>),
+    /// An OpenAI-compatible server, driven from tokio tasks.
+    Remote(Arc<remote::Remote>),
 }
 
 impl EngineHandle {
@@ -248,7 +260,7 @@ impl EngineHandle {
         let (ready_rx, tasks) = Self::spawn(config)?;
         let info = ready_rx.await.map_err(|_| EngineError::Stopped)??;
         Ok(Self {
-            tasks,
+            backend: Backend::Local(tasks),
             info: Arc::new(info),
         })
     }
@@ -263,9 +275,29 @@ impl EngineHandle {
             .blocking_recv()
             .map_err(|_| EngineError::Stopped)??;
         Ok(Self {
-            tasks,
+            backend: Backend::Local(tasks),
             info: Arc::new(info),
         })
+    }
+
+    /// Front an OpenAI-compatible server instead of a local model. Must be
+    /// called inside a tokio runtime: generations run as tasks on it. When
+    /// `config.model` is unset, the server's first listed model is used.
+    ///
+    /// # Errors
+    /// `Remote` for a bad URL, or when the model list is needed but the
+    /// server cannot be reached.
+    pub async fn start_remote(config: RemoteConfig) -> Result<Self> {
+        let (remote, info) = remote::Remote::connect(config).await?;
+        Ok(Self {
+            backend: Backend::Remote(Arc::new(remote)),
+            info: Arc::new(info),
+        })
+    }
+
+    /// Whether generations go to a remote server.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.backend, Backend::Remote(_))
     }
 
     #[allow(clippy::type_complexity)]
@@ -313,13 +345,20 @@ impl EngineHandle {
                 MAX_MESSAGE_BYTES
             )));
         }
+        let tasks = match &self.backend {
+            Backend::Local(tasks) => tasks,
+            Backend::Remote(remote) => return remote.generate(request),
+        };
         let (events_tx, events) = mpsc::unbounded_channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        self.send(worker::Task::Generate {
-            request: Box::new(request),
-            events: events_tx,
-            cancel: cancel.clone(),
-        })?;
+        Self::send(
+            tasks,
+            worker::Task::Generate {
+                request: Box::new(request),
+                events: events_tx,
+                cancel: cancel.clone(),
+            },
+        )?;
         Ok(GenerationStream { events, cancel })
     }
 
@@ -337,13 +376,18 @@ impl EngineHandle {
     /// # Errors
     /// `Decode` if llama.cpp fails, `InvalidRequest` for sizes over the context.
     pub async fn bench(&self, params: BenchParams) -> Result<BenchReport> {
+        let Backend::Local(tasks) = &self.backend else {
+            return Err(EngineError::InvalidRequest(
+                "benchmarks measure the local engine; the backend is remote".into(),
+            ));
+        };
         let (reply, rx) = oneshot::channel();
-        self.send(worker::Task::Bench { params, reply })?;
+        Self::send(tasks, worker::Task::Bench { params, reply })?;
         rx.await.map_err(|_| EngineError::Stopped)?
     }
 
-    fn send(&self, task: worker::Task) -> Result<()> {
-        self.tasks.try_send(task).map_err(|e| match e {
+    fn send(tasks: &std_mpsc::SyncSender<worker::Task>, task: worker::Task) -> Result<()> {
+        tasks.try_send(task).map_err(|e| match e {
             std_mpsc::TrySendError::Full(_) => EngineError::Busy(QUEUE_CAPACITY),
             std_mpsc::TrySendError::Disconnected(_) => EngineError::Stopped,
         })
@@ -370,6 +414,14 @@ pub struct GenerationStream {
 }
 
 impl GenerationStream {
+    /// A stream fed by another backend through `events`.
+    pub(crate) fn from_parts(
+        events: mpsc::UnboundedReceiver<GenerationEvent>,
+        cancel: Arc<AtomicBool>,
+    ) -> Self {
+        Self { events, cancel }
+    }
+
     /// The next event, or `None` after `Done`/`Failed`.
     pub async fn next(&mut self) -> Option<GenerationEvent> {
         self.events.recv().await

@@ -378,6 +378,23 @@ impl<'m> Session<'m> {
         Ok(true)
     }
 
+    /// Evaluate one image or clip on an empty cache (benchmarks); returns
+    /// the KV cells it took.
+    pub(crate) fn eval_media(&mut self, media: &Media) -> Result<usize> {
+        Projector::check(self.capabilities().as_ref(), media)?;
+        let projector = self
+            .projector
+            .as_mut()
+            .ok_or(EngineError::UnsupportedMedia {
+                kind: media.kind(),
+                reason: "no projector loaded".into(),
+            })?;
+        let n_cells = projector.n_cells(media)?;
+        self.n_past = projector.eval(media, &mut self.ctx, self.n_past, self.n_batch, true)?;
+        self.n_cells += n_cells;
+        Ok(n_cells)
+    }
+
     fn decode_one(&mut self, token: LlamaToken) -> Result<()> {
         let mut batch = LlamaBatch::new(1, 1);
         batch

@@ -3,18 +3,18 @@
 //! length limit enforced while decoding so a long file is never loaded whole.
 
 use std::fs::File;
+use std::io::Cursor;
 use std::path::Path;
 
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::error::{MediaError, Result};
+use super::resample::resample;
 use super::Audio;
 
 /// Bounds for accepted audio.
@@ -41,19 +41,47 @@ impl Default for AudioLimits {
 /// `NotFound`/`Io`, `FileTooLarge`, `Empty`, `NotAudio` (unknown or broken
 /// container/codec), `AudioTooLong`, `NoSamples`, `Resample`.
 pub fn load(path: &Path, target_rate: u32, limits: &AudioLimits) -> Result<Audio> {
-    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
-    if meta.len() > limits.max_file_bytes {
-        return Err(MediaError::FileTooLarge {
-            path: path.into(),
-            kind: "audio",
-            bytes: meta.len(),
-            max: limits.max_file_bytes,
-        });
-    }
-    if meta.len() == 0 {
-        return Err(MediaError::Empty { path: path.into() });
-    }
-    let (rate, mono) = decode_mono(path, limits)?;
+    let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
+    MediaError::check_size(path, "audio", meta.len(), limits.max_file_bytes)?;
+    let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
+    let ext = path.extension().and_then(|e| e.to_str());
+    decode(Box::new(file), ext, path, target_rate, limits)
+}
+
+/// Decode a clip held in memory (an upload, base64 from an API request)
+/// within the same `limits` as [`load`]. `format` is a container hint such
+/// as `"wav"` or `"mp3"` (the content is probed either way); `name` stands
+/// in for a path in error messages.
+///
+/// # Errors
+/// As [`load`], except `NotFound`/`Io`.
+pub fn load_bytes(
+    bytes: Vec<u8>,
+    format: Option<&str>,
+    name: &str,
+    target_rate: u32,
+    limits: &AudioLimits,
+) -> Result<Audio> {
+    let path = Path::new(name);
+    MediaError::check_size(path, "audio", bytes.len() as u64, limits.max_file_bytes)?;
+    decode(
+        Box::new(Cursor::new(bytes)),
+        format,
+        path,
+        target_rate,
+        limits,
+    )
+}
+
+/// The shared path: probe, decode to mono, resample.
+fn decode(
+    source: Box<dyn MediaSource>,
+    ext: Option<&str>,
+    path: &Path,
+    target_rate: u32,
+    limits: &AudioLimits,
+) -> Result<Audio> {
+    let (rate, mono) = decode_mono(source, ext, path, limits)?;
     if mono.is_empty() {
         return Err(MediaError::NoSamples { path: path.into() });
     }
@@ -70,15 +98,19 @@ pub fn load(path: &Path, target_rate: u32, limits: &AudioLimits) -> Result<Audio
     Audio::from_samples(target_rate, samples).ok_or(MediaError::NoSamples { path: path.into() })
 }
 
-fn decode_mono(path: &Path, limits: &AudioLimits) -> Result<(u32, Vec<f32>)> {
+fn decode_mono(
+    source: Box<dyn MediaSource>,
+    ext: Option<&str>,
+    path: &Path,
+    limits: &AudioLimits,
+) -> Result<(u32, Vec<f32>)> {
     let not_audio = |reason: String| MediaError::NotAudio {
         path: path.into(),
         reason,
     };
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = ext {
         hint.with_extension(ext);
     }
     let mut format = symphonia::default::get_probe()
@@ -143,28 +175,6 @@ fn decode_mono(path: &Path, limits: &AudioLimits) -> Result<(u32, Vec<f32>)> {
         return Err(MediaError::NoSamples { path: path.into() });
     }
     Ok((rate, mono))
-}
-
-/// Band-limited FFT resampling (rubato), mono.
-fn resample(input: &[f32], from: u32, to: u32) -> std::result::Result<Vec<f32>, String> {
-    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
-        .map_err(|e| e.to_string())?;
-    let adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| e.to_string())?;
-    let out = resampler
-        .process_all(&adapter, input.len(), None)
-        .map_err(|e| e.to_string())?;
-    Ok(out.take_data())
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> MediaError {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        MediaError::NotFound { path: path.into() }
-    } else {
-        MediaError::Io {
-            path: path.into(),
-            source: e,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -245,6 +255,38 @@ mod tests {
         assert!(matches!(
             load(&p, 16_000, &limits),
             Err(MediaError::AudioTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn bytes_decode_like_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.wav");
+        let frames: Vec<Vec<i16>> = sine(16_000, 300.0, 0.25)
+            .into_iter()
+            .map(|s| vec![s])
+            .collect();
+        wav(&p, 16_000, 1, &frames);
+        let from_file = load(&p, 16_000, &AudioLimits::default()).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        let from_bytes = load_bytes(
+            bytes,
+            Some("wav"),
+            "upload",
+            16_000,
+            &AudioLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(from_file, from_bytes);
+        assert!(matches!(
+            load_bytes(
+                b"nope".repeat(50),
+                None,
+                "upload",
+                16_000,
+                &AudioLimits::default()
+            ),
+            Err(MediaError::NotAudio { .. })
         ));
     }
 

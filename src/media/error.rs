@@ -49,6 +49,42 @@ pub enum MediaError {
     },
 }
 
+impl MediaError {
+    /// An I/O failure on `path`, with "not found" kept apart.
+    pub(crate) fn io(path: &std::path::Path, e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            MediaError::NotFound { path: path.into() }
+        } else {
+            MediaError::Io {
+                path: path.into(),
+                source: e,
+            }
+        }
+    }
+
+    /// Refuse an empty input, or one of `len` bytes over `max`, before
+    /// any decoding.
+    pub(crate) fn check_size(
+        path: &std::path::Path,
+        kind: &'static str,
+        len: u64,
+        max: u64,
+    ) -> Result<()> {
+        if len > max {
+            return Err(MediaError::FileTooLarge {
+                path: path.into(),
+                kind,
+                bytes: len,
+                max,
+            });
+        }
+        if len == 0 {
+            return Err(MediaError::Empty { path: path.into() });
+        }
+        Ok(())
+    }
+}
+
 /// Result of media operations.
 pub type Result<T, E = MediaError> = std::result::Result<T, E>;
 

@@ -3,7 +3,7 @@
 //! flattened onto white, animated formats reduced to their first frame.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
@@ -38,22 +38,28 @@ impl Default for ImageLimits {
 /// `ImageTooLarge` (declared dimensions over the limits) and `BadImage`
 /// (corrupt data).
 pub fn load(path: &Path, limits: &ImageLimits) -> Result<Image> {
-    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
-    if meta.len() > limits.max_file_bytes {
-        return Err(MediaError::FileTooLarge {
-            path: path.into(),
-            kind: "image",
-            bytes: meta.len(),
-            max: limits.max_file_bytes,
-        });
-    }
-    if meta.len() == 0 {
-        return Err(MediaError::Empty { path: path.into() });
-    }
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
-    let reader = ImageReader::new(BufReader::new(file))
+    let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
+    MediaError::check_size(path, "image", meta.len(), limits.max_file_bytes)?;
+    let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
+    decode(BufReader::new(file), path, limits)
+}
+
+/// Decode an image held in memory (an upload, a data URL) within the same
+/// `limits` as [`load`]. `name` stands in for a path in error messages.
+///
+/// # Errors
+/// As [`load`], except `NotFound`/`Io`.
+pub fn load_bytes(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<Image> {
+    let path = Path::new(name);
+    MediaError::check_size(path, "image", bytes.len() as u64, limits.max_file_bytes)?;
+    decode(Cursor::new(bytes), path, limits)
+}
+
+/// The shared decoder: format sniffing, header checks, bounded decoding.
+fn decode<R: BufRead + Seek>(input: R, path: &Path, limits: &ImageLimits) -> Result<Image> {
+    let reader = ImageReader::new(input)
         .with_guessed_format()
-        .map_err(|e| io_error(path, e))?;
+        .map_err(|e| MediaError::io(path, e))?;
     if reader.format().is_none() {
         return Err(MediaError::NotAnImage {
             path: path.into(),
@@ -119,6 +125,31 @@ pub fn thumbnail_png(img: &Image, max_side: u32) -> Vec<u8> {
     }
 }
 
+/// Write `img` to `path`, as PNG or JPEG by the extension (PNG when it
+/// names neither), e.g. a camera snapshot the user asked to keep.
+///
+/// # Errors
+/// `BadImage` for a pixel buffer that does not match its size; `Io` when
+/// the file cannot be written.
+pub fn save(img: &Image, path: &Path) -> Result<()> {
+    let buf =
+        image::RgbImage::from_raw(img.width, img.height, img.rgb.to_vec()).ok_or_else(|| {
+            MediaError::BadImage {
+                path: path.into(),
+                reason: "the pixel buffer does not match the image size".into(),
+            }
+        })?;
+    let format = image::ImageFormat::from_path(path)
+        .ok()
+        .filter(|f| matches!(f, image::ImageFormat::Jpeg))
+        .unwrap_or(image::ImageFormat::Png);
+    buf.save_with_format(path, format)
+        .map_err(|e| MediaError::Io {
+            path: path.into(),
+            source: std::io::Error::other(e.to_string()),
+        })
+}
+
 /// Composite any alpha onto white: transparent regions look like paper,
 /// not black, to the vision encoder.
 fn flatten_to_rgb(img: DynamicImage) -> (u32, u32, Vec<u8>) {
@@ -137,17 +168,6 @@ fn flatten_to_rgb(img: DynamicImage) -> (u32, u32, Vec<u8>) {
         }
     }
     (w, h, out)
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> MediaError {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        MediaError::NotFound { path: path.into() }
-    } else {
-        MediaError::Io {
-            path: path.into(),
-            source: e,
-        }
-    }
 }
 
 fn bad(path: &Path, e: image::ImageError) -> MediaError {
@@ -242,6 +262,29 @@ mod tests {
         assert_eq!((back.width(), back.height()), (10, 5));
         let small = image::load_from_memory(&thumbnail_png(&img, 100)).unwrap();
         assert_eq!((small.width(), small.height()), (40, 20), "not enlarged");
+    }
+
+    #[test]
+    fn bytes_decode_like_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = ImageBuffer::from_fn(3, 2, |x, y| Rgba([x as u8, y as u8, 7, 255]));
+        let p = write_png(dir.path(), "b.png", &DynamicImage::ImageRgba8(img));
+        let from_file = load(&p, &ImageLimits::default()).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        let from_bytes = load_bytes(&bytes, "upload", &ImageLimits::default()).unwrap();
+        assert_eq!(from_file, from_bytes);
+        let tight = ImageLimits {
+            max_file_bytes: 10,
+            ..Default::default()
+        };
+        assert!(matches!(
+            load_bytes(&bytes, "upload", &tight),
+            Err(MediaError::FileTooLarge { .. })
+        ));
+        assert!(matches!(
+            load_bytes(b"", "upload", &ImageLimits::default()),
+            Err(MediaError::Empty { .. })
+        ));
     }
 
     #[test]

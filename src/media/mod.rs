@@ -6,6 +6,7 @@ pub mod attach;
 pub mod audio;
 pub mod error;
 pub mod image;
+pub mod resample;
 
 use std::fmt;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Manifest;
+use super::{FileKind, Manifest};
 
 /// The projector next to `model`, if one clearly belongs to it.
 pub fn find_for(model: &Path, manifest: Option<&Manifest>) -> Option<PathBuf> {
@@ -17,9 +17,9 @@ pub fn find_for(model: &Path, manifest: Option<&Manifest>) -> Option<PathBuf> {
             .filter(|e| {
                 e.files
                     .iter()
-                    .any(|f| f.kind == "model" && f.name == file_name)
+                    .any(|f| f.kind == FileKind::Model && f.name == file_name)
             })
-            .flat_map(|e| e.files.iter().filter(|f| f.kind == "mmproj"))
+            .flat_map(|e| e.files.iter().filter(|f| f.kind == FileKind::Mmproj))
             .map(|f| dir.join(&f.name))
             .find(|p| p.is_file());
         if paired.is_some() {

@@ -397,15 +397,13 @@ fn exists(conn: &Connection, conv: ConversationId) -> Result<bool> {
         .is_some())
 }
 
-/// Moves `updated_at` to now, or past the newest conversation's if the clock has not
-/// advanced (same millisecond, or stepped back), keeping it strictly increasing.
+/// Moves `updated_at` to now, or one past the newest conversation's if the
+/// clock has not advanced (same millisecond, or stepped back), so the
+/// conversation just touched always lists first.
 fn touch(conn: &Connection, conv: ConversationId, now: i64) -> Result<()> {
     let n = conn.execute(
-        // Strictly newer than every conversation, so the one just touched
-        // lists first even when the clock has not moved a millisecond.
-        "UPDATE conversations
-         SET updated_at = MAX(?2, (SELECT MAX(updated_at) FROM conversations) + 1)
-         WHERE id = ?1",
+        "UPDATE conversations SET updated_at = \
+         MAX(?2, (SELECT MAX(updated_at) FROM conversations) + 1) WHERE id = ?1",
         params![conv, now],
     )?;
     if n == 0 {

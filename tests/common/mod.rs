@@ -1,6 +1,8 @@
 //! Shared helpers: where the real test model lives and how to start it.
 #![allow(dead_code)]
 
+pub mod http_server;
+
 use std::path::PathBuf;
 
 use omnidesk::chat::{ChatMessage, Role};
@@ -94,4 +96,38 @@ pub fn asset(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("assets/fixtures")
         .join(name)
+}
+
+pub mod serve;
+/// The real all-MiniLM-L6-v2 GGUF made by `scripts/fetch-test-models.sh`.
+/// Missing it is a failure, not a skip.
+pub fn embed_model() -> PathBuf {
+    if let Some(p) = std::env::var_os("OMNIDESK_TEST_EMBED_MODEL") {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("OMNIDESK_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/omnidesk")))
+        .expect("set OMNIDESK_TEST_EMBED_MODEL or HOME");
+    let p = cache.join("test-models/all-minilm-l6-v2-f16.gguf");
+    assert!(
+        p.is_file(),
+        "embedding test model missing at {}: run scripts/fetch-test-models.sh all-minilm-l6-v2",
+        p.display()
+    );
+    p
+}
+
+/// Copy a directory tree (test fixtures into a temp dir we may modify).
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
 }

@@ -142,7 +142,7 @@ pub fn load_model<R: Runtime>(app: &AppHandle<R>, state: &AppState, model: PathB
         let next = match launch::start_engine(&config, model.clone(), None).await {
             Ok(started) => EngineState::Ready {
                 engine: started.engine,
-                notice: started.projector_skipped,
+                notice: (!started.warnings.is_empty()).then(|| started.warnings.join("; ")),
             },
             Err(e) => EngineState::Failed {
                 model,

@@ -3,6 +3,7 @@
 
 use omnidesk::config::Config;
 use omnidesk::engine::SamplingParams;
+use omnidesk::models::fit::GpuLayers;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
 
@@ -20,13 +21,17 @@ pub struct SettingsView {
     pub n_ctx: u32,
     /// 0 = all cores.
     pub threads: u32,
-    pub n_gpu_layers: u32,
+    /// `None` = automatic (from free GPU memory).
+    pub n_gpu_layers: Option<u32>,
     pub temperature: f32,
     pub top_k: i32,
     pub top_p: f32,
     pub min_p: f32,
     pub repeat_penalty: f32,
     pub seed: Option<u32>,
+    /// Speak answers aloud, sentence by sentence.
+    #[serde(default)]
+    pub speak_replies: bool,
     /// Read-only: where these are saved.
     #[serde(default)]
     pub config_path: String,
@@ -39,13 +44,17 @@ impl SettingsView {
             max_tokens: c.max_tokens,
             n_ctx: c.engine.n_ctx,
             threads: c.engine.threads,
-            n_gpu_layers: c.engine.n_gpu_layers,
+            n_gpu_layers: match c.engine.n_gpu_layers {
+                GpuLayers::Auto => None,
+                GpuLayers::Count(n) => Some(n),
+            },
             temperature: c.sampling.temperature,
             top_k: c.sampling.top_k,
             top_p: c.sampling.top_p,
             min_p: c.sampling.min_p,
             repeat_penalty: c.sampling.repeat_penalty,
             seed: c.sampling.seed,
+            speak_replies: c.audio.speak_replies,
             config_path: path.display().to_string(),
         }
     }
@@ -56,7 +65,8 @@ impl SettingsView {
         c.max_tokens = self.max_tokens;
         c.engine.n_ctx = self.n_ctx;
         c.engine.threads = self.threads;
-        c.engine.n_gpu_layers = self.n_gpu_layers;
+        c.engine.n_gpu_layers = self.n_gpu_layers.map_or(GpuLayers::Auto, GpuLayers::Count);
+        c.audio.speak_replies = self.speak_replies;
         c.sampling = SamplingParams {
             temperature: self.temperature,
             top_k: self.top_k,

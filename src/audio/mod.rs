@@ -1,0 +1,48 @@
+//! The microphone: input devices, push-to-talk recording with a live
+//! level meter, and clips ready for the model (mono f32 at its audio rate,
+//! silence trimmed).
+//!
+//! Threading: every recording owns a dedicated capture thread (cpal
+//! streams are not `Send` everywhere); the public types are `Send` and
+//! talk to it over channels. Nothing here panics on device trouble: every
+//! failure is an [`AudioError`].
+
+pub mod capture;
+pub mod devices;
+pub mod error;
+pub mod transcript;
+pub mod trim;
+
+use std::path::Path;
+
+pub use capture::{Clip, Recorder, RecorderSettings, Recording, RecordingEvent, StopReason};
+pub use devices::{list_input_devices, InputDevice};
+pub use error::{AudioError, Result};
+pub use transcript::transcribe;
+pub use trim::{Level, TrimSettings};
+
+use crate::media::Audio;
+
+/// Write `audio` as a 16-bit PCM mono WAV, e.g. to keep a recorded
+/// question with its message.
+///
+/// # Errors
+/// `Write` when the file cannot be created or written.
+pub fn write_wav(audio: &Audio, path: &Path) -> Result<()> {
+    let err = |reason: String| AudioError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: audio.sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).map_err(|e| err(e.to_string()))?;
+    for &s in audio.samples.iter() {
+        let v = (s.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16;
+        w.write_sample(v).map_err(|e| err(e.to_string()))?;
+    }
+    w.finalize().map_err(|e| err(e.to_string()))
+}

@@ -1,0 +1,80 @@
+//! `omnidesk audio devices` and `omnidesk camera list|snap`.
+
+use anyhow::{Context as _, Result};
+use omnidesk::audio;
+use omnidesk::config;
+
+use super::args::{AudioArgs, AudioCommand, CameraArgs, CameraCommand};
+use super::context::Context;
+use super::voice;
+
+pub fn audio(ctx: &Context, args: &AudioArgs) -> Result<()> {
+    let AudioCommand::Devices { use_device, json } = &args.command;
+    let devices = audio::list_input_devices()?;
+    if let Some(wanted) = use_device {
+        if wanted == "default" {
+            config::remember_input_device(&ctx.config_path, None)?;
+            eprintln!("Using the system default microphone.");
+        } else {
+            let found = devices
+                .iter()
+                .find(|d| d.id == *wanted || d.name == *wanted)
+                .ok_or_else(|| audio::AudioError::DeviceNotFound {
+                    name: wanted.clone(),
+                })?;
+            config::remember_input_device(&ctx.config_path, Some(&found.id))?;
+            eprintln!(
+                "Using {} ({}); saved in {}",
+                found.name,
+                found.id,
+                ctx.config_path.display()
+            );
+        }
+        return Ok(());
+    }
+    let chosen = ctx.config.audio.input_device.as_deref();
+    if *json {
+        println!("{}", serde_json::to_string_pretty(&devices)?);
+        return Ok(());
+    }
+    if devices.is_empty() {
+        eprintln!("No input devices found.");
+    }
+    for d in &devices {
+        let in_use = Some(d.id.as_str()) == chosen || (d.is_default && chosen.is_none());
+        let mark = if in_use { "*" } else { " " };
+        println!("{mark} {:<32} {}", d.id, d.name);
+    }
+    Ok(())
+}
+
+pub fn camera(args: &CameraArgs) -> Result<()> {
+    let source = voice::camera_source(args.fake);
+    match &args.command {
+        CameraCommand::List { json } => {
+            let cams = source.list()?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&cams)?);
+            } else if cams.is_empty() {
+                eprintln!("No cameras found.");
+            } else {
+                for c in cams {
+                    println!("{:>3}  {}  {}", c.index, c.name, c.description);
+                }
+            }
+            Ok(())
+        }
+        CameraCommand::Snap { file, index } => {
+            let image = omnidesk::camera::snapshot(&*source, *index, &Default::default())
+                .context("cannot take a snapshot")?;
+            voice::save_image(&image, file)?;
+            eprintln!(
+                "Saved {}×{} to {}",
+                image.width,
+                image.height,
+                file.display()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `omnidesk listen`: push-to-talk from the terminal. Recording starts at
+//! once and stops on Enter (or at the length limit); the clip goes to the
+//! model as audio and the answer streams back (and is spoken with --speak).
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use omnidesk::audio::{self, Recorder, RecorderSettings, RecordingEvent};
+use omnidesk::media::Media;
+
+use super::args::ListenArgs;
+use super::attach::Attached;
+use super::context::Context;
+use super::conversation::Conversation;
+use super::voice::{self, SpeakingWriter};
+
+pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
+    let store = if args.no_save {
+        None
+    } else {
+        Some(ctx.open_store()?)
+    };
+    let engine = ctx.start_engine(args.json).await?;
+    let caps = engine.info().capabilities;
+    let Some(rate) = caps.audio_sample_rate.filter(|_| caps.audio) else {
+        anyhow::bail!(
+            "{} has no audio input: load a model with an audio projector (e.g. Qwen2.5-Omni with its mmproj)",
+            engine.info().path.display()
+        );
+    };
+    let voice = if args.speak {
+        Some(voice::start_voice(ctx)?)
+    } else {
+        None
+    };
+    let settings = RecorderSettings {
+        device: args
+            .device
+            .clone()
+            .or_else(|| ctx.config.audio.input_device.clone()),
+        max_seconds: args.max_seconds.unwrap_or(ctx.config.audio.max_seconds),
+        target_rate: rate,
+        ..Default::default()
+    };
+    // A new recording silences any answer still being spoken.
+    if let Some(v) = &voice {
+        v.narrator.stop();
+    }
+    let mut recording = Recorder::start(settings).context("cannot record")?;
+    let meter = std::io::stderr().is_terminal() && !args.json;
+    if !args.json {
+        eprintln!(
+            "Recording from {} … press Enter to stop.",
+            recording.device()
+        );
+    }
+    let mut events = recording.take_events();
+    let mut enter = spawn_enter_reader();
+    let mut stdin_closed = false;
+    loop {
+        let ev = tokio::select! {
+            r = &mut enter, if !stdin_closed => {
+                if r.is_ok() { break; }
+                stdin_closed = true;
+                continue;
+            }
+            ev = async { match events.as_mut() { Some(e) => e.recv().await, None => None } } => ev,
+        };
+        match ev {
+            Some(RecordingEvent::Level { rms, seconds, .. }) if meter => {
+                let bars = ((rms * 200.0).min(40.0)) as usize;
+                eprint!("\r{seconds:5.1} s {:<40}", "█".repeat(bars));
+            }
+            Some(RecordingEvent::Stopped { reason, .. }) => {
+                if !args.json {
+                    eprintln!("\n[recording stopped: {reason}]");
+                }
+                break;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let released = Instant::now();
+    let clip = recording.finish().await.context("the recording failed")?;
+    if !args.json {
+        eprintln!(
+            "\r[{:.1} s of speech from {:.1} s recorded]",
+            clip.audio.seconds(),
+            clip.captured_seconds
+        );
+    }
+
+    let mut attached = Attached::default();
+    let recorded = match &store {
+        Some(_) => Some(voice::save_recording(&ctx.data_dir, &clip.audio)?),
+        None => None,
+    };
+    let media = Media::Audio(clip.audio.clone());
+    match &recorded {
+        Some(p) => attached.push(p, media),
+        None => attached.media.push(media),
+    }
+
+    let transcript = if args.transcribe {
+        let t = audio::transcribe(&engine, &clip.audio, 128).await?;
+        if !args.json {
+            eprintln!("heard: {t}");
+        }
+        Some(t)
+    } else {
+        None
+    };
+
+    let system = args
+        .gen
+        .system
+        .clone()
+        .or_else(|| ctx.config.system_prompt.clone());
+    let model = engine.info().path.display().to_string();
+    let mut conv = Conversation::open(store.as_ref(), args.gen.conversation, system, model, rate)?;
+    let template = ctx.request(&args.gen);
+    let mut stdout = std::io::stdout();
+    let out: Option<&mut dyn Write> = if args.json { None } else { Some(&mut stdout) };
+    let mut writer = SpeakingWriter::new(out, voice.as_ref().map(|v| &v.narrator));
+    let outcome = conv
+        .ask(
+            &engine,
+            store.as_ref(),
+            &template,
+            &args.prompt,
+            attached,
+            Some(&mut writer),
+        )
+        .await?;
+    writer.finish();
+    let first_token = writer.first_token;
+    if let Some(v) = &voice {
+        v.wait().await;
+    }
+    let ms = |t: Option<Instant>| t.map(|t| t.duration_since(released).as_secs_f64() * 1e3);
+    let first_audio = voice
+        .as_ref()
+        .and_then(|v| v.first_audio.lock().ok().and_then(|f| *f));
+    if args.json {
+        let json = serde_json::json!({
+            "conversation_id": conv.id,
+            "recording": recorded,
+            "clip_seconds": clip.audio.seconds(),
+            "stop_reason": clip.stop_reason,
+            "transcript": transcript,
+            "text": outcome.text,
+            "finish_reason": outcome.finish,
+            "stats": outcome.stats,
+            "release_to_first_token_ms": ms(first_token),
+            "release_to_first_audio_ms": ms(first_audio),
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!();
+        if let Some(t) = ms(first_token) {
+            eprintln!("[release → first token {t:.0} ms]");
+        }
+        if let Some(id) = conv.id {
+            eprintln!("[conversation {id}; continue with --conversation {id}]");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `Ok` on the first line from stdin; at end of input (stdin
+/// closed or /dev/null) it resolves `Err`, and the recording then runs to
+/// its length limit.
+fn spawn_enter_reader() -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        if matches!(std::io::stdin().read_line(&mut line), Ok(n) if n > 0) {
+            let _ = tx.send(());
+        }
+    });
+    rx
+}

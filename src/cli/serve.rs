@@ -1,0 +1,127 @@
+//! `omnidesk serve`: resolve the engine, bind, print where and how to
+//! connect, serve until Ctrl-C (a second Ctrl-C quits at once).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use anyhow::{Context as _, Result};
+use omnidesk::media::{audio::AudioLimits, image::ImageLimits};
+use omnidesk::server::{self, Defaults, Server, ServerOptions};
+
+use super::args::ServeArgs;
+use super::context::Context;
+
+pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
+    let token = server::load_or_create_token(&ctx.data_dir)?;
+    if args.show_token {
+        println!("{token}");
+        return Ok(());
+    }
+    let ip = parse_host(&args.host)?;
+    if !ip.is_loopback() {
+        eprintln!(
+            "warning: binding {ip}: the API is reachable from other machines (it still \
+             requires the token, but traffic is unencrypted HTTP)"
+        );
+    }
+    anyhow::ensure!(args.max_body_mib > 0, "--max-body-mib must be at least 1");
+    let engine = ctx.start_engine(false).await?;
+    let model_id = model_id(&engine);
+    let defaults = Defaults {
+        sampling: ctx.config.sampling.clone(),
+        max_tokens: ctx.config.max_tokens,
+        audio_rate: engine
+            .info()
+            .capabilities
+            .audio_sample_rate
+            .unwrap_or(16_000),
+        image_limits: ImageLimits::default(),
+        audio_limits: AudioLimits::default(),
+    };
+    let options = ServerOptions {
+        addr: SocketAddr::new(ip, args.port),
+        token: token.clone(),
+        model_id: model_id.clone(),
+        body_limit: args.max_body_mib << 20,
+        defaults,
+        embedder: None,
+    };
+    let server = Server::bind(engine, options).await?;
+    let addr = server.local_addr()?;
+    // Listen for signals before announcing the address, so a client that
+    // reacts to the announcement with Ctrl-C is never too early.
+    let signals = Signals::install()?;
+    println!("Omnidesk API listening on http://{addr}/v1");
+    println!("Model: {model_id}");
+    println!("Token: {token}");
+    println!("(send it as `Authorization: Bearer <token>`; Ctrl-C stops the server)");
+    server
+        .run(shutdown_signal(signals))
+        .await
+        .context("the server failed")?;
+    eprintln!("Server stopped.");
+    Ok(())
+}
+
+/// An IP address, or `localhost`.
+fn parse_host(host: &str) -> Result<IpAddr> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    host.parse()
+        .with_context(|| format!("--host {host:?} is not an IP address (e.g. 127.0.0.1 or ::1)"))
+}
+
+/// The id clients see: the model file's stem, or the remote model's name.
+fn model_id(engine: &omnidesk::engine::EngineHandle) -> String {
+    let info = engine.info();
+    if engine.is_remote() {
+        return info.name.clone().unwrap_or_else(|| "remote".into());
+    }
+    info.path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "omnidesk".into())
+}
+
+/// Ctrl-C and SIGTERM, registered with the OS as soon as this exists.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Ctrl-C or SIGTERM starts a graceful shutdown; a second signal exits.
+async fn shutdown_signal(mut signals: Signals) {
+    signals.next().await;
+    eprintln!("Stopping: finishing open requests (Ctrl-C again to quit now) …");
+    tokio::spawn(async move {
+        signals.next().await;
+        std::process::exit(130);
+    });
+}

@@ -1,0 +1,159 @@
+//! Shared pieces of the hands-free commands: speaking a streamed answer,
+//! keeping recordings and snapshots in the data dir.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+use omnidesk::camera::{self, CameraSettings, FakeSource, FrameSource, NokhwaSource};
+use omnidesk::media::{Audio, Image};
+use omnidesk::tts::{EspeakSpeaker, Narrator, SentenceSplitter, SpeechEvent};
+
+use super::context::Context;
+
+/// A narrator plus when it first made a sound (for timings).
+pub struct Voice {
+    pub narrator: Narrator,
+    pub first_audio: Arc<Mutex<Option<Instant>>>,
+}
+
+/// Start espeak-ng speech on the configured output device.
+pub fn start_voice(ctx: &Context) -> Result<Voice> {
+    let speaker = Arc::new(EspeakSpeaker::default());
+    let (narrator, mut events) = Narrator::start(speaker, ctx.config.audio.output_device.clone())
+        .context("cannot speak answers")?;
+    let first_audio = Arc::new(Mutex::new(None));
+    let first = first_audio.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            match &ev {
+                SpeechEvent::Started { .. } => {
+                    if let Ok(mut f) = first.lock() {
+                        f.get_or_insert_with(Instant::now);
+                    }
+                }
+                SpeechEvent::Failed { message, .. } => eprintln!("\n[speech: {message}]"),
+                _ => {}
+            }
+            tracing::debug!(?ev, "speech");
+        }
+    });
+    Ok(Voice {
+        narrator,
+        first_audio,
+    })
+}
+
+impl Voice {
+    /// Wait until the answer was spoken; Ctrl-C silences it.
+    pub async fn wait(&self) {
+        tokio::select! {
+            _ = self.narrator.wait_idle() => {}
+            _ = tokio::signal::ctrl_c() => self.narrator.stop(),
+        }
+    }
+}
+
+/// Passes streamed answer text through and hands each completed sentence
+/// to the narrator, so speech starts before the answer is finished.
+pub struct SpeakingWriter<'a> {
+    pub out: Option<&'a mut dyn Write>,
+    pub narrator: Option<&'a Narrator>,
+    pub splitter: SentenceSplitter,
+    pub first_token: Option<Instant>,
+}
+
+impl<'a> SpeakingWriter<'a> {
+    pub fn new(out: Option<&'a mut dyn Write>, narrator: Option<&'a Narrator>) -> Self {
+        Self {
+            out,
+            narrator,
+            splitter: SentenceSplitter::new(),
+            first_token: None,
+        }
+    }
+
+    /// Speak whatever text is left after the last sentence end.
+    pub fn finish(&mut self) {
+        if let (Some(n), Some(rest)) = (self.narrator, self.splitter.finish()) {
+            n.say(rest);
+        }
+    }
+}
+
+impl Write for SpeakingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.first_token.get_or_insert_with(Instant::now);
+        if let Some(o) = self.out.as_deref_mut() {
+            o.write_all(buf)?;
+        }
+        if let Some(n) = self.narrator {
+            for sentence in self.splitter.push(&String::from_utf8_lossy(buf)) {
+                n.say(sentence);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.out.as_deref_mut() {
+            Some(o) => o.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+fn stamp() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// Keep a recorded question as a WAV in `<data dir>/recordings`, so the
+/// conversation can be replayed (the message stores this path).
+pub fn save_recording(data_dir: &Path, audio: &Audio) -> Result<PathBuf> {
+    let dir = data_dir.join("recordings");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!("{}-{}.wav", stamp(), &audio.hash.hex()[..12]));
+    omnidesk::audio::write_wav(audio, &path)?;
+    Ok(path)
+}
+
+/// The camera source the flags ask for.
+pub fn camera_source(fake: bool) -> Box<dyn FrameSource> {
+    if fake {
+        Box::new(FakeSource)
+    } else {
+        Box::new(NokhwaSource)
+    }
+}
+
+/// Take a snapshot on a blocking thread.
+pub async fn snapshot(index: u32, fake: bool) -> Result<Image> {
+    let image = tokio::task::spawn_blocking(move || {
+        camera::snapshot(&*camera_source(fake), index, &CameraSettings::default())
+    })
+    .await
+    .context("the camera task failed")??;
+    Ok(image)
+}
+
+/// Save an image as PNG/JPEG (by extension) at `path`.
+pub fn save_image(image: &Image, path: &Path) -> Result<()> {
+    let buf = image::RgbImage::from_raw(image.width, image.height, image.rgb.to_vec())
+        .context("the snapshot has the wrong size")?;
+    buf.save(path)
+        .with_context(|| format!("cannot save {}", path.display()))
+}
+
+/// Keep a snapshot in `<data dir>/snapshots` so its message can be replayed.
+pub fn save_snapshot(data_dir: &Path, image: &Image) -> Result<PathBuf> {
+    let dir = data_dir.join("snapshots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!("{}-{}.png", stamp(), &image.hash.hex()[..12]));
+    save_image(image, &path)?;
+    Ok(path)
+}

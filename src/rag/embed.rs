@@ -1,0 +1,341 @@
+//! Sentence embeddings: the [`Embedder`] trait and its llama.cpp
+//! implementation, [`LlamaEmbedder`].
+//!
+//! Threading: a `LlamaEmbedder` starts one named OS thread that owns the
+//! embedding `LlamaModel` and its `LlamaContext` (created with embeddings on
+//! and the GGUF's own pooling); they never leave it. Callers on any thread
+//! send a batch of texts through a bounded channel and block for the
+//! vectors, so the handle is `Send + Sync` and cheap to share in an `Arc`.
+//! The process-wide llama.cpp backend is shared with the chat engine.
+
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+
+use super::error::{RagError, Result};
+use crate::engine::gguf;
+use crate::engine::EngineError;
+
+/// Turns text into unit-length vectors; cosine similarity is then a dot
+/// product. Behind a trait so fusion and ranking tests can use a fake.
+pub trait Embedder: Send + Sync {
+    /// Identifies the model; vectors from different ids are never mixed.
+    fn model_id(&self) -> &str;
+    /// Length of every vector.
+    fn dimension(&self) -> usize;
+    /// One L2-normalised vector per text, in order.
+    ///
+    /// # Errors
+    /// The model failed, or its thread is gone.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Tokens evaluated per llama.cpp call: all sequences of one batch go
+/// through a single non-causal ubatch, so this is also the ubatch size.
+const BATCH_TOKENS: usize = 2048;
+/// Sequences (chunks) packed into one decode.
+const MAX_SEQS: usize = 32;
+/// Pending requests before callers block.
+const QUEUE: usize = 4;
+
+struct Job {
+    texts: Vec<String>,
+    reply: std_mpsc::SyncSender<Result<Vec<Vec<f32>>>>,
+}
+
+/// A llama.cpp embedding model on its own thread. See the module docs.
+#[derive(Debug)]
+pub struct LlamaEmbedder {
+    jobs: std_mpsc::SyncSender<Job>,
+    id: String,
+    dimension: usize,
+    path: PathBuf,
+}
+
+impl LlamaEmbedder {
+    /// Validate `path` (GGUF header, pooling) and load it on a new thread.
+    ///
+    /// # Errors
+    /// `Embedding(InvalidModel)` for a file that is not a usable GGUF,
+    /// `NotAnEmbeddingModel` when it has no pooling (a chat model),
+    /// `Embedding(LoadFailed/ContextFailed)` when llama.cpp refuses it.
+    pub fn start(path: &Path, threads: Option<u32>) -> Result<Self> {
+        let header = gguf::inspect(path).map_err(EngineError::from)?;
+        let pooling_key = format!("{}.pooling_type", header.architecture);
+        let pooling = header
+            .metadata
+            .iter()
+            .find(|(k, _)| *k == pooling_key)
+            .map(|(_, v)| v.trim().to_string());
+        match pooling.as_deref() {
+            None | Some("0") => {
+                return Err(RagError::NotAnEmbeddingModel {
+                    path: path.to_path_buf(),
+                    reason: format!("no sentence pooling ({pooling_key} missing or none)"),
+                })
+            }
+            Some(_) => {}
+        }
+        let threads = threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(4)
+        });
+        let (ready_tx, ready_rx) = std_mpsc::sync_channel(1);
+        let (jobs, job_rx) = std_mpsc::sync_channel(QUEUE);
+        let model_path = path.to_path_buf();
+        std::thread::Builder::new()
+            .name("omnidesk-embed".into())
+            .spawn(move || run(model_path, threads, ready_tx, job_rx))
+            .map_err(|e| EngineError::Backend(format!("cannot start embedding thread: {e}")))?;
+        let dimension = ready_rx.recv().map_err(|_| RagError::EmbedderStopped)??;
+        let name = header.name.clone().unwrap_or_else(|| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        Ok(Self {
+            jobs,
+            id: format!("{name}:{}:{dimension}", header.file_size),
+            dimension,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The model file this embedder runs.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Embedder for LlamaEmbedder {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, rx) = std_mpsc::sync_channel(1);
+        self.jobs
+            .send(Job {
+                texts: texts.iter().map(|t| t.to_string()).collect(),
+                reply,
+            })
+            .map_err(|_| RagError::EmbedderStopped)?;
+        rx.recv().map_err(|_| RagError::EmbedderStopped)?
+    }
+}
+
+/// Thread body: load, report the dimension, then serve jobs until every
+/// handle is dropped.
+fn run(
+    path: PathBuf,
+    threads: u32,
+    ready: std_mpsc::SyncSender<Result<usize>>,
+    jobs: std_mpsc::Receiver<Job>,
+) {
+    let loaded = load(&path, threads);
+    let (model, params) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let backend = match crate::engine::worker::backend() {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = ready.send(Err(e.into()));
+            return;
+        }
+    };
+    let mut ctx = match model.new_context(backend, params) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(EngineError::ContextFailed {
+                n_ctx: BATCH_TOKENS as u32,
+                reason: e.to_string(),
+            }
+            .into()));
+            return;
+        }
+    };
+    let dimension = usize::try_from(model.n_embd()).unwrap_or(0);
+    if ready.send(Ok(dimension)).is_err() {
+        return;
+    }
+    // One sequence never exceeds what the model was trained on.
+    let max_seq = (model.n_ctx_train() as usize).clamp(8, BATCH_TOKENS);
+    while let Ok(job) = jobs.recv() {
+        let result = embed_all(&model, &mut ctx, &job.texts, max_seq, dimension);
+        let _ = job.reply.send(result);
+    }
+}
+
+fn load(path: &Path, threads: u32) -> Result<(LlamaModel, LlamaContextParams)> {
+    let backend = crate::engine::worker::backend()?;
+    let model =
+        LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()).map_err(|e| {
+            EngineError::LoadFailed {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
+    let t = i32::try_from(threads).unwrap_or(i32::MAX);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(BATCH_TOKENS as u32))
+        .with_n_batch(BATCH_TOKENS as u32)
+        .with_n_ubatch(BATCH_TOKENS as u32)
+        .with_n_seq_max(MAX_SEQS as u32)
+        .with_n_threads(t)
+        .with_n_threads_batch(t)
+        .with_embeddings(true);
+    Ok((model, params))
+}
+
+/// Tokenise every text (truncated to `max_seq`), pack as many sequences as
+/// fit into one decode, and read back one pooled vector per sequence.
+fn embed_all(
+    model: &LlamaModel,
+    ctx: &mut LlamaContext<'_>,
+    texts: &[String],
+    max_seq: usize,
+    dimension: usize,
+) -> Result<Vec<Vec<f32>>> {
+    let vocab = model.vocab();
+    let tokenized: Vec<Vec<LlamaToken>> = texts
+        .iter()
+        .map(|t| {
+            let mut toks = vocab.tokenize(t.as_bytes(), true, false);
+            if toks.len() > max_seq {
+                // Keep the closing separator the model was trained with.
+                let last = toks[toks.len() - 1];
+                toks.truncate(max_seq - 1);
+                toks.push(last);
+            }
+            toks
+        })
+        .collect();
+    let mut out = Vec::with_capacity(texts.len());
+    let mut batch = LlamaBatch::new(BATCH_TOKENS, MAX_SEQS as i32);
+    let mut start = 0;
+    while start < tokenized.len() {
+        let mut end = start;
+        let mut used = 0;
+        while end < tokenized.len()
+            && end - start < MAX_SEQS
+            && (end == start || used + tokenized[end].len() <= BATCH_TOKENS)
+        {
+            used += tokenized[end].len();
+            end += 1;
+        }
+        batch.clear();
+        for (seq, toks) in tokenized[start..end].iter().enumerate() {
+            batch
+                .add_sequence(toks, seq as i32, true)
+                .map_err(|e| EngineError::Decode(e.to_string()))?;
+        }
+        ctx.clear_kv_cache();
+        ctx.decode(&mut batch)
+            .map_err(|e| EngineError::Decode(e.to_string()))?;
+        for seq in 0..(end - start) {
+            let v = ctx
+                .embeddings_seq_ith(seq as i32)
+                .map_err(|e| EngineError::Decode(e.to_string()))?;
+            if v.len() != dimension {
+                return Err(RagError::Dimension {
+                    expected: dimension,
+                    found: v.len(),
+                });
+            }
+            out.push(normalize(v));
+        }
+        start = end;
+    }
+    Ok(out)
+}
+
+/// Unit length, so cosine similarity is a dot product. A zero vector stays
+/// zero rather than becoming NaN.
+pub fn normalize(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        v.iter().map(|x| x / norm).collect()
+    } else {
+        vec![0.0; v.len()]
+    }
+}
+
+/// Dot product of two unit vectors: their cosine similarity.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A deterministic stand-in for tests of ranking logic: bag-of-trigram
+/// hashing, so texts sharing words get similar vectors.
+#[cfg(test)]
+pub(crate) struct FakeEmbedder {
+    pub dimension: usize,
+}
+
+#[cfg(test)]
+impl Embedder for FakeEmbedder {
+    fn model_id(&self) -> &str {
+        "fake"
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let chars: Vec<char> = t.to_lowercase().chars().collect();
+                let mut v = vec![0.0f32; self.dimension];
+                for w in chars.windows(3) {
+                    let h = w
+                        .iter()
+                        .fold(7u64, |h, c| h.wrapping_mul(31).wrapping_add(*c as u64));
+                    v[(h % self.dimension as u64) as usize] += 1.0;
+                }
+                normalize(&v)
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_gives_unit_length_and_keeps_zero() {
+        let v = normalize(&[3.0, 4.0]);
+        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
+        assert_eq!(normalize(&[0.0, 0.0]), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn chat_model_is_not_an_embedding_model() {
+        let Some(p) = std::env::var_os("OMNIDESK_TEST_MODEL") else {
+            return;
+        };
+        let err = LlamaEmbedder::start(Path::new(&p), Some(1)).unwrap_err();
+        assert!(matches!(err, RagError::NotAnEmbeddingModel { .. }), "{err}");
+    }
+}

@@ -1,0 +1,238 @@
+//! Hybrid search: vector neighbours (usearch) and keyword matches (FTS5
+//! bm25) fused with reciprocal rank fusion, then a relevance gate so an
+//! unrelated question returns nothing rather than noise.
+//!
+//! A candidate passes the gate when its cosine similarity to the question
+//! reaches `min_similarity`, or when it contains at least `min_coverage` of
+//! the question's keyword terms. Scope filters (collection, folder) apply
+//! to candidates before fusion. Runs on the caller's thread: the query is
+//! embedded first (on the embedder's thread), then the index lock is held
+//! only for the lookups.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::db::ChunkInfo;
+use super::embed::cosine;
+use super::error::{RagError, Result};
+use super::{fts, Rag};
+
+/// Which retrievers to use; eval compares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMode {
+    Hybrid,
+    Vector,
+    Keyword,
+}
+
+/// Search settings.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// Results to return at most.
+    pub limit: usize,
+    pub mode: SearchMode,
+    /// Only this collection.
+    pub collection: Option<String>,
+    /// Only documents at or under this path.
+    pub folder: Option<PathBuf>,
+    /// Cosine similarity that makes a chunk relevant on its own.
+    pub min_similarity: f32,
+    /// Share of keyword terms that makes a chunk relevant on its own.
+    pub min_coverage: f32,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self {
+            limit: 8,
+            mode: SearchMode::Hybrid,
+            collection: None,
+            folder: None,
+            min_similarity: 0.35,
+            min_coverage: 0.5,
+        }
+    }
+}
+
+impl SearchOptions {
+    /// No relevance gate: rank everything (for evaluation).
+    pub fn ungated(mut self) -> Self {
+        self.min_similarity = f32::NEG_INFINITY;
+        self.min_coverage = 0.0;
+        self
+    }
+}
+
+/// One result with the evidence for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub chunk: ChunkInfo,
+    /// Fused score (reciprocal rank fusion); higher is better.
+    pub score: f32,
+    /// Cosine similarity to the question.
+    pub similarity: f32,
+    /// Share of keyword terms the chunk contains.
+    pub coverage: f32,
+    /// 1-based ranks in each retriever, when it found the chunk.
+    pub vector_rank: Option<usize>,
+    pub keyword_rank: Option<usize>,
+}
+
+/// The RRF constant: damps the head of each list so neither dominates.
+const RRF_K: f32 = 60.0;
+
+/// Reciprocal rank fusion of ranked id lists: Σ 1/(k + rank), best first;
+/// ties keep the earlier list's order.
+pub fn fuse(lists: &[&[i64]]) -> Vec<(i64, f32)> {
+    let mut scores: HashMap<i64, (f32, usize)> = HashMap::new();
+    let mut order = 0;
+    for list in lists {
+        for (rank, id) in list.iter().enumerate() {
+            let e = scores.entry(*id).or_insert_with(|| {
+                order += 1;
+                (0.0, order)
+            });
+            e.0 += 1.0 / (RRF_K + rank as f32 + 1.0);
+        }
+    }
+    let mut out: Vec<(i64, f32, usize)> =
+        scores.into_iter().map(|(id, (s, o))| (id, s, o)).collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+    out.into_iter().map(|(id, s, _)| (id, s)).collect()
+}
+
+impl Rag {
+    /// Search the index; see the module docs.
+    ///
+    /// # Errors
+    /// `InvalidRequest` for an empty query; embedding, SQLite and vector
+    /// failures.
+    pub fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<SearchHit>> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(RagError::InvalidRequest("the search query is empty".into()));
+        }
+        let q = self
+            .embedder
+            .embed(&[query])?
+            .pop()
+            .ok_or(RagError::EmbedderStopped)?;
+        let terms = fts::terms(query);
+        let filtered = options.collection.is_some() || options.folder.is_some();
+        let pool = if filtered {
+            500
+        } else {
+            (options.limit * 6).max(50)
+        };
+        let inner = self.lock();
+        let vec_hits = if options.mode != SearchMode::Keyword {
+            inner.vectors.search(&q, pool)?
+        } else {
+            Vec::new()
+        };
+        let kw_hits = if options.mode != SearchMode::Vector {
+            fts::search(&inner.db, &terms, pool)?
+        } else {
+            Vec::new()
+        };
+        let mut ids: Vec<i64> = vec_hits.iter().map(|h| h.0).collect();
+        ids.extend(
+            kw_hits
+                .iter()
+                .map(|h| h.0)
+                .filter(|id| !vec_hits.iter().any(|v| v.0 == *id)),
+        );
+        let infos: HashMap<i64, ChunkInfo> = inner
+            .db
+            .chunks(&ids)?
+            .into_iter()
+            .filter(|c| in_scope(c, options))
+            .map(|c| (c.id, c))
+            .collect();
+        let mut similarity: HashMap<i64, f32> = vec_hits.iter().copied().collect();
+        let missing: Vec<i64> = infos
+            .keys()
+            .filter(|id| !similarity.contains_key(id))
+            .copied()
+            .collect();
+        for (id, v) in inner.db.vectors_of(&missing)? {
+            similarity.insert(id, cosine(&q, &v));
+        }
+        drop(inner);
+        let vec_ids: Vec<i64> = vec_hits
+            .iter()
+            .map(|h| h.0)
+            .filter(|id| infos.contains_key(id))
+            .collect();
+        let kw_ids: Vec<i64> = kw_hits
+            .iter()
+            .map(|h| h.0)
+            .filter(|id| infos.contains_key(id))
+            .collect();
+        let fused = fuse(&[&vec_ids, &kw_ids]);
+        let ungated = options.min_similarity == f32::NEG_INFINITY;
+        let mut out = Vec::new();
+        for (id, score) in fused {
+            let Some(chunk) = infos.get(&id) else {
+                continue;
+            };
+            let sim = similarity.get(&id).copied().unwrap_or(0.0);
+            let cov = fts::coverage(&terms, &format!("{}\n{}", chunk.heading, chunk.text));
+            let relevant = ungated
+                || sim >= options.min_similarity
+                || (!terms.is_empty() && options.min_coverage > 0.0 && cov >= options.min_coverage);
+            if !relevant {
+                continue;
+            }
+            out.push(SearchHit {
+                chunk: chunk.clone(),
+                score,
+                similarity: sim,
+                coverage: cov,
+                vector_rank: vec_ids.iter().position(|x| *x == id).map(|p| p + 1),
+                keyword_rank: kw_ids.iter().position(|x| *x == id).map(|p| p + 1),
+            });
+            if out.len() >= options.limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn in_scope(c: &ChunkInfo, options: &SearchOptions) -> bool {
+    if let Some(col) = &options.collection {
+        if &c.collection != col {
+            return false;
+        }
+    }
+    if let Some(folder) = &options.folder {
+        if !c.path.starts_with(folder) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_rewards_agreement() {
+        let fused = fuse(&[&[1, 2, 3], &[3, 4, 1]]);
+        let ids: Vec<i64> = fused.iter().map(|f| f.0).collect();
+        // 1 (ranks 1 and 3) and 3 (ranks 3 and 1) beat singles.
+        assert_eq!(&ids[..2], &[1, 3]);
+        assert_eq!(ids.len(), 4);
+    }
+
+    #[test]
+    fn fusion_of_one_list_keeps_its_order() {
+        let fused = fuse(&[&[5, 9, 7], &[]]);
+        assert_eq!(fused.iter().map(|f| f.0).collect::<Vec<_>>(), vec![5, 9, 7]);
+    }
+}

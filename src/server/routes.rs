@@ -1,0 +1,186 @@
+//! Route handlers. Each one parses, hands the work to the engine (or the
+//! embedding backend) and shapes the answer; none touches model state.
+//! Handlers run on tokio worker threads; media decoding moves to a
+//! blocking thread so it never stalls other connections.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::error::ApiError;
+use super::sse::{self, ChunkMeta};
+use super::types::{self, Defaults};
+use super::EmbeddingBackend;
+use crate::engine::{EngineHandle, GenerationEvent};
+use crate::openai::{
+    ChatCompletionRequest, EmbeddingData, EmbeddingRequest, EmbeddingResponse, ModelList,
+    ModelObject, Usage,
+};
+
+/// What every handler shares. Cheap to clone: handles and `Arc`s only.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub engine: EngineHandle,
+    pub model_id: Arc<str>,
+    pub created: u64,
+    pub defaults: Arc<Defaults>,
+    pub body_limit: usize,
+    pub embedder: Option<Arc<dyn EmbeddingBackend>>,
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `chatcmpl-` plus 24 random hex digits.
+fn completion_id() -> String {
+    let mut bytes = [0u8; 12];
+    // Ids only need to be distinct; a clock fallback is fine.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes[..8].copy_from_slice(&unix_now().to_le_bytes());
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("chatcmpl-{hex}")
+}
+
+/// The body as JSON, with OpenAI-shaped 400/413 errors.
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request("invalid_body", r.body_text())
+        }
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+fn model_object(state: &AppState, id: &str) -> ModelObject {
+    ModelObject {
+        id: id.to_string(),
+        object: "model".into(),
+        created: state.created,
+        owned_by: "omnidesk".into(),
+    }
+}
+
+/// `GET /v1/models`: the one loaded model (and the embedding model, if any).
+pub(crate) async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
+    let mut data = vec![model_object(&state, &state.model_id)];
+    if let Some(e) = &state.embedder {
+        data.push(model_object(&state, e.model_id()));
+    }
+    Json(ModelList {
+        object: "list".into(),
+        data,
+    })
+}
+
+/// `GET /v1/models/{id}`.
+pub(crate) async fn get_model(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ModelObject>, ApiError> {
+    let known =
+        id == *state.model_id || state.embedder.as_ref().is_some_and(|e| e.model_id() == id);
+    if known {
+        Ok(Json(model_object(&state, &id)))
+    } else {
+        Err(ApiError::not_found(format!("no model named {id:?}")))
+    }
+}
+
+/// `POST /v1/chat/completions`, streamed or not.
+pub(crate) async fn chat_completions(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: ChatCompletionRequest = json_body(body, state.body_limit)?;
+    let defaults = state.defaults.clone();
+    let prepared = tokio::task::spawn_blocking(move || types::prepare(req, &defaults))
+        .await
+        .map_err(|e| ApiError::internal(format!("request preparation failed: {e}")))??;
+    let mut stream = state.engine.generate(prepared.request)?;
+    let id = completion_id();
+    let created = unix_now();
+    if prepared.stream {
+        // Wait for the first event: failures before any output (prompt too
+        // long, unsupported media) still get a proper status code.
+        let first = stream
+            .next()
+            .await
+            .ok_or(crate::engine::EngineError::Stopped)?;
+        if let GenerationEvent::Failed(e) = first {
+            return Err(e.into());
+        }
+        let meta = ChunkMeta {
+            id,
+            created,
+            model: state.model_id.to_string(),
+            include_usage: prepared.include_usage,
+        };
+        return Ok(sse::response(first, stream, meta));
+    }
+    // Dropping this future (client gone) drops `stream`, which cancels.
+    let outcome = stream.finish().await?;
+    Ok(Json(types::completion(id, created, &state.model_id, outcome)).into_response())
+}
+
+/// `POST /v1/embeddings`: 501 until an embedding backend is configured.
+pub(crate) async fn embeddings(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<EmbeddingResponse>, ApiError> {
+    let Some(embedder) = state.embedder.clone() else {
+        return Err(ApiError::not_implemented(
+            "embeddings_unavailable",
+            "this server has no embedding model configured; /v1/embeddings is not available",
+        ));
+    };
+    let req: EmbeddingRequest = json_body(body, state.body_limit)?;
+    let inputs = req.input.into_vec();
+    if inputs.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_input",
+            "input must not be empty",
+        ));
+    }
+    let vectors = embedder
+        .embed(inputs)
+        .await
+        .map_err(|e| ApiError::internal(format!("embedding failed: {e}")))?;
+    Ok(Json(EmbeddingResponse {
+        object: "list".into(),
+        model: embedder.model_id().to_string(),
+        data: vectors
+            .into_iter()
+            .enumerate()
+            .map(|(index, embedding)| EmbeddingData {
+                object: "embedding".into(),
+                index: index as u32,
+                embedding,
+            })
+            .collect(),
+        usage: Usage::default(),
+    }))
+}
+
+/// Anything else.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found(
+        "no such route; this server offers /v1/models, /v1/chat/completions and /v1/embeddings",
+    )
+}

@@ -1,0 +1,526 @@
+//! Document index end to end: real parsers on the files in assets/rag, the
+//! real MiniLM embedding model through llama.cpp, a real usearch file and
+//! SQLite database, and the real `omnidesk` binary for SIGKILL and `ask`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use omnidesk::rag::embed::normalize;
+use omnidesk::rag::{Embedder, IngestOptions, IngestReport, LlamaEmbedder, Rag, SearchOptions};
+
+fn assets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/rag")
+}
+
+/// One embedding thread shared by every test in this binary.
+fn embedder() -> Arc<dyn Embedder> {
+    static E: OnceLock<Arc<LlamaEmbedder>> = OnceLock::new();
+    E.get_or_init(|| {
+        Arc::new(LlamaEmbedder::start(&common::embed_model(), Some(2)).expect("MiniLM loads"))
+    })
+    .clone()
+}
+
+fn add(rag: &Rag, path: &Path) -> IngestReport {
+    rag.add_blocking(
+        &[path.to_path_buf()],
+        &IngestOptions::default(),
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap()
+}
+
+/// A copy of assets/rag/docs indexed into a fresh index.
+fn indexed() -> (tempfile::TempDir, PathBuf, Rag, IngestReport) {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    common::copy_tree(&assets().join("docs"), &docs);
+    let rag = Rag::open(&tmp.path().join("index"), embedder()).unwrap();
+    let report = add(&rag, &docs);
+    (tmp, docs, rag, report)
+}
+
+fn top(rag: &Rag, q: &str) -> Vec<omnidesk::rag::SearchHit> {
+    rag.search(q, &SearchOptions::default()).unwrap()
+}
+
+fn file_name(hit: &omnidesk::rag::SearchHit) -> String {
+    hit.chunk
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn embeddings_are_unit_length_and_meaningful() {
+    let e = embedder();
+    assert_eq!(e.dimension(), 384);
+    let v = e
+        .embed(&[
+            "The cat sits on the mat.",
+            "A kitten is resting on a rug.",
+            "Quarterly tax filing deadlines for corporations.",
+        ])
+        .unwrap();
+    for x in &v {
+        let n: f32 = x.iter().map(|a| a * a).sum();
+        assert!((n - 1.0).abs() < 1e-3);
+    }
+    let sim = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    assert!(sim(&v[0], &v[1]) > sim(&v[0], &v[2]) + 0.2);
+    // Batching must not change a vector.
+    let alone = e.embed(&["A kitten is resting on a rug."]).unwrap();
+    assert!(sim(&alone[0], &v[1]) > 0.999);
+}
+
+#[test]
+fn ingest_then_search_finds_the_right_chunk_in_every_format() {
+    let (_tmp, _docs, rag, report) = indexed();
+    // guide.md, notes.txt, manual.pdf, policy.docx, 数据库.md, sub/page.html,
+    // sub/checksum.rs; .hidden.md is skipped by the walk.
+    assert_eq!(report.files_seen, 7, "{report:?}");
+    assert_eq!(report.files_indexed, 7, "{report:?}");
+    assert_eq!(report.files_skipped, 0, "{report:?}");
+    assert_eq!(report.embedded, report.chunks_added);
+
+    let hits = top(&rag, "When do the nightly backups run?");
+    assert_eq!(file_name(&hits[0]), "guide.md");
+    assert!(
+        hits[0].chunk.heading.ends_with("Backups"),
+        "{:?}",
+        hits[0].chunk
+    );
+    assert!(hits[0].chunk.line_start.is_some());
+
+    let hits = top(
+        &rag,
+        "How often must the pressure relief valve be replaced?",
+    );
+    assert_eq!(file_name(&hits[0]), "manual.pdf");
+    assert_eq!(hits[0].chunk.page, Some(2));
+
+    let hits = top(&rag, "Can I get my money back after buying something?");
+    assert_eq!(file_name(&hits[0]), "policy.docx");
+
+    let hits = top(&rag, "Who is on call for billing?");
+    assert_eq!(file_name(&hits[0]), "page.html");
+    assert!(!hits.iter().any(|h| h.chunk.text.contains("secret")));
+
+    let hits = top(&rag, "rolling checksum function");
+    assert_eq!(file_name(&hits[0]), "checksum.rs");
+}
+
+#[test]
+fn chinese_query_finds_the_chinese_chunk_through_trigram_fts() {
+    let (_tmp, _docs, rag, _) = indexed();
+    let hits = top(&rag, "全文检索索引什么时候重建？");
+    assert_eq!(file_name(&hits[0]), "数据库.md");
+    assert!(hits[0].keyword_rank.is_some());
+    assert!(hits[0].chunk.text.contains("全文检索"));
+    let hits = top(&rag, "备份保留多久");
+    assert!(hits.iter().any(|h| h.chunk.heading.contains("备份策略")));
+}
+
+#[test]
+fn unrelated_question_finds_nothing_relevant() {
+    let (_tmp, _docs, rag, _) = indexed();
+    let hits = top(&rag, "Which football club won the 1998 championship final?");
+    assert!(
+        hits.is_empty(),
+        "{:?}",
+        hits.iter()
+            .map(|h| (&h.chunk.path, h.similarity))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn scope_filter_limits_results_to_a_folder() {
+    let (_tmp, docs, rag, _) = indexed();
+    let opts = SearchOptions {
+        folder: Some(docs.canonicalize().unwrap().join("sub")),
+        ..SearchOptions::default()
+    }
+    .ungated();
+    let hits = rag.search("backups", &opts).unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits
+        .iter()
+        .all(|h| h.chunk.path.to_string_lossy().contains("/sub/")));
+}
+
+#[test]
+fn rescan_reembeds_only_the_changed_file_and_drops_removed_ones() {
+    let (_tmp, docs, rag, first) = indexed();
+    // Same content, new mtime: the hash check keeps it.
+    let guide = docs.join("guide.md");
+    let f = std::fs::File::options().write(true).open(&guide).unwrap();
+    f.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    drop(f);
+    // Changed content.
+    let notes = docs.join("notes.txt");
+    let mut text = std::fs::read_to_string(&notes).unwrap();
+    text.push_str("\nThe greenhouse heater switches on below four degrees.\n");
+    std::fs::write(&notes, text).unwrap();
+
+    let r = rag
+        .rescan_blocking(Default::default(), &mut |_| {}, &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(r.files_indexed, 1, "{r:?}");
+    assert_eq!(r.files_unchanged, first.files_seen - 1, "{r:?}");
+    let notes_doc = rag
+        .documents()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.path.ends_with("notes.txt"))
+        .unwrap();
+    assert_eq!(r.embedded as i64, notes_doc.chunk_count);
+    let hits = top(&rag, "greenhouse heater temperature");
+    assert_eq!(file_name(&hits[0]), "notes.txt");
+
+    // A deleted file leaves both indexes on the next rescan.
+    let before: Vec<i64> = hits
+        .iter()
+        .filter(|h| file_name(h) == "notes.txt")
+        .map(|h| h.chunk.id)
+        .collect();
+    std::fs::remove_file(&notes).unwrap();
+    let r = rag
+        .rescan_blocking(Default::default(), &mut |_| {}, &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(r.files_removed, 1);
+    assert_eq!(r.files_indexed, 0);
+    assert!(rag.chunks(&before).unwrap().is_empty());
+    assert!(before.iter().all(|id| !rag.has_vector(*id)));
+}
+
+#[test]
+fn remove_deletes_a_document_from_sqlite_fts_and_usearch() {
+    let (_tmp, docs, rag, _) = indexed();
+    let guide = docs.join("guide.md").canonicalize().unwrap();
+    let ids: Vec<i64> = rag
+        .search("backups snapshots", &SearchOptions::default().ungated())
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.chunk.path == guide)
+        .map(|h| h.chunk.id)
+        .collect();
+    assert!(!ids.is_empty());
+    assert_eq!(rag.remove(&guide.to_string_lossy()).unwrap(), 1);
+    assert!(rag.chunks(&ids).unwrap().is_empty());
+    assert!(ids.iter().all(|id| !rag.has_vector(*id)));
+    let hits = rag
+        .search(
+            "fourteen snapshots zstd",
+            &SearchOptions::default().ungated(),
+        )
+        .unwrap();
+    assert!(hits.iter().all(|h| h.chunk.path != guide));
+    assert!(rag.remove("no-such-file.md").is_err());
+}
+
+#[test]
+fn broken_and_hostile_files_are_skipped_with_reasons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("broken");
+    common::copy_tree(&assets().join("broken"), &dir);
+    std::fs::copy(assets().join("docs/guide.md"), dir.join("ok.md")).unwrap();
+    let rag = Rag::open(&tmp.path().join("index"), embedder()).unwrap();
+    let r = add(&rag, &dir);
+    assert_eq!(r.files_indexed, 1, "{r:?}");
+    assert_eq!(r.files_skipped, 4, "{r:?}");
+    let reason = |name: &str| {
+        r.skipped
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .map(|(_, why)| why.clone())
+            .unwrap_or_default()
+    };
+    assert!(reason("binary.txt").contains("binary"), "{r:?}");
+    assert!(reason("notzip.docx").contains("zip"), "{r:?}");
+    assert!(reason("bomb.docx").contains("zip bomb"), "{r:?}");
+    assert!(!reason("truncated.pdf").is_empty(), "{r:?}");
+    // Skips are recorded, and re-adding does not retry unchanged files.
+    let docs = rag.documents().unwrap();
+    assert_eq!(docs.iter().filter(|d| d.status == "skipped").count(), 4);
+    let again = add(&rag, &dir);
+    assert_eq!(again.files_unchanged, 5, "{again:?}");
+}
+
+#[test]
+fn corrupt_usearch_file_is_rebuilt_from_sqlite() {
+    let (tmp, _docs, rag, report) = indexed();
+    let before = rag.chunk_set().unwrap();
+    drop(rag);
+    let index = tmp.path().join("index");
+    std::fs::write(index.join("vectors.usearch"), b"garbage, not an index").unwrap();
+    let rag = Rag::open(&index, embedder()).unwrap();
+    let stats = rag.stats().unwrap();
+    assert!(stats.rebuilt_vectors);
+    assert_eq!(
+        stats.reembedded, 0,
+        "rebuilt from stored vectors, not re-embedded"
+    );
+    assert_eq!(stats.vectors, report.chunks_added);
+    assert_eq!(rag.chunk_set().unwrap(), before);
+    assert_eq!(
+        file_name(&top(&rag, "When do the nightly backups run?")[0]),
+        "guide.md"
+    );
+    drop(rag);
+    // A clean reopen loads the saved file.
+    let rag = Rag::open(&index, embedder()).unwrap();
+    assert!(!rag.stats().unwrap().rebuilt_vectors);
+}
+
+/// A different "model": hashed words, 64 dimensions.
+struct OtherModel;
+
+impl Embedder for OtherModel {
+    fn model_id(&self) -> &str {
+        "other-model:64"
+    }
+    fn dimension(&self) -> usize {
+        64
+    }
+    fn embed(&self, texts: &[&str]) -> omnidesk::rag::Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let mut v = vec![0.0f32; 64];
+                for w in t.split_whitespace() {
+                    let h = w
+                        .bytes()
+                        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+                    v[(h % 64) as usize] += 1.0;
+                }
+                v[0] += 0.01;
+                normalize(&v)
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn changing_the_embedding_model_reembeds_everything() {
+    let (tmp, _docs, rag, report) = indexed();
+    drop(rag);
+    let index = tmp.path().join("index");
+    let other = Rag::open(&index, Arc::new(OtherModel)).unwrap();
+    let stats = other.stats().unwrap();
+    assert_eq!(stats.reembedded, report.chunks_added);
+    assert_eq!(stats.vectors, report.chunks_added);
+    assert!(!other
+        .search("backups", &SearchOptions::default().ungated())
+        .unwrap()
+        .is_empty());
+    drop(other);
+    let back = Rag::open(&index, embedder()).unwrap();
+    assert_eq!(back.stats().unwrap().reembedded, report.chunks_added);
+    assert_eq!(
+        file_name(&top(&back, "When do the nightly backups run?")[0]),
+        "guide.md"
+    );
+}
+
+fn omnidesk(data: &Path) -> Command {
+    std::fs::create_dir_all(data).unwrap();
+    let config = data.join("config.toml");
+    std::fs::write(&config, "[engine]\nthreads = 2\n").unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_omnidesk"));
+    c.env("OMNIDESK_DATA_DIR", data)
+        .env("OMNIDESK_CONFIG", &config)
+        .env("OMNIDESK_EMBED_MODEL", common::embed_model())
+        .env_remove("OMNIDESK_MODEL");
+    c
+}
+
+fn chunk_set(index: &Path) -> Vec<(String, i64, String)> {
+    Rag::open(index, embedder()).unwrap().chunk_set().unwrap()
+}
+
+#[test]
+fn sigkill_mid_ingest_then_resume_gives_the_same_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for i in 0..40 {
+        let mut s = format!("# Report {i}\n\n");
+        for p in 0..10 {
+            s.push_str(&format!(
+                "Section {p} of report {i} describes shipment {} arriving at dock {} with {} crates of equipment and spare parts.\n\n",
+                i * 100 + p,
+                p % 7,
+                (i * 13 + p * 7) % 97
+            ));
+        }
+        std::fs::write(corpus.join(format!("report{i:03}.md")), s).unwrap();
+    }
+    // Uninterrupted reference.
+    let clean = tmp.path().join("clean");
+    let out = omnidesk(&clean)
+        .args(["docs", "add"])
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Killed partway: wait until some documents are committed, then SIGKILL.
+    let killed = tmp.path().join("killed");
+    let mut child = omnidesk(&killed)
+        .args(["docs", "add"])
+        .arg(&corpus)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = killed.join("rag/index.db");
+    let started = Instant::now();
+    loop {
+        let n: i64 =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|c| c.query_row("SELECT COUNT(*) FROM documents", [], |r| r.get(0)))
+                .unwrap_or(0);
+        if n >= 5 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "ingest never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let partial = chunk_set(&killed.join("rag"));
+    let full = chunk_set(&clean.join("rag"));
+    assert!(
+        partial.len() < full.len(),
+        "the kill came too late to test anything"
+    );
+
+    let out = omnidesk(&killed)
+        .args(["docs", "add", "--json"])
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["files_unchanged"].as_u64().unwrap() >= 5, "{report}");
+    assert_eq!(chunk_set(&killed.join("rag")), full);
+    // And the vector index agrees with SQLite after the resume.
+    let rag = Rag::open(&killed.join("rag"), embedder()).unwrap();
+    let stats = rag.stats().unwrap();
+    assert_eq!(stats.vectors, stats.chunks);
+}
+
+#[test]
+fn cli_docs_commands_and_ask_with_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let docs = tmp.path().join("docs");
+    common::copy_tree(&assets().join("docs"), &docs);
+    let out = omnidesk(&data)
+        .args(["docs", "add", "--collection", "work"])
+        .arg(&docs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = omnidesk(&data)
+        .args(["docs", "list", "--json"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["documents"].as_array().unwrap().len(), 7);
+    assert_eq!(list["documents"][0]["collection"], "work");
+
+    let out = omnidesk(&data)
+        .args(["docs", "search", "--json", "pressure relief valve"])
+        .output()
+        .unwrap();
+    let res: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(res["results"][0]["chunk"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("manual.pdf"));
+
+    let out = omnidesk(&data)
+        .args([
+            "docs",
+            "search",
+            "Which football club won the 1998 championship final?",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing relevant found"));
+
+    let out = omnidesk(&data)
+        .args([
+            "ask",
+            "--docs",
+            "--json",
+            "--temp",
+            "0",
+            "--max-tokens",
+            "40",
+            "-c",
+            "2048",
+        ])
+        .arg("--model")
+        .arg(common::test_model())
+        .arg("When do the nightly backups run?")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ans: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = ans["sources"].as_array().unwrap();
+    assert!(!sources.is_empty(), "{ans}");
+    for s in sources {
+        assert!(Path::new(s["path"].as_str().unwrap()).is_file(), "{s}");
+    }
+    assert!(sources[0]["path"].as_str().unwrap().ends_with("guide.md"));
+    assert!(ans["citations"].is_object());
+    assert!(ans["stats"]["prompt_tokens"].as_u64().unwrap() < 2048);
+
+    let out = omnidesk(&data)
+        .args(["docs", "remove"])
+        .arg(docs.join("guide.md"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = omnidesk(&data)
+        .args(["docs", "list", "--json"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["documents"].as_array().unwrap().len(), 6);
+}
