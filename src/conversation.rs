@@ -9,6 +9,7 @@
 use crate::chat::{ChatMessage, Role};
 use crate::engine::GenerationOutcome;
 use crate::media::attach::{self, ReloadSkip};
+use crate::rag::answer::Source;
 use crate::store::{Attachment, Conversation, ConversationId, NewMessage, Store, StoredMessage};
 
 /// A stored conversation ready to be continued.
@@ -61,6 +62,9 @@ pub struct Exchange<'a> {
     pub question: &'a str,
     pub attachments: &'a [Attachment],
     pub outcome: &'a GenerationOutcome,
+    /// Document snippets the answer was given, so its `[n]` citations
+    /// still resolve when the conversation is read back.
+    pub sources: &'a [Source],
 }
 
 /// Where a new conversation's header comes from.
@@ -106,10 +110,13 @@ pub fn save_exchange(
             stats: None,
         },
     )?;
-    let stats = serde_json::json!({
+    let mut stats = serde_json::json!({
         "finish": exchange.outcome.finish,
         "stats": exchange.outcome.stats,
     });
+    if !exchange.sources.is_empty() {
+        stats["sources"] = serde_json::json!(exchange.sources);
+    }
     let answer = store.append_message(
         id,
         NewMessage {
@@ -163,9 +170,21 @@ mod tests {
                 question: "  2+2?  ",
                 attachments: &[],
                 outcome: &outcome,
+                sources: &[Source {
+                    number: 1,
+                    chunk_id: 7,
+                    path: "/docs/a.md".into(),
+                    page: None,
+                    heading: "Sums".into(),
+                    lines: Some((3, 4)),
+                }],
             },
         )
         .unwrap();
+        let stored = store.messages(saved.conversation).unwrap();
+        let sources = &stored[1].stats.as_ref().unwrap()["sources"];
+        assert_eq!(sources[0]["chunk_id"], 7);
+        assert!(stored[0].stats.is_none());
         let h = history(&store, saved.conversation, 16_000).unwrap();
         assert_eq!(h.conversation.title, "2+2?");
         let roles: Vec<Role> = h.messages.iter().map(|m| m.role).collect();

@@ -23,6 +23,23 @@ pub use trim::{Level, TrimSettings};
 
 use crate::media::Audio;
 
+/// Keep a recorded question as a WAV under `dir` (named as
+/// [`crate::media::attach::captured_path`] does), so its message can be
+/// replayed.
+///
+/// # Errors
+/// `Write` when the directory or file cannot be written.
+pub fn keep_recording(dir: &Path, audio: &Audio) -> Result<std::path::PathBuf> {
+    let path = crate::media::attach::captured_path(dir, &audio.hash, "wav").map_err(|e| {
+        AudioError::Write {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })?;
+    write_wav(audio, &path)?;
+    Ok(path)
+}
+
 /// Write `audio` as a 16-bit PCM mono WAV, e.g. to keep a recorded
 /// question with its message.
 ///

@@ -4,10 +4,8 @@ use std::io::{Read, Write};
 
 use anyhow::{Context as _, Result};
 
-use omnidesk::chat::{ChatMessage, Role};
 use omnidesk::engine::GenerationEvent;
 use omnidesk::rag::answer;
-use omnidesk::rag::chunk::estimate_tokens;
 use omnidesk::rag::SearchOptions;
 
 use super::args::AskArgs;
@@ -119,29 +117,15 @@ async fn ask_docs(ctx: &Context, args: &AskArgs, question: &str) -> Result<()> {
     }
     let engine = ctx.start_engine(args.json).await?;
     let mut request = ctx.request(&args.gen);
-    let n_ctx = engine.info().n_ctx as usize;
-    // The engine keeps this much free for the answer (see engine::worker).
-    let reserved = (request.max_tokens as usize).clamp(1, n_ctx / 2);
-    let system = args
-        .gen
-        .system
-        .clone()
-        .unwrap_or_else(|| answer::SYSTEM_PROMPT.to_string());
-    // The estimate errs high; a margin covers the chat template's tokens.
-    let budget = (n_ctx - reserved)
-        .saturating_sub(estimate_tokens(&system))
-        .saturating_sub(64)
-        * 9
-        / 10;
-    let prompt = answer::build_prompt(question, &hits, budget);
-    anyhow::ensure!(
-        !prompt.sources.is_empty(),
-        "the context ({n_ctx} tokens) is too small for any snippet; raise --ctx-size or lower --max-tokens"
-    );
-    request.messages = vec![
-        ChatMessage::new(Role::System, system),
-        ChatMessage::new(Role::User, prompt.user_message.clone()),
-    ];
+    let docs = answer::docs_question(
+        question,
+        &hits,
+        args.gen.system.as_deref(),
+        engine.info().n_ctx as usize,
+        request.max_tokens,
+    )?;
+    let prompt = docs.prompt;
+    request.messages = docs.messages;
     let mut stream = engine.generate(request)?;
     let cancel = stream.cancel_token();
     let ctrl_c = tokio::spawn(async move {

@@ -161,6 +161,7 @@ impl Conversation {
                 question,
                 attachments,
                 outcome,
+                sources: &[],
             },
         )?;
         self.id = Some(saved.conversation);

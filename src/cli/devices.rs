@@ -67,7 +67,7 @@ pub fn camera(args: &CameraArgs) -> Result<()> {
         CameraCommand::Snap { file, index } => {
             let image = omnidesk::camera::snapshot(&*source, *index, &Default::default())
                 .context("cannot take a snapshot")?;
-            voice::save_image(&image, file)?;
+            omnidesk::media::image::save(&image, file)?;
             eprintln!(
                 "Saved {}×{} to {}",
                 image.width,

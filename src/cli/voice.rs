@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use omnidesk::camera::{self, CameraSettings, FakeSource, FrameSource, NokhwaSource};
@@ -105,21 +105,13 @@ impl Write for SpeakingWriter<'_> {
     }
 }
 
-fn stamp() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
-
 /// Keep a recorded question as a WAV in `<data dir>/recordings`, so the
 /// conversation can be replayed (the message stores this path).
 pub fn save_recording(data_dir: &Path, audio: &Audio) -> Result<PathBuf> {
-    let dir = data_dir.join("recordings");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join(format!("{}-{}.wav", stamp(), &audio.hash.hex()[..12]));
-    omnidesk::audio::write_wav(audio, &path)?;
-    Ok(path)
+    Ok(omnidesk::audio::keep_recording(
+        &data_dir.join("recordings"),
+        audio,
+    )?)
 }
 
 /// The camera source the flags ask for.
@@ -141,19 +133,10 @@ pub async fn snapshot(index: u32, fake: bool) -> Result<Image> {
     Ok(image)
 }
 
-/// Save an image as PNG/JPEG (by extension) at `path`.
-pub fn save_image(image: &Image, path: &Path) -> Result<()> {
-    let buf = image::RgbImage::from_raw(image.width, image.height, image.rgb.to_vec())
-        .context("the snapshot has the wrong size")?;
-    buf.save(path)
-        .with_context(|| format!("cannot save {}", path.display()))
-}
-
 /// Keep a snapshot in `<data dir>/snapshots` so its message can be replayed.
 pub fn save_snapshot(data_dir: &Path, image: &Image) -> Result<PathBuf> {
-    let dir = data_dir.join("snapshots");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join(format!("{}-{}.png", stamp(), &image.hash.hex()[..12]));
-    save_image(image, &path)?;
-    Ok(path)
+    Ok(omnidesk::media::attach::keep_snapshot(
+        &data_dir.join("snapshots"),
+        image,
+    )?)
 }

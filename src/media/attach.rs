@@ -107,6 +107,37 @@ pub fn import_image_bytes(
     Ok((kept, img))
 }
 
+/// Where to keep media captured here (a camera snapshot, a recorded
+/// question) so its message can be replayed: `<dir>/<unix ms>-<hash>.<ext>`,
+/// time first so listings sort by when it was taken. Creates `dir`.
+///
+/// # Errors
+/// `Io` when `dir` cannot be created.
+pub fn captured_path(
+    dir: &Path,
+    hash: &super::ContentHash,
+    ext: &str,
+) -> Result<PathBuf, MediaError> {
+    std::fs::create_dir_all(dir).map_err(|e| MediaError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Ok(dir.join(format!("{ms}-{}.{ext}", &hash.hex()[..12])))
+}
+
+/// Keep a camera snapshot as a PNG under `dir` (see [`captured_path`]).
+///
+/// # Errors
+/// `Io` when it cannot be written.
+pub fn keep_snapshot(dir: &Path, img: &super::Image) -> Result<PathBuf, MediaError> {
+    let path = captured_path(dir, &img.hash, "png")?;
+    image::save(img, &path)?;
+    Ok(path)
+}
+
 static STAGING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Why a stored attachment was left out when history was reloaded.

@@ -2,7 +2,7 @@
 //! sources, fitted to the context budget, and the post-check of the
 //! answer's `[n]` citations.
 //!
-//! Pure functions over search hits and text; the CLI streams the
+//! Pure functions over search hits and text; front ends stream the
 //! generation itself through the engine.
 
 use std::path::PathBuf;
@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::chunk::estimate_tokens;
+use super::error::{RagError, Result};
 use super::search::SearchHit;
+use crate::chat::{ChatMessage, Role};
 
 /// Instructions that come before the snippets.
 pub const SYSTEM_PROMPT: &str = "You answer questions using only the numbered document \
@@ -98,6 +100,56 @@ pub fn build_prompt(question: &str, hits: &[SearchHit], budget_tokens: usize) ->
         sources,
         dropped,
     }
+}
+
+/// Tokens the snippets may take in a context of `n_ctx`: what is left
+/// after the room the engine keeps for the answer (`max_tokens`, at most
+/// half the context; see `engine::worker`) and the system prompt, less a
+/// margin for the chat template. The token estimate errs high.
+pub fn snippet_budget(n_ctx: usize, max_tokens: u32, system: &str) -> usize {
+    let reserved = (max_tokens as usize).clamp(1, n_ctx / 2);
+    (n_ctx - reserved)
+        .saturating_sub(estimate_tokens(system))
+        .saturating_sub(64)
+        * 9
+        / 10
+}
+
+/// A documents question ready for the engine: the system prompt and the
+/// user message with the snippets that fit, and the sources they cite.
+#[derive(Debug, Clone)]
+pub struct DocsQuestion {
+    pub messages: Vec<ChatMessage>,
+    pub prompt: DocsPrompt,
+}
+
+/// Fit `hits` into a context of `n_ctx` next to `system` (the default
+/// instructions when `None`) and an answer of up to `max_tokens`.
+///
+/// # Errors
+/// `InvalidRequest` when not even the best snippet fits.
+pub fn docs_question(
+    question: &str,
+    hits: &[SearchHit],
+    system: Option<&str>,
+    n_ctx: usize,
+    max_tokens: u32,
+) -> Result<DocsQuestion> {
+    let system = system.unwrap_or(SYSTEM_PROMPT);
+    let prompt = build_prompt(question, hits, snippet_budget(n_ctx, max_tokens, system));
+    if prompt.sources.is_empty() && !hits.is_empty() {
+        return Err(RagError::InvalidRequest(format!(
+            "the context ({n_ctx} tokens) is too small for any snippet; \
+             raise the context size or lower the answer's max tokens"
+        )));
+    }
+    Ok(DocsQuestion {
+        messages: vec![
+            ChatMessage::new(Role::System, system),
+            ChatMessage::new(Role::User, prompt.user_message.clone()),
+        ],
+        prompt,
+    })
 }
 
 /// What the citation post-check found.
@@ -218,5 +270,20 @@ mod tests {
         assert!(estimate_tokens(&p.user_message) <= 120);
         let p = build_prompt("q?", &[hit(2, &long), hit(1, "short")], 120);
         assert!(p.sources.is_empty() && p.dropped == 2);
+    }
+
+    #[test]
+    fn a_docs_question_fits_the_context_or_says_it_cannot() {
+        let hits: Vec<_> = (1..=40).map(|i| hit(i, &"word ".repeat(60))).collect();
+        let q = docs_question("how?", &hits, None, 2048, 256).unwrap();
+        assert_eq!(q.messages.len(), 2);
+        assert_eq!(q.messages[0].content, SYSTEM_PROMPT);
+        assert!(!q.prompt.sources.is_empty() && q.prompt.dropped > 0);
+        let used: usize = q.messages.iter().map(|m| estimate_tokens(&m.content)).sum();
+        assert!(used + 256 <= 2048, "{used} tokens of prompt");
+        let tiny = docs_question("how?", &hits, Some("be brief"), 256, 128);
+        assert!(matches!(tiny, Err(RagError::InvalidRequest(_))));
+        let none = docs_question("how?", &[], None, 2048, 256).unwrap();
+        assert!(none.prompt.sources.is_empty());
     }
 }
