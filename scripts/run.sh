@@ -8,8 +8,10 @@
 # PyPI wheel) is used instead, with a notice, so Omnidesk always starts and
 # answers.
 #
-# Arguments are passed to `omnidesk`; default: `chat` in a terminal, or a
-# one-shot `ask` when stdin is not a terminal (headless).
+# Arguments are passed to `omnidesk`. Without arguments: the desktop app
+# when a display is available (set OMNIDESK_NO_APP=1 for the terminal),
+# else `chat` in a terminal, or a one-shot `ask` when stdin is not a
+# terminal (headless).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +53,13 @@ NOTICE
     "$BIN" models pull "$FALLBACK_MODEL" >&2
 fi
 
-if [ "$#" -gt 0 ]; then
+if [ "$#" -eq 0 ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "${OMNIDESK_NO_APP:-0}" != 1 ]; then
+    if [ -x "$OMNIDESK_CACHE/node-venv/bin/node" ]; then export PATH="$OMNIDESK_CACHE/node-venv/bin:$PATH"; fi
+    log "building the desktop app (release)"
+    scripts/build-ui.sh
+    cargo build --release --locked -p omnidesk-app >&2
+    exec "$CARGO_TARGET_DIR/release/omnidesk-app"
+elif [ "$#" -gt 0 ]; then
     exec "$BIN" "$@"
 elif [ -t 0 ]; then
     exec "$BIN" chat

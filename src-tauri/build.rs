@@ -21,6 +21,20 @@ const COMMANDS: &[&str] = &[
     "pick_images",
     "attach_image",
     "discard_attachment",
+    "docs_status",
+    "choose_embedding_model",
+    "add_documents",
+    "rescan_documents",
+    "cancel_ingest",
+    "remove_document",
+    "get_source",
+    "start_recording",
+    "stop_recording",
+    "cancel_recording",
+    "list_cameras",
+    "start_camera",
+    "stop_camera",
+    "snap_camera",
 ];
 
 fn main() {

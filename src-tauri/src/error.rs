@@ -25,6 +25,8 @@ pub mod codes {
     pub const LOADING: &str = "MODEL_LOADING";
     /// The user closed a file picker without choosing.
     pub const CANCELLED: &str = "CANCELLED";
+    /// Documents need an embedding model and none is configured.
+    pub const NO_EMBEDDING_MODEL: &str = "NO_EMBEDDING_MODEL";
     /// Something in the shell itself failed (a task panicked).
     pub const INTERNAL: &str = "INTERNAL";
 }
@@ -80,6 +82,30 @@ impl From<omnidesk::config::ConfigError> for CommandError {
 
 impl From<omnidesk::models::ModelsError> for CommandError {
     fn from(e: omnidesk::models::ModelsError) -> Self {
+        omnidesk::Error::from(e).into()
+    }
+}
+
+impl From<omnidesk::rag::RagError> for CommandError {
+    fn from(e: omnidesk::rag::RagError) -> Self {
+        omnidesk::Error::from(e).into()
+    }
+}
+
+impl From<omnidesk::audio::AudioError> for CommandError {
+    fn from(e: omnidesk::audio::AudioError) -> Self {
+        omnidesk::Error::from(e).into()
+    }
+}
+
+impl From<omnidesk::camera::CameraError> for CommandError {
+    fn from(e: omnidesk::camera::CameraError) -> Self {
+        omnidesk::Error::from(e).into()
+    }
+}
+
+impl From<omnidesk::tts::TtsError> for CommandError {
+    fn from(e: omnidesk::tts::TtsError) -> Self {
         omnidesk::Error::from(e).into()
     }
 }

@@ -67,6 +67,20 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::media::pick_images,
             commands::media::attach_image,
             commands::media::discard_attachment,
+            commands::docs::docs_status,
+            commands::docs::choose_embedding_model,
+            commands::docs::add_documents,
+            commands::docs::rescan_documents,
+            commands::docs::cancel_ingest,
+            commands::docs::remove_document,
+            commands::docs::get_source,
+            commands::capture::start_recording,
+            commands::capture::stop_recording,
+            commands::capture::cancel_recording,
+            commands::capture::list_cameras,
+            commands::capture::start_camera,
+            commands::capture::stop_camera,
+            commands::capture::snap_camera,
         ])
 }
 

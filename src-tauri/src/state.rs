@@ -8,11 +8,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use omnidesk::audio::Recording;
+use omnidesk::camera::{FrameSource, NokhwaSource, Preview};
 use omnidesk::config::Config;
 use omnidesk::engine::{CancelToken, EngineHandle};
+use omnidesk::media::Image;
 use omnidesk::media::Media;
+use omnidesk::rag::{self, LlamaEmbedder, Rag};
 use omnidesk::store::{Attachment, Store};
+use omnidesk::tts::{EspeakSpeaker, Narrator};
 use serde::Serialize;
+use std::sync::atomic::AtomicBool;
 
 use crate::error::{codes, CommandError, CommandResult};
 
@@ -30,6 +36,9 @@ pub struct AppState {
     pub settings: Settings,
     pub staged: StagedMedia,
     pub generations: Generations,
+    pub docs: Docs,
+    pub capture: Capture,
+    pub speech: Speech,
 }
 
 impl AppState {
@@ -41,7 +50,16 @@ impl AppState {
             settings,
             staged: StagedMedia::default(),
             generations: Generations::default(),
+            docs: Docs::default(),
+            capture: Capture::new(Arc::new(NokhwaSource)),
+            speech: Speech::default(),
         }
+    }
+
+    /// The same state with another camera source (tests use the fake one).
+    pub fn with_camera(mut self, source: Arc<dyn FrameSource>) -> Self {
+        self.capture = Capture::new(source);
+        self
     }
 }
 
@@ -268,5 +286,210 @@ pub struct GenerationGuard {
 impl Drop for GenerationGuard {
     fn drop(&mut self) {
         lock(&self.running).remove(&self.id);
+    }
+}
+
+/// The document index, opened on first use with the configured embedding
+/// model (loading it takes a moment), and the ingest running on it.
+#[derive(Clone, Default)]
+pub struct Docs {
+    opened: Arc<tokio::sync::Mutex<Option<(PathBuf, Rag)>>>,
+    /// Without a lock across awaits: what `docs_status` reads while a
+    /// slow open or ingest runs.
+    current: Arc<Mutex<Option<Rag>>>,
+    ingest: Arc<Mutex<Option<Arc<AtomicBool>>>>,
+}
+
+impl Docs {
+    /// The index for the configured embedding model.
+    ///
+    /// # Errors
+    /// `NO_EMBEDDING_MODEL` when none is configured; the model's or the
+    /// index's load errors.
+    pub async fn open(&self, settings: &Settings) -> CommandResult<Rag> {
+        let Some(model) = settings.get().embedding_model else {
+            return Err(CommandError::new(
+                codes::NO_EMBEDDING_MODEL,
+                "choose an embedding model for your documents first",
+            ));
+        };
+        self.open_with(settings, model).await
+    }
+
+    /// The index for embedding model `model`, reopened when it differs
+    /// from the one in use (the index then re-embeds what it holds).
+    ///
+    /// # Errors
+    /// The model's or the index's load errors; nothing changes then.
+    pub async fn open_with(&self, settings: &Settings, model: PathBuf) -> CommandResult<Rag> {
+        let mut slot = self.opened.lock().await;
+        if let Some((path, rag)) = slot.as_ref() {
+            if *path == model {
+                return Ok(rag.clone());
+            }
+        }
+        let dir = rag::default_dir(&settings.data_dir);
+        let threads = settings.get().engine.threads;
+        let path = model.clone();
+        let rag = tokio::task::spawn_blocking(move || {
+            let embedder = LlamaEmbedder::start(&path, (threads > 0).then_some(threads))?;
+            Rag::open(&dir, Arc::new(embedder))
+        })
+        .await
+        .map_err(|e| CommandError::new(codes::INTERNAL, e.to_string()))??;
+        *slot = Some((model, rag.clone()));
+        *lock(&self.current) = Some(rag.clone());
+        Ok(rag)
+    }
+
+    /// The index if it is open already (never waits for a load).
+    pub fn opened(&self) -> Option<Rag> {
+        lock(&self.current).clone()
+    }
+
+    /// Mark an ingest as running until the guard drops.
+    ///
+    /// # Errors
+    /// `BUSY` while another ingest runs.
+    pub fn begin_ingest(&self, cancel: Arc<AtomicBool>) -> CommandResult<IngestGuard> {
+        let mut g = lock(&self.ingest);
+        if g.is_some() {
+            return Err(CommandError::new(
+                "BUSY",
+                "documents are being added already; wait for it or cancel it",
+            ));
+        }
+        *g = Some(cancel);
+        Ok(IngestGuard(self.ingest.clone()))
+    }
+
+    /// Whether an ingest runs now.
+    pub fn ingesting(&self) -> bool {
+        lock(&self.ingest).is_some()
+    }
+
+    /// Ask the running ingest to stop; false when none runs.
+    pub fn cancel_ingest(&self) -> bool {
+        match &*lock(&self.ingest) {
+            Some(flag) => {
+                flag.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Clears the running-ingest mark however the ingest ends.
+pub struct IngestGuard(Arc<Mutex<Option<Arc<AtomicBool>>>>);
+
+impl Drop for IngestGuard {
+    fn drop(&mut self) {
+        *lock(&self.0) = None;
+    }
+}
+
+/// The microphone recording and camera preview in progress (at most one
+/// of each), and where camera frames come from.
+#[derive(Clone)]
+pub struct Capture {
+    camera: Arc<dyn FrameSource>,
+    recording: Arc<Mutex<Option<Recording>>>,
+    preview: Arc<tokio::sync::Mutex<Option<Preview>>>,
+}
+
+impl Capture {
+    /// Nothing running; cameras come from `camera`.
+    pub fn new(camera: Arc<dyn FrameSource>) -> Self {
+        Self {
+            camera,
+            recording: Arc::default(),
+            preview: Arc::default(),
+        }
+    }
+
+    /// Where camera frames come from.
+    pub fn camera(&self) -> Arc<dyn FrameSource> {
+        self.camera.clone()
+    }
+
+    /// Whether a recording runs.
+    pub fn is_recording(&self) -> bool {
+        lock(&self.recording).is_some()
+    }
+
+    /// Keep `recording` until it is stopped.
+    ///
+    /// # Errors
+    /// `BUSY` when one runs already (the new one is dropped, discarding it).
+    pub fn set_recording(&self, recording: Recording) -> CommandResult<()> {
+        let mut g = lock(&self.recording);
+        if g.is_some() {
+            return Err(CommandError::new("BUSY", "already recording"));
+        }
+        *g = Some(recording);
+        Ok(())
+    }
+
+    /// The running recording, to finish or drop.
+    pub fn take_recording(&self) -> Option<Recording> {
+        lock(&self.recording).take()
+    }
+
+    /// Replace the preview (`None` closes the camera); true when one was
+    /// open before.
+    pub async fn set_preview(&self, preview: Option<Preview>) -> bool {
+        std::mem::replace(&mut *self.preview.lock().await, preview).is_some()
+    }
+
+    /// A full-size picture from the open preview; `None` when none is open.
+    pub async fn preview_snapshot(&self) -> Option<Result<Image, omnidesk::camera::CameraError>> {
+        let g = self.preview.lock().await;
+        match g.as_ref() {
+            Some(p) => Some(p.snapshot().await),
+            None => None,
+        }
+    }
+}
+
+/// Spoken replies: one narrator (espeak-ng on the configured speaker),
+/// started the first time an answer is to be spoken.
+#[derive(Clone, Default)]
+pub struct Speech(Arc<Mutex<Option<Narrator>>>);
+
+impl Speech {
+    /// The narrator, starting it on `output` (`None` = default device).
+    ///
+    /// # Errors
+    /// `NO_OUTPUT_DEVICE` and the like when there is nothing to play on.
+    pub fn narrator(&self, output: Option<String>) -> CommandResult<Narrator> {
+        let mut g = lock(&self.0);
+        if let Some(n) = g.as_ref() {
+            return Ok(n.clone());
+        }
+        let (narrator, mut events) = Narrator::start(Arc::new(EspeakSpeaker::default()), output)?;
+        // Nobody shows these yet; drain them so they do not pile up.
+        tauri::async_runtime::spawn(async move {
+            while let Some(e) = events.recv().await {
+                tracing::debug!(?e, "speech");
+            }
+        });
+        *g = Some(narrator.clone());
+        Ok(narrator)
+    }
+
+    /// Fall silent now (stop pressed, push-to-talk pressed).
+    pub fn stop(&self) {
+        if let Some(n) = lock(&self.0).as_ref() {
+            n.stop();
+        }
+    }
+
+    /// Wait until what was queued has been spoken.
+    pub async fn wait_idle(&self) {
+        let n = lock(&self.0).clone();
+        if let Some(n) = n {
+            n.wait_idle().await;
+        }
     }
 }

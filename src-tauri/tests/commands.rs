@@ -2,131 +2,17 @@
 //! `run_app`, the real library underneath and, for chat, the real Gemma 3
 //! 270M model streaming into a `Channel`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
+use common::{collecting_channel, embed_model, fixture, test_model, TestApp};
 use omnidesk::config::Config;
-use omnidesk::store::Store;
 use omnidesk_app::commands::chat::{send_message, SendMessage};
-use omnidesk_app::state::{AppState, EngineState, Settings};
-use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, Channel, InvokeBody, InvokeResponseBody};
-use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
-
-/// The real test model (see `scripts/fetch-test-models.sh`).
-fn test_model() -> PathBuf {
-    if let Some(p) = std::env::var_os("OMNIDESK_TEST_MODEL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME or OMNIDESK_TEST_MODEL");
-    PathBuf::from(home).join(".cache/omnidesk/test-models/gemma-3-270m-q4_k_m.gguf")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../assets/fixtures")
-        .join(name)
-}
-
-struct TestApp {
-    app: App<MockRuntime>,
-    window: WebviewWindow<MockRuntime>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestApp {
-    fn new(model: Option<PathBuf>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config {
-            model,
-            max_tokens: 24,
-            ..Config::default()
-        };
-        config.engine.threads = 2;
-        config.engine.n_ctx = 1024;
-        config.sampling.temperature = 0.0;
-        config.sampling.seed = Some(1);
-        let data = dir.path().join("data");
-        let store = Store::open(&data.join("omnidesk.db")).map_err(Into::into);
-        let settings = Settings::new(config, dir.path().join("config.toml"), data);
-        let app = omnidesk_app::run_app(mock_builder(), AppState::new(store, settings))
-            .build(mock_context(noop_assets()))
-            .expect("the app builds on the mock runtime");
-        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
-        // The mock runtime never reaches `Ready`, where the setup hook would
-        // start the configured model: start it the same way here.
-        let state = app.state::<AppState>().inner().clone();
-        omnidesk_app::commands::models::load_configured(app.handle(), &state);
-        Self {
-            app,
-            window,
-            _dir: dir,
-        }
-    }
-
-    fn state(&self) -> AppState {
-        self.app.state::<AppState>().inner().clone()
-    }
-
-    fn invoke(&self, cmd: &str, body: InvokeBody) -> Result<Value, Value> {
-        self.invoke_with(cmd, body, Default::default())
-    }
-
-    fn invoke_with(
-        &self,
-        cmd: &str,
-        body: InvokeBody,
-        headers: tauri::http::HeaderMap,
-    ) -> Result<Value, Value> {
-        tauri::test::get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body,
-                headers,
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|b| b.deserialize::<Value>().unwrap())
-    }
-
-    fn wait_for_model(&self) {
-        let start = Instant::now();
-        loop {
-            match self.state().engine.get() {
-                EngineState::Ready { .. } => return,
-                EngineState::Failed { error, .. } => panic!("model failed to load: {error}"),
-                _ if start.elapsed() > Duration::from_secs(120) => panic!("model load timed out"),
-                _ => std::thread::sleep(Duration::from_millis(50)),
-            }
-        }
-    }
-}
-
-fn collecting_channel() -> (
-    Channel<omnidesk_app::commands::chat::ChatEvent>,
-    Arc<Mutex<Vec<Value>>>,
-) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    let channel = Channel::new(move |body| {
-        let v = match body {
-            InvokeResponseBody::Json(s) => serde_json::from_str(&s).unwrap(),
-            InvokeResponseBody::Raw(_) => Value::Null,
-        };
-        sink.lock().unwrap().push(v);
-        Ok(())
-    });
-    (channel, events)
-}
+use omnidesk_app::state::AppState;
+use serde_json::json;
+use tauri::ipc::InvokeBody;
+use tauri::Manager;
 
 #[test]
 fn chat_streams_real_tokens_into_a_channel_and_is_stored() {
@@ -144,6 +30,7 @@ fn chat_streams_real_tokens_into_a_channel_and_is_stored() {
             text: "What is the capital of France?".into(),
             attachment_ids: vec![],
             truncate_after: None,
+            use_docs: false,
         },
         channel,
     ))
@@ -188,6 +75,7 @@ fn chat_streams_real_tokens_into_a_channel_and_is_stored() {
             text: "And of Italy?".into(),
             attachment_ids: vec![],
             truncate_after: None,
+            use_docs: false,
         },
         channel,
     ))
@@ -294,4 +182,155 @@ fn settings_round_trip_and_are_validated() {
         .invoke("update_settings", json!({ "settings": s }).into())
         .unwrap_err();
     assert_eq!(err["code"], "INVALID_REQUEST", "{err}");
+}
+
+#[test]
+fn documents_are_listed_cited_opened_rescanned_and_removed() {
+    let t = TestApp::with_config(Some(test_model()), |c| {
+        c.embedding_model = Some(embed_model());
+        c.max_tokens = 32;
+    });
+    let docs = t.dir.path().join("notes");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("tides.md"),
+        "# Tides\n\nThe Moon's gravity pulls the oceans, raising two high tides a day.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("volcanoes.txt"),
+        "Volcanoes erupt when magma rises through the crust.\n",
+    )
+    .unwrap();
+    std::fs::write(docs.join("broken.pdf"), b"%PDF-1.7 not really").unwrap();
+    // Index with the library, into the app's own index (as `docs add` would).
+    let state = t.state();
+    let rag = tauri::async_runtime::block_on(state.docs.open(&state.settings)).unwrap();
+    rag.add_blocking(
+        &[docs.clone()],
+        &omnidesk::rag::IngestOptions::default(),
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .unwrap();
+
+    let status = t.invoke("docs_status", InvokeBody::default()).unwrap();
+    let listed = status["documents"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{status}");
+    let broken = listed
+        .iter()
+        .find(|d| d["path"].as_str().unwrap().ends_with("broken.pdf"))
+        .unwrap();
+    assert_eq!(broken["status"], "skipped");
+    assert!(!broken["skipReason"].as_str().unwrap().is_empty());
+    assert_eq!(
+        status["embeddingModel"].as_str().map(PathBuf::from),
+        Some(embed_model())
+    );
+
+    t.wait_for_model();
+    let (channel, events) = collecting_channel();
+    let result = tauri::async_runtime::block_on(send_message(
+        t.app.state::<AppState>(),
+        SendMessage {
+            conversation_id: None,
+            text: "What raises the ocean tides?".into(),
+            attachment_ids: vec![],
+            truncate_after: None,
+            use_docs: true,
+        },
+        channel,
+    ))
+    .expect("a documents answer completes");
+    let events = events.lock().unwrap().clone();
+    assert_eq!(events[0]["kind"], "sources", "{events:?}");
+    let sources = events[0]["sources"].as_array().unwrap();
+    assert!(
+        sources[0]["path"].as_str().unwrap().ends_with("tides.md"),
+        "best source first: {sources:?}"
+    );
+    let done = events.last().unwrap();
+    assert_eq!(done["kind"], "done");
+    assert!(done["citations"].is_object(), "{done}");
+    // The stored answer keeps its sources, so citations work after reload.
+    let conv = t
+        .invoke(
+            "get_conversation",
+            json!({ "id": result.conversation_id }).into(),
+        )
+        .unwrap();
+    let answer = &conv["messages"][1];
+    assert_eq!(
+        answer["stats"]["sources"][0]["chunk_id"],
+        sources[0]["chunk_id"]
+    );
+    let source = t
+        .invoke(
+            "get_source",
+            json!({ "chunkId": sources[0]["chunk_id"] }).into(),
+        )
+        .unwrap();
+    assert!(
+        source["text"].as_str().unwrap().contains("Moon"),
+        "{source}"
+    );
+
+    // A new file is picked up by a rescan, with progress on the channel.
+    std::fs::write(
+        docs.join("comets.md"),
+        "# Comets\n\nComets are icy bodies.\n",
+    )
+    .unwrap();
+    let (channel, events) = collecting_channel();
+    let report = tauri::async_runtime::block_on(omnidesk_app::commands::docs::rescan_documents(
+        t.app.state::<AppState>(),
+        channel,
+    ))
+    .unwrap();
+    assert_eq!(report.files_indexed, 1, "{report:?}");
+    let events = events.lock().unwrap().clone();
+    assert!(events.iter().any(|e| e["kind"] == "progress"), "{events:?}");
+    assert_eq!(events.last().unwrap()["kind"], "finished");
+
+    let tides = docs.join("tides.md");
+    let after = t
+        .invoke(
+            "remove_document",
+            json!({ "path": tides.to_string_lossy() }).into(),
+        )
+        .unwrap();
+    let paths: Vec<&str> = after["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert!(!paths.iter().any(|p| p.ends_with("tides.md")));
+    let gone = t
+        .invoke(
+            "get_source",
+            json!({ "chunkId": sources[0]["chunk_id"] }).into(),
+        )
+        .unwrap_err();
+    assert_eq!(gone["code"], "NOT_FOUND", "{gone}");
+}
+
+#[test]
+fn documents_without_an_embedding_model_say_so() {
+    let t = TestApp::new(None);
+    let status = t.invoke("docs_status", InvokeBody::default()).unwrap();
+    assert!(status["embeddingModel"].is_null());
+    assert!(status["documents"].as_array().unwrap().is_empty());
+    let err = t
+        .invoke(
+            "rescan_documents",
+            json!({ "onEvent": "__CHANNEL__:3" }).into(),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "NO_EMBEDDING_MODEL", "{err}");
+    let err = t
+        .invoke("get_source", json!({ "chunkId": 1 }).into())
+        .unwrap_err();
+    assert_eq!(err["code"], "NO_EMBEDDING_MODEL", "{err}");
 }

@@ -20,11 +20,22 @@ use serde_json::{json, Value};
 const APP: &str = env!("CARGO_BIN_EXE_omnidesk-app");
 
 fn test_model() -> PathBuf {
-    if let Some(p) = std::env::var_os("OMNIDESK_TEST_MODEL") {
+    test_file("OMNIDESK_TEST_MODEL", "gemma-3-270m-q4_k_m.gguf")
+}
+
+fn embed_model() -> PathBuf {
+    test_file("OMNIDESK_TEST_EMBED_MODEL", "all-minilm-l6-v2-f16.gguf")
+}
+
+/// `$var`, else the file in the test-model cache of `scripts/fetch-test-models.sh`.
+fn test_file(var: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("HOME").expect("HOME or OMNIDESK_TEST_MODEL");
-    PathBuf::from(home).join(".cache/omnidesk/test-models/gemma-3-270m-q4_k_m.gguf")
+    let home = std::env::var_os("HOME").expect("HOME or the model's variable");
+    PathBuf::from(home)
+        .join(".cache/omnidesk/test-models")
+        .join(name)
 }
 
 /// A child process killed (SIGTERM, then reaped) when dropped.
@@ -166,6 +177,8 @@ struct Harness {
     shots: PathBuf,
     config: PathBuf,
     data: PathBuf,
+    /// ALSA configuration whose microphone plays recorded speech.
+    alsa: String,
 }
 
 impl Harness {
@@ -184,6 +197,7 @@ impl Harness {
             .env("DISPLAY", &self.display)
             .env("OMNIDESK_CONFIG", &self.config)
             .env("OMNIDESK_DATA_DIR", &self.data)
+            .env("ALSA_CONFIG_PATH", &self.alsa)
             .env("GDK_BACKEND", "x11")
             // Software rendering: Xvfb has no GPU.
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
@@ -271,11 +285,27 @@ async fn run() {
     std::fs::write(
         &config,
         format!(
-            "model = {:?}\nmax_tokens = 200\n[engine]\nn_ctx = 2048\nthreads = 2\n[sampling]\ntemperature = 0.0\nseed = 1\n",
-            model.display().to_string()
+            "model = {:?}\nembedding_model = {:?}\nmax_tokens = 200\n[engine]\nn_ctx = 2048\nthreads = 2\n[sampling]\ntemperature = 0.0\nseed = 1\n[audio]\nmax_seconds = 3.0\n",
+            model.display().to_string(),
+            embed_model().display().to_string()
         ),
     )
     .unwrap();
+    // A folder of the user's notes, indexed as `omnidesk docs add` would
+    // (the window's own picker is native and cannot be driven here).
+    let notes = dir.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(
+        notes.join("tides.md"),
+        "# Tides\n\nThe Moon's gravity pulls the oceans, raising two high tides a day.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        notes.join("bread.txt"),
+        "Bread rises because yeast makes gas.\n",
+    )
+    .unwrap();
+    index_notes(&notes, &dir.path().join("data"));
     let shots = std::env::var_os("OMNIDESK_E2E_SHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(APP).parent().unwrap().join("e2e-screenshots"));
@@ -288,6 +318,7 @@ async fn run() {
         shots: shots.clone(),
         config,
         data: dir.path().join("data"),
+        alsa: file_microphone(dir.path()),
     };
 
     let (driver, mut s) = h.open().await;
@@ -421,19 +452,182 @@ async fn run() {
         .await;
     assert!(refused.as_str().unwrap().contains("image"), "{refused}");
     s.step("image-refused").await;
+
+    // 6. Documents: the panel lists the indexed notes; a new file is picked
+    //    up by Rescan with a progress bar; an answer from the documents
+    //    cites them, and a citation opens the passage.
+    std::fs::write(
+        notes.join("comets.md"),
+        "# Comets\n\nComets are icy bodies.\n",
+    )
+    .unwrap();
+    s.js("document.getElementById('input').value = ''; document.getElementById('open-docs').click(); return true", vec![])
+        .await;
+    s.until(
+        "the indexed notes in the panel",
+        60,
+        "const l = [...document.querySelectorAll('#docs-list .doc-path')].map(e => e.innerText); return l.some(p => p.endsWith('tides.md')) && l.length === 2",
+    )
+    .await;
+    s.js(
+        "document.getElementById('docs-rescan').click(); return true",
+        vec![],
+    )
+    .await;
+    let done = s
+        .until(
+            "the rescan to finish",
+            60,
+            "const t = document.getElementById('docs-progress-text').innerText; return t.startsWith('Done') ? t : null",
+        )
+        .await;
+    assert!(done.as_str().unwrap().contains("1 indexed"), "{done}");
+    s.until(
+        "the new file in the list",
+        10,
+        "return [...document.querySelectorAll('#docs-list .doc-path')].some(e => e.innerText.endsWith('comets.md'))",
+    )
+    .await;
+    s.step("documents").await;
+    s.js("document.getElementById('docs-close').click(); document.getElementById('use-docs').checked = true; return true", vec![])
+        .await;
+    s.ask("What raises the ocean tides?").await;
+    s.until(
+        "an answer with its sources",
+        120,
+        "const m = [...document.querySelectorAll('.message.assistant')].pop(); return m && !m.classList.contains('streaming') && m.querySelector('.sources .source-link')",
+    )
+    .await;
+    let first = s
+        .js(
+            "const m = [...document.querySelectorAll('.message.assistant')].pop(); const b = m.querySelector('.sources .source-link'); const t = b.innerText; b.click(); return t",
+            vec![],
+        )
+        .await;
+    assert!(first.as_str().unwrap().contains("tides.md"), "{first}");
+    let passage = s
+        .until(
+            "the cited passage",
+            20,
+            "const d = document.getElementById('source'); return d.open ? document.getElementById('source-text').innerText : null",
+        )
+        .await;
+    assert!(passage.as_str().unwrap().contains("Moon"), "{passage}");
+    s.step("citation-opened").await;
+    s.js("document.getElementById('source-close').click(); document.getElementById('use-docs').checked = false; return true", vec![])
+        .await;
+
+    // 7. Push-to-talk (held F2) records the speech the microphone plays
+    //    into an audio attachment; the camera button on a machine without
+    //    a camera says so.
+    s.js("document.dispatchEvent(new KeyboardEvent('keydown', { key: 'F2', bubbles: true })); return true", vec![])
+        .await;
+    s.until(
+        "the level meter",
+        20,
+        "return !document.getElementById('recording').hidden || document.querySelector('#attachments .thumb.audio') !== null",
+    )
+    .await;
+    s.js("document.dispatchEvent(new KeyboardEvent('keyup', { key: 'F2', bubbles: true })); return true", vec![])
+        .await;
+    let chip = s
+        .until(
+            "the recording in the composer",
+            30,
+            "const c = document.querySelector('#attachments .thumb.audio'); return c ? c.innerText : null",
+        )
+        .await;
+    assert!(chip.as_str().unwrap().contains("Recording"), "{chip}");
+    s.step("recorded").await;
+    s.js("document.querySelector('#attachments .thumb.audio .thumb-remove').click(); document.getElementById('camera').click(); return true", vec![])
+        .await;
+    s.until(
+        "the no-camera notice",
+        20,
+        "return document.querySelector('.notice[data-code=NO_CAMERA]') !== null",
+    )
+    .await;
+    s.step("no-camera").await;
     s.client.close().await.unwrap();
     drop(driver);
 
-    // 6. After a restart the conversation is still there, with its answers.
+    // 8. After a restart the conversation is still there, with its answers
+    //    and the documents answer's sources.
     let (driver, mut s) = h.open().await;
     s.until(
         "the stored conversation after restart",
         20,
-        "const b = document.querySelector('#conversations .conversation-open'); if (b) b.click(); return document.querySelectorAll('.message.assistant').length === 2",
+        "const b = document.querySelector('#conversations .conversation-open'); if (b) b.click(); const a = document.querySelectorAll('.message.assistant'); return a.length === 3 && a[2].querySelector('.sources .source-link') !== null",
     )
     .await;
     s.step("after-restart").await;
     s.client.close().await.unwrap();
     drop(driver);
     eprintln!("screenshots: {}", shots.display());
+}
+
+/// Index `notes` into the app's document index under `data` with the real
+/// embedding model, through the library as `omnidesk docs add` does.
+fn index_notes(notes: &Path, data: &Path) {
+    let embedder = omnidesk::rag::LlamaEmbedder::start(&embed_model(), Some(2)).unwrap();
+    let rag = omnidesk::rag::Rag::open(
+        &omnidesk::rag::default_dir(data),
+        std::sync::Arc::new(embedder),
+    )
+    .unwrap();
+    let report = rag
+        .add_blocking(
+            &[notes.to_path_buf()],
+            &omnidesk::rag::IngestOptions::default(),
+            &mut |_| {},
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .unwrap();
+    assert_eq!(report.files_indexed, 2, "{report:?}");
+}
+
+/// Speech made with espeak-ng, played by an ALSA `file` capture device;
+/// returns the `ALSA_CONFIG_PATH` that makes it the default microphone.
+fn file_microphone(dir: &Path) -> String {
+    let wav = dir.join("speech.wav");
+    let raw = dir.join("speech.raw");
+    let ok = Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg("What does this sound like?")
+        .status()
+        .expect("espeak-ng is installed")
+        .success();
+    assert!(ok);
+    let ok = Command::new("sox")
+        .arg(&wav)
+        .args([
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            "-t",
+            "raw",
+        ])
+        .arg(&raw)
+        .args(["pad", "0.3", "0.3"])
+        .status()
+        .expect("sox is installed")
+        .success();
+    assert!(ok);
+    let conf = dir.join("asound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pcm.!default {{\n  type plug\n  slave {{ pcm \"speech\"; format S16_LE; rate 16000; channels 1 }}\n}}\n\
+             pcm.speech {{\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n  infile \"{}\"\n  format \"raw\"\n}}\n",
+            raw.display()
+        ),
+    )
+    .unwrap();
+    format!("/usr/share/alsa/alsa.conf:{}", conf.display())
 }

@@ -46,12 +46,72 @@ export interface Stats {
   [k: string]: unknown;
 }
 
+/** A document snippet an answer was given, as its `[n]` cites it. */
+export interface Source {
+  number: number;
+  chunk_id: number;
+  path: string;
+  page: number | null;
+  heading: string;
+  lines: [number, number] | null;
+}
+
+export interface CitationCheck {
+  cited: number[];
+  invalid: number[];
+  cites_nothing: boolean;
+}
+
 export interface MessageView {
   id: number;
   role: "system" | "user" | "assistant" | "tool";
   content: string;
   attachments: AttachmentView[];
-  stats: { finish?: string; stats?: Stats } | null;
+  stats: { finish?: string; stats?: Stats; sources?: Source[] } | null;
+}
+
+export interface DocumentView {
+  path: string;
+  collection: string;
+  status: "ingested" | "skipped" | string;
+  skipReason: string | null;
+  chunks: number;
+  size: number;
+}
+
+export interface DocsStatus {
+  embeddingModel: string | null;
+  roots: string[];
+  documents: DocumentView[];
+  stats: { documents: number; skipped: number; chunks: number; vectors: number; reembedded: number } | null;
+  ingesting: boolean;
+}
+
+export interface IngestReport {
+  files_seen: number;
+  files_indexed: number;
+  files_unchanged: number;
+  files_skipped: number;
+  files_removed: number;
+  chunks_added: number;
+  cancelled: boolean;
+  elapsed_ms: number;
+}
+
+export type IngestUpdate =
+  | { kind: "scanned"; files: number }
+  | { kind: "progress"; files_done: number; files_total: number; chunks: number; eta_ms: number | null; path: string }
+  | { kind: "skipped"; path: string; reason: string }
+  | { kind: "finished"; report: IngestReport }
+  | { kind: "failed"; code: string; message: string };
+
+export interface SourceView {
+  chunkId: number;
+  path: string;
+  heading: string;
+  page: number | null;
+  lines: [number, number] | null;
+  text: string;
 }
 
 export interface ConversationView {
@@ -91,27 +151,55 @@ export interface Settings {
   maxTokens: number;
   nCtx: number;
   threads: number;
-  nGpuLayers: number;
+  nGpuLayers: number | null;
   temperature: number;
   topK: number;
   topP: number;
   minP: number;
   repeatPenalty: number;
   seed: number | null;
+  speakReplies: boolean;
   configPath: string;
 }
 
 export type ChatEvent =
+  | { kind: "sources"; sources: Source[] }
   | { kind: "started"; generationId: number; promptTokens: number; reusedTokens: number; droppedMessages: number }
   | { kind: "token"; text: string }
-  | { kind: "done"; finish: string; stats: Stats; conversationId: number; questionId: number; answerId: number }
-  | { kind: "failed"; code: string; message: string };
+  | {
+      kind: "done";
+      finish: string;
+      stats: Stats;
+      conversationId: number;
+      questionId: number;
+      answerId: number;
+      citations: CitationCheck | null;
+    }
+  | { kind: "failed"; code: string; message: string }
+  | { kind: "notice"; code: string; message: string };
 
 export interface SendMessage {
   conversationId: number | null;
   text: string;
   attachmentIds: number[];
   truncateAfter?: number | null;
+  useDocs?: boolean;
+}
+
+export type RecordingEvent =
+  | { kind: "level"; rms: number; peak: number; seconds: number }
+  | { kind: "stopped"; reason: "released" | "maxLength" | "deviceLost"; seconds: number; message: string | null };
+
+export interface CameraInfo {
+  index: number;
+  name: string;
+  description: string;
+}
+
+export interface PreviewFrame {
+  width: number;
+  height: number;
+  dataUrl: string;
 }
 
 export const api = {
@@ -141,4 +229,34 @@ export const api = {
       headers: { "x-file-name": encodeURIComponent(file.name || "pasted image") },
     }),
   discardAttachment: (id: number) => invoke<void>("discard_attachment", { id }),
+  docsStatus: () => invoke<DocsStatus>("docs_status"),
+  chooseEmbeddingModel: () => invoke<DocsStatus>("choose_embedding_model"),
+  addDocuments: (folders: boolean, onEvent: (u: IngestUpdate) => void) => {
+    const channel = new Channel<IngestUpdate>();
+    channel.onmessage = onEvent;
+    return invoke<IngestReport>("add_documents", { folders, onEvent: channel });
+  },
+  rescanDocuments: (onEvent: (u: IngestUpdate) => void) => {
+    const channel = new Channel<IngestUpdate>();
+    channel.onmessage = onEvent;
+    return invoke<IngestReport>("rescan_documents", { onEvent: channel });
+  },
+  cancelIngest: () => invoke<boolean>("cancel_ingest"),
+  removeDocument: (path: string) => invoke<DocsStatus>("remove_document", { path }),
+  getSource: (chunkId: number) => invoke<SourceView>("get_source", { chunkId }),
+  startRecording: (onEvent: (e: RecordingEvent) => void) => {
+    const channel = new Channel<RecordingEvent>();
+    channel.onmessage = onEvent;
+    return invoke<string>("start_recording", { onEvent: channel });
+  },
+  stopRecording: () => invoke<AttachmentView>("stop_recording"),
+  cancelRecording: () => invoke<boolean>("cancel_recording"),
+  listCameras: () => invoke<CameraInfo[]>("list_cameras"),
+  startCamera: (index: number, onFrame: (f: PreviewFrame) => void) => {
+    const channel = new Channel<PreviewFrame>();
+    channel.onmessage = onFrame;
+    return invoke<void>("start_camera", { index, onFrame: channel });
+  },
+  stopCamera: () => invoke<boolean>("stop_camera"),
+  snapCamera: (index: number) => invoke<AttachmentView>("snap_camera", { index }),
 };

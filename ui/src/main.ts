@@ -10,9 +10,13 @@ import {
   type ChatEvent,
   type CommandError,
   type Conversation,
+  type DocsStatus,
+  type IngestUpdate,
   type MessageView,
   type ModelStatus,
+  type RecordingEvent,
   type Settings,
+  type Source,
   type Stats,
 } from "./api";
 import { renderMarkdown } from "./markdown";
@@ -53,6 +57,35 @@ const ui = {
   settings: $<HTMLDialogElement>("settings"),
   settingsForm: $<HTMLFormElement>("settings-form"),
   settingsPath: $<HTMLElement>("settings-path"),
+  useDocs: $<HTMLInputElement>("use-docs"),
+  record: $<HTMLButtonElement>("record"),
+  recording: $<HTMLDivElement>("recording"),
+  level: $<HTMLMeterElement>("level"),
+  recTime: $<HTMLSpanElement>("rec-time"),
+  camera: $<HTMLButtonElement>("camera"),
+  cameraDialog: $<HTMLDialogElement>("camera-dialog"),
+  cameraClose: $<HTMLButtonElement>("camera-close"),
+  cameraSelect: $<HTMLSelectElement>("camera-select"),
+  cameraPreview: $<HTMLImageElement>("camera-preview"),
+  cameraSnap: $<HTMLButtonElement>("camera-snap"),
+  openDocs: $<HTMLButtonElement>("open-docs"),
+  docs: $<HTMLDialogElement>("docs"),
+  docsClose: $<HTMLButtonElement>("docs-close"),
+  docsEmbedding: $<HTMLParagraphElement>("docs-embedding"),
+  docsAddFolder: $<HTMLButtonElement>("docs-add-folder"),
+  docsAddFiles: $<HTMLButtonElement>("docs-add-files"),
+  docsRescan: $<HTMLButtonElement>("docs-rescan"),
+  docsCancel: $<HTMLButtonElement>("docs-cancel"),
+  docsEmbedModel: $<HTMLButtonElement>("docs-embed-model"),
+  docsProgressBox: $<HTMLDivElement>("docs-progress-box"),
+  docsProgress: $<HTMLProgressElement>("docs-progress"),
+  docsProgressText: $<HTMLSpanElement>("docs-progress-text"),
+  docsSummary: $<HTMLParagraphElement>("docs-summary"),
+  docsList: $<HTMLUListElement>("docs-list"),
+  source: $<HTMLDialogElement>("source"),
+  sourceClose: $<HTMLButtonElement>("source-close"),
+  sourceLocation: $<HTMLParagraphElement>("source-location"),
+  sourceText: $<HTMLPreElement>("source-text"),
 };
 
 interface Generation {
@@ -302,9 +335,11 @@ function messageNode(m: MessageView, index: number) {
   node.dataset.id = String(m.id);
   if (m.attachments.length) node.append(thumbs(m.attachments));
   const content = el("div", "content");
-  if (m.role === "assistant") content.innerHTML = renderMarkdown(m.content);
+  const sources = m.stats?.sources ?? [];
+  if (m.role === "assistant") content.innerHTML = renderAnswer(m.content, sources);
   else content.textContent = m.content;
   node.append(content);
+  if (sources.length) node.append(sourceList(sources));
   const tools = el("div", "message-tools");
   const meta = el("span", "stats", statsLine(m.stats?.stats, m.stats?.finish));
   tools.append(meta);
@@ -327,6 +362,73 @@ function messageNode(m: MessageView, index: number) {
   }
   node.append(tools);
   return node;
+}
+
+/** Where a snippet came from: file, page or lines, heading. */
+function sourceLocation(s: Source) {
+  let loc = s.path;
+  if (s.page !== null) loc += `, page ${s.page}`;
+  else if (s.lines) loc += s.lines[0] === s.lines[1] ? `, line ${s.lines[0]}` : `, lines ${s.lines[0]}–${s.lines[1]}`;
+  if (s.heading) loc += ` — ${s.heading}`;
+  return loc;
+}
+
+/**
+ * The answer as Markdown, with each valid `[n]` (outside code) turned into
+ * a button that opens source n. Invalid numbers stay plain text.
+ */
+function renderAnswer(text: string, sources: Source[]) {
+  const html = renderMarkdown(text);
+  if (!sources.length) return html;
+  const valid = new Set(sources.map((s) => s.number));
+  return html
+    .split(/(<pre>[\s\S]*?<\/pre>|<code>[\s\S]*?<\/code>)/)
+    .map((part, i) =>
+      i % 2
+        ? part
+        : part.replace(/\[(\d+(?:\s*,\s*\d+)*)\]/g, (whole, list: string) => {
+            const nums = list.split(",").map((n) => Number(n.trim()));
+            if (!nums.every((n) => valid.has(n))) return whole;
+            return nums
+              .map((n) => `<button type="button" class="cite" data-source="${n}" title="Open source ${n}">[${n}]</button>`)
+              .join("");
+          }),
+    )
+    .join("");
+}
+
+function sourceList(sources: Source[]) {
+  const box = el("div", "sources");
+  box.append(el("span", "muted", "Sources:"));
+  const list = el("ol");
+  for (const s of sources) {
+    const li = el("li");
+    const b = el("button", "source-link", `[${s.number}] ${sourceLocation(s)}`);
+    b.type = "button";
+    b.dataset.source = String(s.number);
+    li.append(b);
+    list.append(li);
+  }
+  box.append(list);
+  return box;
+}
+
+/** Show the passage behind citation `n` of the answer in `node`. */
+async function openSource(node: HTMLElement, n: number) {
+  const id = Number(node.closest<HTMLElement>(".message")?.dataset.id);
+  const m = view.messages.find((x) => x.id === id);
+  const s = m?.stats?.sources?.find((x) => x.number === n);
+  if (!s) return;
+  ui.sourceLocation.textContent = sourceLocation(s);
+  ui.sourceText.textContent = "";
+  ui.source.showModal();
+  try {
+    const v = await api.getSource(s.chunk_id);
+    ui.sourceText.textContent = v.text;
+  } catch (e) {
+    ui.source.close();
+    notifyError(e);
+  }
 }
 
 function renderMessages() {
@@ -429,6 +531,9 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
   };
   const onEvent = (ev: ChatEvent) => {
     switch (ev.kind) {
+      case "sources":
+        answer.stats = { sources: ev.sources };
+        break;
       case "started":
         gen.id = ev.generationId;
         if (gen.stopRequested) void api.stopGeneration(gen.id);
@@ -441,7 +546,11 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
         if (!frame) frame = requestAnimationFrame(paint);
         break;
       case "done":
-        answer.stats = { finish: ev.finish, stats: ev.stats };
+        answer.stats = { ...answer.stats, finish: ev.finish, stats: ev.stats };
+        if (ev.citations && ev.citations.cites_nothing)
+          notify("The answer cites none of the document snippets it was given; check it against the sources.", "info");
+        else if (ev.citations && ev.citations.invalid.length)
+          notify(`The answer cites ${ev.citations.invalid.map((n) => `[${n}]`).join(", ")}, which match no source.`, "info");
         answer.id = ev.answerId;
         question.id = ev.questionId;
         view.conversationId = ev.conversationId;
@@ -450,11 +559,20 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
         gen.failed = true;
         notify(ev.message, "error", ev.code);
         break;
+      case "notice":
+        notify(ev.message, "error", ev.code);
+        break;
     }
   };
   try {
     await api.sendMessage(
-      { conversationId: view.conversationId, text, attachmentIds: attachments.map((a) => a.id!), truncateAfter },
+      {
+        conversationId: view.conversationId,
+        text,
+        attachmentIds: attachments.map((a) => a.id!),
+        truncateAfter,
+        useDocs: ui.useDocs.checked,
+      },
       onEvent,
     );
   } catch (e) {
@@ -497,11 +615,13 @@ function stop() {
 function renderStaged() {
   ui.attachments.replaceChildren(
     ...view.staged.map((a) => {
-      const t = el("figure", "thumb");
-      const img = el("img");
-      img.src = a.thumbnail ?? "";
-      img.alt = a.name;
-      t.title = `${a.name} (${a.width}×${a.height})`;
+      const t = el("figure", a.kind === "audio" ? "thumb audio" : "thumb");
+      const img = a.kind === "audio" ? el("span", "audio-chip", a.name) : el("img");
+      if (img instanceof HTMLImageElement) {
+        img.src = a.thumbnail ?? "";
+        img.alt = a.name;
+      }
+      t.title = a.kind === "audio" ? a.name : `${a.name} (${a.width}×${a.height})`;
       const remove = el("button", "thumb-remove", "×");
       remove.type = "button";
       remove.setAttribute("aria-label", `Remove ${a.name}`);
@@ -520,7 +640,7 @@ function renderStaged() {
 function stageAll(list: AttachmentView[]) {
   view.staged.push(...list);
   renderStaged();
-  if (list.length && view.model?.model && !view.model.model.vision)
+  if (list.some((a) => a.kind === "image") && view.model?.model && !view.model.model.vision)
     notify("The loaded model cannot see images; it will refuse them when you send.", "info");
 }
 
@@ -548,6 +668,216 @@ async function pickImages() {
   }
 }
 
+// ---------------------------------------------------------------- documents
+
+function renderDocs(d: DocsStatus) {
+  ui.docsEmbedding.textContent = d.embeddingModel
+    ? `Embedding model: ${d.embeddingModel}`
+    : "Choose an embedding model (a GGUF such as all-MiniLM-L6-v2) to index your documents.";
+  const ready = d.embeddingModel !== null;
+  for (const b of [ui.docsAddFolder, ui.docsAddFiles, ui.docsRescan]) b.disabled = !ready || d.ingesting;
+  ui.docsCancel.hidden = !d.ingesting;
+  const st = d.stats;
+  ui.docsSummary.textContent = st
+    ? `${st.documents} documents, ${st.chunks} passages${st.skipped ? `, ${st.skipped} skipped` : ""}.`
+    : "";
+  ui.docsList.replaceChildren(
+    ...d.documents.map((doc) => {
+      const li = el("li", doc.status);
+      li.append(el("span", "doc-path", doc.path));
+      li.append(
+        el("span", "doc-state", doc.status === "skipped" ? `skipped: ${doc.skipReason ?? "unknown reason"}` : `${doc.chunks} passages`),
+      );
+      const rm = el("button", "small", "Remove");
+      rm.type = "button";
+      rm.setAttribute("aria-label", `Remove ${doc.path}`);
+      rm.onclick = async () => {
+        try {
+          renderDocs(await api.removeDocument(doc.path));
+        } catch (e) {
+          notifyError(e);
+        }
+      };
+      li.append(rm);
+      return li;
+    }),
+  );
+  if (ready && !d.documents.length) ui.docsList.append(el("li", "muted", "Nothing indexed yet."));
+}
+
+async function refreshDocs() {
+  try {
+    renderDocs(await api.docsStatus());
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+async function openDocs() {
+  ui.docs.showModal();
+  await refreshDocs();
+}
+
+async function chooseEmbeddingModel() {
+  ui.docsEmbedding.textContent = "Loading the embedding model…";
+  try {
+    renderDocs(await api.chooseEmbeddingModel());
+  } catch (e) {
+    notifyError(e);
+    await refreshDocs();
+  }
+}
+
+function showIngest(u: IngestUpdate) {
+  switch (u.kind) {
+    case "scanned":
+      ui.docsProgress.max = Math.max(1, u.files);
+      ui.docsProgress.value = 0;
+      ui.docsProgressText.textContent = `${u.files} files found`;
+      break;
+    case "progress": {
+      ui.docsProgress.max = Math.max(1, u.files_total);
+      ui.docsProgress.value = u.files_done;
+      const eta = u.eta_ms !== null && u.files_done < u.files_total ? `, about ${Math.ceil(u.eta_ms / 1000)} s left` : "";
+      ui.docsProgressText.textContent = `${u.files_done} of ${u.files_total} files, ${u.chunks} passages${eta}`;
+      break;
+    }
+    case "skipped":
+      break;
+    case "finished": {
+      const r = u.report;
+      ui.docsProgress.value = ui.docsProgress.max;
+      ui.docsProgressText.textContent = r.cancelled
+        ? `Cancelled after ${r.files_indexed} files; run Rescan to finish.`
+        : `Done: ${r.files_indexed} indexed, ${r.files_unchanged} unchanged, ${r.files_skipped} skipped, ${r.files_removed} removed.`;
+      break;
+    }
+    case "failed":
+      ui.docsProgressText.textContent = u.message;
+      break;
+  }
+}
+
+/** Run one ingest with the progress bar, then refresh the list. */
+async function ingest(run: (onEvent: (u: IngestUpdate) => void) => Promise<unknown>) {
+  ui.docsProgressBox.hidden = false;
+  ui.docsProgress.removeAttribute("value");
+  ui.docsProgressText.textContent = "Starting…";
+  for (const b of [ui.docsAddFolder, ui.docsAddFiles, ui.docsRescan]) b.disabled = true;
+  ui.docsCancel.hidden = false;
+  try {
+    await run(showIngest);
+  } catch (e) {
+    const err = asCommandError(e);
+    if (err.code === "CANCELLED") ui.docsProgressBox.hidden = true;
+    else notifyError(e);
+  } finally {
+    await refreshDocs();
+  }
+}
+
+// ---------------------------------------------------------------- voice and camera
+
+/** The push-to-talk recording in progress: started, or starting. */
+let recording: { stopAsked: boolean; started: Promise<unknown> } | null = null;
+
+function onRecording(e: RecordingEvent) {
+  if (e.kind === "level") {
+    ui.level.value = Math.min(1, e.peak);
+    ui.recTime.textContent = `${e.seconds.toFixed(1)} s`;
+  } else if (e.reason === "maxLength") {
+    notify(`Recording stopped at the ${e.seconds.toFixed(0)} s limit.`, "info");
+    void stopRecording();
+  } else if (e.reason === "deviceLost") {
+    notify(e.message ?? "The microphone stopped working.", "error", "AUDIO_DEVICE_FAILED");
+    void stopRecording();
+  }
+}
+
+function startRecording() {
+  if (recording || view.generation) return;
+  ui.record.classList.add("active");
+  ui.recording.hidden = false;
+  ui.level.value = 0;
+  ui.recTime.textContent = "0.0 s";
+  const r = { stopAsked: false, started: api.startRecording(onRecording) as Promise<unknown> };
+  recording = r;
+  r.started.then(
+    () => {
+      if (r.stopAsked) void stopRecording(true);
+    },
+    (e) => {
+      endRecordingUi();
+      recording = null;
+      notifyError(e);
+    },
+  );
+}
+
+function endRecordingUi() {
+  ui.record.classList.remove("active");
+  ui.recording.hidden = true;
+}
+
+/** Release: turn the clip into an attachment (once it really started). */
+async function stopRecording(afterStart = false) {
+  const r = recording;
+  if (!r) return;
+  if (!afterStart) {
+    r.stopAsked = true;
+    try {
+      await r.started;
+    } catch {
+      return;
+    }
+  }
+  if (recording !== r) return;
+  recording = null;
+  endRecordingUi();
+  try {
+    stageAll([await api.stopRecording()]);
+    if (view.model?.model && !view.model.model.audio)
+      notify("The loaded model cannot hear audio; it will refuse the recording when you send.", "info");
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
+async function openCamera() {
+  try {
+    const cams = await api.listCameras();
+    if (!cams.length) return notify("No camera was found.", "error", "NO_CAMERA");
+    ui.cameraSelect.replaceChildren(
+      ...cams.map((c) => {
+        const o = el("option", undefined, c.name);
+        o.value = String(c.index);
+        return o;
+      }),
+    );
+    ui.cameraDialog.showModal();
+    await startPreview();
+  } catch (e) {
+    ui.cameraDialog.close();
+    notifyError(e);
+  }
+}
+
+async function startPreview() {
+  ui.cameraPreview.removeAttribute("src");
+  await api.startCamera(Number(ui.cameraSelect.value), (f) => {
+    ui.cameraPreview.src = f.dataUrl;
+  });
+}
+
+async function snapCamera() {
+  try {
+    stageAll([await api.snapCamera(Number(ui.cameraSelect.value))]);
+    ui.cameraDialog.close();
+  } catch (e) {
+    notifyError(e);
+  }
+}
+
 // ---------------------------------------------------------------- settings
 
 async function openSettings() {
@@ -557,7 +887,8 @@ async function openSettings() {
     const f = ui.settingsForm;
     for (const [k, v] of Object.entries(s)) {
       const input = f.elements.namedItem(k) as HTMLInputElement | HTMLTextAreaElement | null;
-      if (input) input.value = v === null ? "" : String(v);
+      if (input instanceof HTMLInputElement && input.type === "checkbox") input.checked = Boolean(v);
+      else if (input) input.value = v === null ? "" : String(v);
     }
     ui.settingsPath.textContent = s.configPath;
     ui.settings.showModal();
@@ -576,13 +907,14 @@ async function saveSettings() {
     maxTokens: num("maxTokens"),
     nCtx: num("nCtx"),
     threads: num("threads"),
-    nGpuLayers: num("nGpuLayers"),
+    nGpuLayers: get("nGpuLayers").trim() === "" ? null : num("nGpuLayers"),
     temperature: num("temperature"),
     topK: num("topK"),
     topP: num("topP"),
     minP: num("minP"),
     repeatPenalty: num("repeatPenalty"),
     seed: seed === "" ? null : Number(seed),
+    speakReplies: (f.elements.namedItem("speakReplies") as HTMLInputElement).checked,
     configPath: view.settings?.configPath ?? "",
   };
   try {
@@ -613,6 +945,33 @@ function wire() {
   ui.openModel.onclick = chooseModel;
   ui.setupChoose.onclick = chooseModel;
   ui.openSettings.onclick = openSettings;
+  ui.openDocs.onclick = openDocs;
+  ui.docsClose.onclick = () => ui.docs.close();
+  ui.sourceClose.onclick = () => ui.source.close();
+  ui.docsAddFolder.onclick = () => ingest((f) => api.addDocuments(true, f));
+  ui.docsAddFiles.onclick = () => ingest((f) => api.addDocuments(false, f));
+  ui.docsRescan.onclick = () => ingest(api.rescanDocuments);
+  ui.docsCancel.onclick = () => void api.cancelIngest().catch(notifyError);
+  ui.docsEmbedModel.onclick = chooseEmbeddingModel;
+  ui.record.addEventListener("pointerdown", (ev) => {
+    ev.preventDefault();
+    startRecording();
+  });
+  for (const t of ["pointerup", "pointerleave", "pointercancel"]) ui.record.addEventListener(t, () => void stopRecording());
+  ui.record.addEventListener("keydown", (ev) => {
+    if ((ev.key === " " || ev.key === "Enter") && !ev.repeat) {
+      ev.preventDefault();
+      startRecording();
+    }
+  });
+  ui.record.addEventListener("keyup", (ev) => {
+    if (ev.key === " " || ev.key === "Enter") void stopRecording();
+  });
+  ui.camera.onclick = openCamera;
+  ui.cameraSnap.onclick = snapCamera;
+  ui.cameraSelect.onchange = () => void startPreview().catch(notifyError);
+  ui.cameraClose.onclick = () => ui.cameraDialog.close();
+  ui.cameraDialog.addEventListener("close", () => void api.stopCamera().catch(notifyError));
   let searchTimer = 0;
   ui.search.addEventListener("input", () => {
     clearTimeout(searchTimer);
@@ -625,11 +984,21 @@ function wire() {
     }
   });
   ui.messages.addEventListener("click", (ev) => {
+    const cite = (ev.target as HTMLElement).closest<HTMLButtonElement>("[data-source]");
+    if (cite) return void openSource(cite, Number(cite.dataset.source));
     const b = (ev.target as HTMLElement).closest<HTMLButtonElement>(".copy-code");
     const code = b?.closest(".code")?.querySelector("code");
     if (b && code) copyText(code.textContent ?? "", b);
   });
+  document.addEventListener("keyup", (ev) => {
+    if (ev.key === "F2") void stopRecording();
+  });
   document.addEventListener("keydown", (ev) => {
+    if (ev.key === "F2") {
+      ev.preventDefault();
+      if (!ev.repeat) startRecording();
+      return;
+    }
     if (ev.key === "Escape" && view.generation) {
       ev.preventDefault();
       stop();

@@ -7,7 +7,10 @@ use omnidesk::chat::{ChatMessage, Role};
 use omnidesk::conversation::{self, Exchange, NewConversation};
 use omnidesk::engine::{FinishReason, GenerateRequest, GenerationEvent, GenerationStats};
 use omnidesk::media::attach::Attached;
+use omnidesk::rag::answer::{self, CitationCheck, Source};
+use omnidesk::rag::SearchOptions;
 use omnidesk::store::{ConversationId, MessageId, StoreError};
+use omnidesk::tts::SentenceSplitter;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -24,6 +27,11 @@ use crate::state::AppState;
     rename_all_fields = "camelCase"
 )]
 pub enum ChatEvent {
+    /// The document snippets the answer is given (questions asked with
+    /// `useDocs` only), numbered as the answer cites them.
+    Sources {
+        sources: Vec<Source>,
+    },
     Started {
         generation_id: u64,
         prompt_tokens: usize,
@@ -39,8 +47,16 @@ pub enum ChatEvent {
         conversation_id: ConversationId,
         question_id: MessageId,
         answer_id: MessageId,
+        /// For answers from documents: which citations are valid.
+        citations: Option<CitationCheck>,
     },
     Failed {
+        code: &'static str,
+        message: String,
+    },
+    /// Something went wrong beside the answer (speech could not start); the
+    /// answer goes on.
+    Notice {
         code: &'static str,
         message: String,
     },
@@ -60,6 +76,11 @@ pub struct SendMessage {
     /// regenerate).
     #[serde(default)]
     pub truncate_after: Option<MessageId>,
+    /// Answer from the user's documents: the question goes to the model
+    /// with the best-matching snippets (and without the earlier turns), and
+    /// the answer cites them.
+    #[serde(default)]
+    pub use_docs: bool,
 }
 
 /// The stored result of a finished exchange (also sent as `done`).
@@ -104,6 +125,7 @@ async fn run(
         .capabilities
         .audio_sample_rate
         .unwrap_or(16_000);
+    let mut sources = Vec::new();
     let mut messages = match message.conversation_id {
         Some(id) => state.store.with(|s| {
             if let Some(after) = message.truncate_after {
@@ -118,17 +140,44 @@ async fn run(
         attached.media.push(staged.media);
         attached.records.push(staged.record);
     }
-    messages.push(ChatMessage::with_media(
-        Role::User,
-        message.text.clone(),
-        attached.media,
-    ));
+    if message.use_docs {
+        if !attached.media.is_empty() {
+            return Err(CommandError::invalid(
+                "ask about documents or about attachments, not both at once",
+            ));
+        }
+        let docs = docs_question(state, &message.text, &config, engine.info().n_ctx).await?;
+        sources = docs.prompt.sources;
+        let _ = on_event.send(ChatEvent::Sources {
+            sources: sources.clone(),
+        });
+        messages = docs.messages;
+    } else {
+        messages.push(ChatMessage::with_media(
+            Role::User,
+            message.text.clone(),
+            attached.media,
+        ));
+    }
     let request = GenerateRequest {
         messages,
         sampling: config.sampling.clone(),
         max_tokens: config.max_tokens,
         stop: Vec::new(),
     };
+    let mut voice = None;
+    if config.audio.speak_replies {
+        state.speech.stop();
+        match state.speech.narrator(config.audio.output_device.clone()) {
+            Ok(n) => voice = Some((n, SentenceSplitter::new())),
+            Err(e) => {
+                let _ = on_event.send(ChatEvent::Notice {
+                    code: e.code,
+                    message: format!("answers cannot be spoken: {}", e.message),
+                });
+            }
+        }
+    }
     let mut stream = engine.generate(request)?;
     let guard = state.generations.register(stream.cancel_token());
     let outcome = loop {
@@ -147,7 +196,14 @@ async fn run(
                 reused_tokens,
                 dropped_messages,
             }),
-            GenerationEvent::Token(text) => on_event.send(ChatEvent::Token { text }),
+            GenerationEvent::Token(text) => {
+                if let Some((narrator, splitter)) = voice.as_mut() {
+                    for sentence in splitter.push(&text) {
+                        narrator.say(sentence);
+                    }
+                }
+                on_event.send(ChatEvent::Token { text })
+            }
             GenerationEvent::Done(outcome) => break outcome,
             GenerationEvent::Failed(e) => return Err(e.into()),
         };
@@ -157,6 +213,13 @@ async fn run(
         }
     };
     drop(guard);
+    if let Some((narrator, mut splitter)) = voice {
+        if outcome.finish == FinishReason::Cancelled {
+            narrator.stop();
+        } else if let Some(rest) = splitter.finish() {
+            narrator.say(rest);
+        }
+    }
     let model = engine
         .info()
         .path
@@ -174,6 +237,7 @@ async fn run(
                 question: &message.text,
                 attachments: &attached.records,
                 outcome: &outcome,
+                sources: &sources,
             },
         )
         .map_err(|e| match e {
@@ -190,6 +254,8 @@ async fn run(
         conversation_id: saved.conversation,
         question_id: saved.question,
         answer_id: saved.answer,
+        citations: (!sources.is_empty())
+            .then(|| answer::check_citations(&outcome.text, sources.len())),
     });
     Ok(SendResult {
         conversation_id: saved.conversation,
@@ -202,5 +268,38 @@ async fn run(
 /// when absent; the partial answer is kept. Returns how many were stopped.
 #[tauri::command]
 pub async fn stop_generation(state: State<'_, AppState>, id: Option<u64>) -> CommandResult<usize> {
+    state.speech.stop();
     Ok(state.generations.stop(id))
+}
+
+/// Retrieve snippets for `question` and fit them into the context.
+///
+/// # Errors
+/// `NO_EMBEDDING_MODEL`, `NOTHING_RELEVANT` when no document matches well
+/// enough, and the index's errors.
+async fn docs_question(
+    state: &AppState,
+    question: &str,
+    config: &omnidesk::config::Config,
+    n_ctx: u32,
+) -> CommandResult<answer::DocsQuestion> {
+    let rag = state.docs.open(&state.settings).await?;
+    let q = question.to_owned();
+    let hits = tokio::task::spawn_blocking(move || rag.search(&q, &SearchOptions::default()))
+        .await
+        .map_err(|e| CommandError::new(crate::error::codes::INTERNAL, e.to_string()))??;
+    if hits.is_empty() {
+        return Err(CommandError::new(
+            "NOTHING_RELEVANT",
+            "nothing relevant found in your documents",
+        ));
+    }
+    Ok(answer::docs_question(
+        question,
+        &hits,
+        // The citation instructions, not the chat's system prompt.
+        None,
+        n_ctx as usize,
+        config.max_tokens,
+    )?)
 }

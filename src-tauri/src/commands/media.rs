@@ -46,7 +46,8 @@ fn view(id: Option<u64>, name: &str, media: &Media) -> AttachmentView {
     }
 }
 
-fn stage(state: &AppState, path: &Path, name: &str, media: Media) -> AttachmentView {
+/// Stage `media` (kept at `path`) for the next message; `name` is shown.
+pub fn stage(state: &AppState, path: &Path, name: &str, media: Media) -> AttachmentView {
     let mut one = attach::Attached::default();
     one.push(path, media.clone());
     let record = one.records.remove(0);

@@ -1,0 +1,233 @@
+//! Push-to-talk and the camera through the app's commands. The microphone
+//! is real ALSA reading espeak-ng speech through the `file` plugin (ALSA
+//! reads `ALSA_CONFIG_PATH` once per process, which is why these tests have
+//! a binary of their own); the camera is the library's fake frame source,
+//! as this machine has none (the real path's "no camera" error is tested in
+//! the core crate).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::{collecting_channel, test_model, TestApp};
+use omnidesk::camera::FakeSource;
+use omnidesk_app::commands::capture::{self, PreviewView};
+use omnidesk_app::commands::chat::{send_message, SendMessage};
+use omnidesk_app::state::AppState;
+use serde_json::{json, Value};
+use tauri::ipc::InvokeBody;
+use tauri::Manager;
+
+/// This process's sound card: ALSA's default device captures from
+/// espeak-ng speech (raw S16_LE mono 16 kHz with silence around it) and
+/// plays into `played`. Set up once, before any test touches ALSA.
+struct Alsa {
+    played: PathBuf,
+}
+
+fn alsa() -> &'static Alsa {
+    static ALSA: OnceLock<Alsa> = OnceLock::new();
+    ALSA.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let wav = dir.join("speech.wav");
+        let raw = dir.join("speech.raw");
+        let ok = Command::new("espeak-ng")
+            .arg("-w")
+            .arg(&wav)
+            .arg("What is the weather like today?")
+            .status()
+            .expect("espeak-ng is installed")
+            .success();
+        assert!(ok, "espeak-ng failed");
+        let ok = Command::new("sox")
+            .arg(&wav)
+            .args(["-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"])
+            .args(["-t", "raw"])
+            .arg(&raw)
+            .args(["pad", "0.5", "0.5"])
+            .status()
+            .expect("sox is installed")
+            .success();
+        assert!(ok, "sox failed");
+        let played = dir.join("played.raw");
+        let conf = dir.join("asound.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "pcm.!default {{ type asym; playback.pcm \"out\"; capture.pcm \"in\" }}\n\
+                 pcm.out {{ type plug; slave {{ pcm \"outfile\"; format S16_LE; rate 16000; channels 1 }} }}\n\
+                 pcm.outfile {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n\
+                 pcm.in {{ type plug; slave {{ pcm \"infile\"; format S16_LE; rate 16000; channels 1 }} }}\n\
+                 pcm.infile {{ type file; slave.pcm \"null\"; file \"/dev/null\"; infile \"{}\"; format \"raw\" }}\n",
+                played.display(),
+                raw.display()
+            ),
+        )
+        .unwrap();
+        std::env::set_var(
+            "ALSA_CONFIG_PATH",
+            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
+        );
+        Alsa { played }
+    })
+}
+
+#[test]
+fn push_to_talk_records_real_speech_into_an_audio_attachment() {
+    alsa();
+    let t = TestApp::build(None, |c| c.audio.max_seconds = 3.0, |s| s);
+
+    let (channel, events) = collecting_channel();
+    let device = tauri::async_runtime::block_on(capture::start_recording(
+        t.app.state::<AppState>(),
+        channel,
+    ))
+    .expect("the file-backed microphone opens");
+    assert!(!device.is_empty());
+    let again = t
+        .invoke(
+            "start_recording",
+            json!({ "onEvent": "__CHANNEL__:9" }).into(),
+        )
+        .unwrap_err();
+    assert_eq!(again["code"], "BUSY", "{again}");
+    // The file plugin is not clocked: the whole clip arrives at once, and
+    // the recording then stops itself at the 3 s maximum.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "stopped")
+    {
+        assert!(Instant::now() < deadline, "no stop event");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let events = events.lock().unwrap().clone();
+    let levels: Vec<&Value> = events.iter().filter(|e| e["kind"] == "level").collect();
+    assert!(!levels.is_empty(), "level-meter events: {events:?}");
+    assert!(
+        levels.iter().any(|e| e["peak"].as_f64().unwrap() > 0.05),
+        "speech shows on the meter: {levels:?}"
+    );
+    let view = t
+        .invoke("stop_recording", InvokeBody::default())
+        .expect("the clip becomes an attachment");
+    assert_eq!(view["kind"], "audio", "{view}");
+    assert!(view["id"].as_u64().is_some());
+    let kept: Vec<_> = std::fs::read_dir(t.dir.path().join("data/recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "the clip is kept for replay: {kept:?}");
+    let wav = hound_len(&kept[0]);
+    // Speech of about 2 s survives; the padding silence is trimmed.
+    assert!((0.8..3.0).contains(&wav), "{wav} s kept");
+    let err = t
+        .invoke("stop_recording", InvokeBody::default())
+        .unwrap_err();
+    assert_eq!(err["code"], "INVALID_INPUT", "{err}");
+}
+
+/// Seconds of audio in a 16-bit mono WAV, from its header.
+fn hound_len(path: &Path) -> f64 {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..4], b"RIFF");
+    let rate = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
+    let data = (bytes.len() - 44) as f64 / 2.0;
+    data / f64::from(rate)
+}
+
+#[test]
+fn the_camera_previews_and_snaps_into_the_composer() {
+    let t = TestApp::build(None, |_| {}, |s| s.with_camera(Arc::new(FakeSource)));
+    let cams = t.invoke("list_cameras", InvokeBody::default()).unwrap();
+    assert_eq!(cams[0]["name"], "Fake camera", "{cams}");
+
+    // A snapshot without a preview opens the camera briefly.
+    let snap = t
+        .invoke("snap_camera", json!({ "index": 0 }).into())
+        .unwrap();
+    assert_eq!(snap["kind"], "image");
+    assert_eq!(
+        (snap["width"].as_u64(), snap["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
+    assert!(snap["thumbnail"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+
+    let (channel, frames) = collecting_channel::<PreviewView>();
+    tauri::async_runtime::block_on(capture::start_camera(t.app.state::<AppState>(), 0, channel))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while frames.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "no preview frames");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let first = frames.lock().unwrap()[0].clone();
+    assert!(first["width"].as_u64().unwrap() <= 320, "{first}");
+    let from_preview = t
+        .invoke("snap_camera", json!({ "index": 0 }).into())
+        .unwrap();
+    assert_eq!(from_preview["width"], 1280);
+    assert_eq!(
+        t.invoke("stop_camera", InvokeBody::default()).unwrap(),
+        true
+    );
+    assert_eq!(
+        t.invoke("stop_camera", InvokeBody::default()).unwrap(),
+        false
+    );
+    let kept = std::fs::read_dir(t.dir.path().join("data/snapshots"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 2, "both pictures are kept for replay");
+
+    let err = t
+        .invoke("snap_camera", json!({ "index": 3 }).into())
+        .unwrap_err();
+    assert_eq!(err["code"], "NO_CAMERA", "{err}");
+}
+
+#[test]
+fn answers_are_spoken_when_the_setting_is_on() {
+    let played = &alsa().played;
+    let t = TestApp::with_config(Some(test_model()), |c| {
+        c.audio.speak_replies = true;
+        c.max_tokens = 24;
+    });
+    t.wait_for_model();
+    let (channel, events) = collecting_channel();
+    let answer = tauri::async_runtime::block_on(send_message(
+        t.app.state::<AppState>(),
+        SendMessage {
+            conversation_id: None,
+            text: "Say hello to the world.".into(),
+            attachment_ids: vec![],
+            truncate_after: None,
+            use_docs: false,
+        },
+        channel,
+    ))
+    .unwrap();
+    assert!(!answer.text.trim().is_empty());
+    let events = events.lock().unwrap().clone();
+    assert!(
+        !events.iter().any(|e| e["kind"] == "notice"),
+        "speech started: {events:?}"
+    );
+    let state = t.state();
+    tauri::async_runtime::block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), state.speech.wait_idle())
+            .await
+            .expect("the answer is spoken within a minute")
+    });
+    let bytes = std::fs::metadata(played).map_or(0, |m| m.len());
+    // At least a quarter second of 16 kHz 16-bit audio reached the device.
+    assert!(bytes > 8_000, "{bytes} bytes played");
+}

@@ -1,0 +1,146 @@
+//! What the command tests share: the app on Tauri's mock runtime with the
+//! real library underneath, the test models, and a `Channel` that collects.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use omnidesk::config::Config;
+use omnidesk::store::Store;
+use omnidesk_app::state::{AppState, EngineState, Settings};
+use serde_json::Value;
+use tauri::ipc::{CallbackFn, Channel, InvokeBody, InvokeResponseBody};
+use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+
+/// The real test model (see `scripts/fetch-test-models.sh`).
+pub fn test_model() -> PathBuf {
+    if let Some(p) = std::env::var_os("OMNIDESK_TEST_MODEL") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME or OMNIDESK_TEST_MODEL");
+    PathBuf::from(home).join(".cache/omnidesk/test-models/gemma-3-270m-q4_k_m.gguf")
+}
+
+/// The real embedding model (all-MiniLM-L6-v2, converted; see
+/// `scripts/fetch-test-models.sh`).
+pub fn embed_model() -> PathBuf {
+    if let Some(p) = std::env::var_os("OMNIDESK_TEST_EMBED_MODEL") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME or OMNIDESK_TEST_EMBED_MODEL");
+    PathBuf::from(home).join(".cache/omnidesk/test-models/all-minilm-l6-v2-f16.gguf")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/fixtures")
+        .join(name)
+}
+
+pub struct TestApp {
+    pub app: App<MockRuntime>,
+    pub window: WebviewWindow<MockRuntime>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn new(model: Option<PathBuf>) -> Self {
+        Self::with_config(model, |_| {})
+    }
+
+    pub fn with_config(model: Option<PathBuf>, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::build(model, adjust, |s| s)
+    }
+
+    /// The app with `model`, settings changed by `adjust`, and state
+    /// changed by `wrap` (e.g. a fake camera).
+    pub fn build(
+        model: Option<PathBuf>,
+        adjust: impl FnOnce(&mut Config),
+        wrap: impl FnOnce(AppState) -> AppState,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            model,
+            max_tokens: 24,
+            ..Config::default()
+        };
+        config.engine.threads = 2;
+        config.engine.n_ctx = 1024;
+        config.sampling.temperature = 0.0;
+        config.sampling.seed = Some(1);
+        adjust(&mut config);
+        let data = dir.path().join("data");
+        let store = Store::open(&data.join("omnidesk.db")).map_err(Into::into);
+        let settings = Settings::new(config, dir.path().join("config.toml"), data);
+        let app = omnidesk_app::run_app(mock_builder(), wrap(AppState::new(store, settings)))
+            .build(mock_context(noop_assets()))
+            .expect("the app builds on the mock runtime");
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        // The mock runtime never reaches `Ready`, where the setup hook would
+        // start the configured model: start it the same way here.
+        let state = app.state::<AppState>().inner().clone();
+        omnidesk_app::commands::models::load_configured(app.handle(), &state);
+        Self { app, window, dir }
+    }
+
+    pub fn state(&self) -> AppState {
+        self.app.state::<AppState>().inner().clone()
+    }
+
+    pub fn invoke(&self, cmd: &str, body: InvokeBody) -> Result<Value, Value> {
+        self.invoke_with(cmd, body, Default::default())
+    }
+
+    pub fn invoke_with(
+        &self,
+        cmd: &str,
+        body: InvokeBody,
+        headers: tauri::http::HeaderMap,
+    ) -> Result<Value, Value> {
+        tauri::test::get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body,
+                headers,
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    pub fn wait_for_model(&self) {
+        let start = Instant::now();
+        loop {
+            match self.state().engine.get() {
+                EngineState::Ready { .. } => return,
+                EngineState::Failed { error, .. } => panic!("model failed to load: {error}"),
+                _ if start.elapsed() > Duration::from_secs(120) => panic!("model load timed out"),
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+}
+
+pub fn collecting_channel<T: tauri::ipc::IpcResponse>() -> (Channel<T>, Arc<Mutex<Vec<Value>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let channel = Channel::new(move |body| {
+        let v = match body {
+            InvokeResponseBody::Json(s) => serde_json::from_str(&s).unwrap(),
+            InvokeResponseBody::Raw(_) => Value::Null,
+        };
+        sink.lock().unwrap().push(v);
+        Ok(())
+    });
+    (channel, events)
+}
