@@ -9,6 +9,8 @@ use std::path::Path;
 const COMMANDS: &[&str] = &[
     "get_model_status",
     "choose_model",
+    "download_model",
+    "cancel_download",
     "get_settings",
     "update_settings",
     "list_conversations",

@@ -55,6 +55,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
         .invoke_handler(tauri::generate_handler![
             commands::models::get_model_status,
             commands::models::choose_model,
+            commands::models::download_model,
+            commands::models::cancel_download,
             commands::settings::get_settings,
             commands::settings::update_settings,
             commands::conversations::list_conversations,

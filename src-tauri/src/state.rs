@@ -39,6 +39,7 @@ pub struct AppState {
     pub docs: Docs,
     pub capture: Capture,
     pub speech: Speech,
+    pub downloads: Downloads,
 }
 
 impl AppState {
@@ -53,6 +54,7 @@ impl AppState {
             docs: Docs::default(),
             capture: Capture::new(Arc::new(NokhwaSource)),
             speech: Speech::default(),
+            downloads: Downloads::default(),
         }
     }
 
@@ -491,5 +493,55 @@ impl Speech {
         if let Some(n) = n {
             n.wait_idle().await;
         }
+    }
+}
+
+/// The model download in progress, if any (one at a time).
+#[derive(Clone, Default)]
+pub struct Downloads(Arc<Mutex<Option<tokio_util::sync::CancellationToken>>>);
+
+impl Downloads {
+    /// Mark a download as running until the guard drops.
+    ///
+    /// # Errors
+    /// `BUSY` while another download runs.
+    pub fn begin(
+        &self,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> CommandResult<DownloadGuard> {
+        let mut g = lock(&self.0);
+        if g.is_some() {
+            return Err(CommandError::new(
+                "BUSY",
+                "a model is being downloaded already",
+            ));
+        }
+        *g = Some(cancel);
+        Ok(DownloadGuard(self.0.clone()))
+    }
+
+    /// Whether a download runs now.
+    pub fn running(&self) -> bool {
+        lock(&self.0).is_some()
+    }
+
+    /// Cancel the running download; false when none runs.
+    pub fn cancel(&self) -> bool {
+        match &*lock(&self.0) {
+            Some(c) => {
+                c.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Clears the running-download mark however the download ends.
+pub struct DownloadGuard(Arc<Mutex<Option<tokio_util::sync::CancellationToken>>>);
+
+impl Drop for DownloadGuard {
+    fn drop(&mut self) {
+        *lock(&self.0) = None;
     }
 }

