@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{collecting_channel, test_model, TestApp};
+use common::{collecting_channel, file_sound_card, test_model, FileSoundCard, TestApp};
 use omnidesk::camera::FakeSource;
 use omnidesk_app::commands::capture::{self, PreviewView};
 use omnidesk_app::commands::chat::{send_message, SendMessage};
@@ -21,57 +20,15 @@ use serde_json::{json, Value};
 use tauri::ipc::InvokeBody;
 use tauri::Manager;
 
-/// This process's sound card: ALSA's default device captures from
-/// espeak-ng speech (raw S16_LE mono 16 kHz with silence around it) and
-/// plays into `played`. Set up once, before any test touches ALSA.
-struct Alsa {
-    played: PathBuf,
-}
-
-fn alsa() -> &'static Alsa {
-    static ALSA: OnceLock<Alsa> = OnceLock::new();
-    ALSA.get_or_init(|| {
+/// This process's sound card (see [`common::file_sound_card`]), set up
+/// once, before any test touches ALSA.
+fn alsa() -> &'static FileSoundCard {
+    static CARD: OnceLock<FileSoundCard> = OnceLock::new();
+    CARD.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
-        let wav = dir.join("speech.wav");
-        let raw = dir.join("speech.raw");
-        let ok = Command::new("espeak-ng")
-            .arg("-w")
-            .arg(&wav)
-            .arg("What is the weather like today?")
-            .status()
-            .expect("espeak-ng is installed")
-            .success();
-        assert!(ok, "espeak-ng failed");
-        let ok = Command::new("sox")
-            .arg(&wav)
-            .args(["-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"])
-            .args(["-t", "raw"])
-            .arg(&raw)
-            .args(["pad", "0.5", "0.5"])
-            .status()
-            .expect("sox is installed")
-            .success();
-        assert!(ok, "sox failed");
-        let played = dir.join("played.raw");
-        let conf = dir.join("asound.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "pcm.!default {{ type asym; playback.pcm \"out\"; capture.pcm \"in\" }}\n\
-                 pcm.out {{ type plug; slave {{ pcm \"outfile\"; format S16_LE; rate 16000; channels 1 }} }}\n\
-                 pcm.outfile {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n\
-                 pcm.in {{ type plug; slave {{ pcm \"infile\"; format S16_LE; rate 16000; channels 1 }} }}\n\
-                 pcm.infile {{ type file; slave.pcm \"null\"; file \"/dev/null\"; infile \"{}\"; format \"raw\" }}\n",
-                played.display(),
-                raw.display()
-            ),
-        )
-        .unwrap();
-        std::env::set_var(
-            "ALSA_CONFIG_PATH",
-            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
-        );
-        Alsa { played }
+        let card = file_sound_card(&dir, "What is the weather like today?", 0.5);
+        std::env::set_var("ALSA_CONFIG_PATH", &card.config_path);
+        card
     })
 }
 

@@ -207,7 +207,7 @@ fn documents_are_listed_cited_opened_rescanned_and_removed() {
     let state = t.state();
     let rag = tauri::async_runtime::block_on(state.docs.open(&state.settings)).unwrap();
     rag.add_blocking(
-        &[docs.clone()],
+        std::slice::from_ref(&docs),
         &omnidesk::rag::IngestOptions::default(),
         &mut |_| {},
         &std::sync::atomic::AtomicBool::new(false),

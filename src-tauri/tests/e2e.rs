@@ -8,35 +8,19 @@
 //! before the app was compiled; `scripts/test-e2e.sh` (called by
 //! `scripts/test.sh`) provides all of them.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::{embed_model, test_model};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 const APP: &str = env!("CARGO_BIN_EXE_omnidesk-app");
-
-fn test_model() -> PathBuf {
-    test_file("OMNIDESK_TEST_MODEL", "gemma-3-270m-q4_k_m.gguf")
-}
-
-fn embed_model() -> PathBuf {
-    test_file("OMNIDESK_TEST_EMBED_MODEL", "all-minilm-l6-v2-f16.gguf")
-}
-
-/// `$var`, else the file in the test-model cache of `scripts/fetch-test-models.sh`.
-fn test_file(var: &str, name: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(var) {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME or the model's variable");
-    PathBuf::from(home)
-        .join(".cache/omnidesk/test-models")
-        .join(name)
-}
 
 /// A child process killed (SIGTERM, then reaped) when dropped.
 struct Proc(Child);
@@ -318,7 +302,7 @@ async fn run() {
         shots: shots.clone(),
         config,
         data: dir.path().join("data"),
-        alsa: file_microphone(dir.path()),
+        alsa: common::file_sound_card(dir.path(), "What does this sound like?", 0.3).config_path,
     };
 
     let (driver, mut s) = h.open().await;
@@ -584,50 +568,4 @@ fn index_notes(notes: &Path, data: &Path) {
         )
         .unwrap();
     assert_eq!(report.files_indexed, 2, "{report:?}");
-}
-
-/// Speech made with espeak-ng, played by an ALSA `file` capture device;
-/// returns the `ALSA_CONFIG_PATH` that makes it the default microphone.
-fn file_microphone(dir: &Path) -> String {
-    let wav = dir.join("speech.wav");
-    let raw = dir.join("speech.raw");
-    let ok = Command::new("espeak-ng")
-        .arg("-w")
-        .arg(&wav)
-        .arg("What does this sound like?")
-        .status()
-        .expect("espeak-ng is installed")
-        .success();
-    assert!(ok);
-    let ok = Command::new("sox")
-        .arg(&wav)
-        .args([
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-t",
-            "raw",
-        ])
-        .arg(&raw)
-        .args(["pad", "0.3", "0.3"])
-        .status()
-        .expect("sox is installed")
-        .success();
-    assert!(ok);
-    let conf = dir.join("asound.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "pcm.!default {{\n  type plug\n  slave {{ pcm \"speech\"; format S16_LE; rate 16000; channels 1 }}\n}}\n\
-             pcm.speech {{\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n  infile \"{}\"\n  format \"raw\"\n}}\n",
-            raw.display()
-        ),
-    )
-    .unwrap();
-    format!("/usr/share/alsa/alsa.conf:{}", conf.display())
 }

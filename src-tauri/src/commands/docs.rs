@@ -123,20 +123,7 @@ pub async fn choose_embedding_model<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> CommandResult<DocsStatus> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
-        .file()
-        .set_title("Choose an embedding model (GGUF)")
-        .add_filter("GGUF model", &["gguf"])
-        .pick_file(move |picked| {
-            let _ = tx.send(picked);
-        });
-    let picked = rx
-        .await
-        .map_err(|_| CommandError::new(codes::INTERNAL, "the file dialog closed unexpectedly"))?;
-    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
-        return Err(CommandError::new(codes::CANCELLED, "no model chosen"));
-    };
+    let path = super::pick_gguf(&app, "Choose an embedding model (GGUF)").await?;
     state.docs.open_with(&state.settings, path.clone()).await?;
     state.settings.update(|c| c.embedding_model = Some(path))?;
     status(&state).await

@@ -11,10 +11,9 @@ use omnidesk::models::{
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Runtime, State};
-use tauri_plugin_dialog::DialogExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{codes, CommandError, CommandResult};
+use crate::error::{CommandError, CommandResult};
 use crate::state::{AppState, EngineState};
 
 /// App-wide event carrying a [`ModelStatus`] whenever the model changes.
@@ -194,20 +193,7 @@ pub async fn choose_model<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> CommandResult<ModelStatus> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
-        .file()
-        .set_title("Choose a GGUF chat model")
-        .add_filter("GGUF model", &["gguf"])
-        .pick_file(move |picked| {
-            let _ = tx.send(picked);
-        });
-    let picked = rx
-        .await
-        .map_err(|_| CommandError::new(codes::INTERNAL, "the file dialog closed unexpectedly"))?;
-    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
-        return Err(CommandError::new(codes::CANCELLED, "no model chosen"));
-    };
+    let path = super::pick_gguf(&app, "Choose a GGUF chat model").await?;
     omnidesk::engine::gguf::inspect(&path).map_err(omnidesk::engine::EngineError::from)?;
     state.settings.update(|c| {
         c.model = Some(path.clone());

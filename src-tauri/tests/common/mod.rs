@@ -144,3 +144,56 @@ pub fn collecting_channel<T: tauri::ipc::IpcResponse>() -> (Channel<T>, Arc<Mute
     });
     (channel, events)
 }
+
+/// A sound card made of files, for ALSA's `file` plugin: the default
+/// capture device plays espeak-ng speech, the default playback device
+/// writes into `played`. Select it with `ALSA_CONFIG_PATH` = `config_path`
+/// (read once per process).
+pub struct FileSoundCard {
+    pub config_path: String,
+    pub played: PathBuf,
+}
+
+/// Speak `text` (raw S16_LE mono 16 kHz, `pad` seconds of silence around
+/// it) and write the ALSA configuration for it under `dir`.
+pub fn file_sound_card(dir: &Path, text: &str, pad: f32) -> FileSoundCard {
+    let wav = dir.join("speech.wav");
+    let raw = dir.join("speech.raw");
+    let ok = std::process::Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .expect("espeak-ng is installed")
+        .success();
+    assert!(ok, "espeak-ng failed");
+    let ok = std::process::Command::new("sox")
+        .arg(&wav)
+        .args(["-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"])
+        .args(["-t", "raw"])
+        .arg(&raw)
+        .args(["pad", &pad.to_string(), &pad.to_string()])
+        .status()
+        .expect("sox is installed")
+        .success();
+    assert!(ok, "sox failed");
+    let played = dir.join("played.raw");
+    let conf = dir.join("asound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pcm.!default {{ type asym; playback.pcm \"out\"; capture.pcm \"in\" }}\n\
+             pcm.out {{ type plug; slave {{ pcm \"outfile\"; format S16_LE; rate 16000; channels 1 }} }}\n\
+             pcm.outfile {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n\
+             pcm.in {{ type plug; slave {{ pcm \"infile\"; format S16_LE; rate 16000; channels 1 }} }}\n\
+             pcm.infile {{ type file; slave.pcm \"null\"; file \"/dev/null\"; infile \"{}\"; format \"raw\" }}\n",
+            played.display(),
+            raw.display()
+        ),
+    )
+    .unwrap();
+    FileSoundCard {
+        config_path: format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
+        played,
+    }
+}
