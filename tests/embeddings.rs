@@ -301,3 +301,53 @@ fn remote_embedding_failures_are_typed() {
         Err(RagError::Embedding(_))
     ));
 }
+
+/// The document index's remote embedder against the real `llama-server`
+/// (built from PyPI's llama-cpp-python sdist) running MiniLM in
+/// embeddings mode: the same vectors as the local model, up to the small
+/// numeric drift between the two llama.cpp versions.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_remote_embedder_works_against_the_real_llama_server() {
+    let Some(server) = common::reference_llama_server() else {
+        return;
+    };
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let _child = common::Killed(
+        std::process::Command::new(&server)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["-t", "2", "-c", "1024", "--embeddings", "--pooling", "mean"])
+            .args(["--api-key", "secret", "-m"])
+            .arg(common::embed_model())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !reqwest::get(format!("{base}/health"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "llama-server did not become healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let remote = RemoteEmbedder::connect(RemoteConfig {
+        api_key: Some("secret".into()),
+        model: Some("all-minilm".into()),
+        ..RemoteConfig::new(format!("{base}/v1"))
+    })
+    .unwrap();
+    assert_eq!(remote.dimension(), 384);
+    let got = remote.embed(&TEXTS).unwrap();
+    let want = local().embed(&TEXTS).unwrap();
+    for (a, b) in got.iter().zip(&want) {
+        assert!(cosine(a, b) > 0.999, "cosine {}", cosine(a, b));
+    }
+}

@@ -177,3 +177,37 @@ pub fn minilm_wheel() -> PathBuf {
     );
     p
 }
+
+/// The real `llama-server`, built from the llama.cpp tree in PyPI's
+/// llama-cpp-python sdist by `scripts/build-reference.sh` (cached).
+pub fn reference_llama_server() -> Option<std::path::PathBuf> {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-reference.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "SKIPPED: scripts/build-reference.sh could not build llama-server:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let bin = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()?
+        .trim()
+        .to_string();
+    Some(std::path::Path::new(&bin).join("llama-server"))
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
