@@ -768,3 +768,32 @@ fn cli_docs_watch_reports_changes_and_stops_on_ctrl_c() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// An index written before the word-level keyword index existed (schema
+/// 1) gains it on open, filled from the stored chunks.
+#[test]
+fn an_older_index_gets_its_word_index_built_on_open() {
+    let (tmp, _docs, rag, _report) = indexed();
+    drop(rag);
+    let db = tmp.path().join("index/index.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER chunks_words_ai; DROP TRIGGER chunks_words_ad;
+             DROP TABLE chunks_words_vocab; DROP TABLE chunks_words;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let rag = Rag::open(&tmp.path().join("index"), embedder()).unwrap();
+    let keyword = SearchOptions {
+        mode: omnidesk::rag::SearchMode::Keyword,
+        ..SearchOptions::default()
+    }
+    .ungated();
+    let hits = rag.search("nightly backups", &keyword).unwrap();
+    assert_eq!(file_name(&hits[0]), "guide.md");
+    // Chinese still goes through the trigram index.
+    let hits = rag.search("数据库备份", &keyword).unwrap();
+    assert_eq!(file_name(&hits[0]), "数据库.md");
+}
