@@ -26,12 +26,21 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     }
     anyhow::ensure!(args.max_body_mib > 0, "--max-body-mib must be at least 1");
     let engine = ctx.start_engine(false).await?;
+    // A model the user named must work; the downloaded default is a
+    // convenience, so a broken one only turns /v1/embeddings off.
+    let named = args.embed.embed_model.is_some()
+        || ctx.config.embedding_model.is_some()
+        || ctx.config.backend.embed_model.is_some();
     let embedder = match ctx.embed_source(&args.embed)? {
-        Some(source) => {
-            let id = embedding_id(&source);
-            let embedder = ctx.start_embedder(&source)?;
-            Some(Arc::new(LocalEmbeddings::new(embedder, id)) as Arc<dyn EmbeddingBackend>)
-        }
+        Some(source) => match ctx.start_embedder(&source) {
+            Ok(e) => Some(Arc::new(LocalEmbeddings::new(e, embedding_id(&source)))
+                as Arc<dyn EmbeddingBackend>),
+            Err(e) if !named => {
+                eprintln!("warning: {e:#}; /v1/embeddings is off");
+                None
+            }
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let model_id = model_id(&engine);
