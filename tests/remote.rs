@@ -351,49 +351,16 @@ async fn a_stream_broken_after_tokens_is_not_retried() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
-/// The real `llama-server`, built from the llama.cpp tree in PyPI's
-/// llama-cpp-python sdist by `scripts/build-reference.sh` (cached).
-fn reference_llama_server() -> Option<std::path::PathBuf> {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-reference.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "SKIPPED: scripts/build-reference.sh could not build llama-server:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    let bin = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()?
-        .trim()
-        .to_string();
-    Some(std::path::Path::new(&bin).join("llama-server"))
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn against_the_real_llama_server() {
-    let Some(server) = reference_llama_server() else {
+    let Some(server) = common::reference_llama_server() else {
         return;
     };
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let _child = Killed(
+    let _child = common::Killed(
         std::process::Command::new(&server)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["-t", "2", "-c", "2048", "--api-key", "secret", "-m"])

@@ -464,11 +464,21 @@ impl omnidesk::server::EmbeddingBackend for FakeEmbedder {
         "fake-embed"
     }
 
+    fn dimension(&self) -> usize {
+        2
+    }
+
     fn embed(
         &self,
         inputs: Vec<String>,
-    ) -> omnidesk::server::BoxFuture<'_, Result<Vec<Vec<f32>>, String>> {
-        Box::pin(async move { Ok(inputs.iter().map(|t| vec![t.len() as f32, 1.0]).collect()) })
+    ) -> omnidesk::server::BoxFuture<'_, Result<omnidesk::rag::Embedded, omnidesk::rag::RagError>>
+    {
+        Box::pin(async move {
+            Ok(omnidesk::rag::Embedded {
+                vectors: inputs.iter().map(|t| vec![t.len() as f32, 1.0]).collect(),
+                tokens: inputs.len(),
+            })
+        })
     }
 }
 
@@ -555,36 +565,9 @@ fn show_token_prints_the_stored_token() {
     assert_eq!(stored.trim(), token);
 }
 
-/// The `openai` package from PyPI, pinned, in a venv under the cache.
-fn openai_python() -> std::path::PathBuf {
-    const PIN: &str = "openai==3.51.0";
-    let cache = std::env::var_os("OMNIDESK_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".cache/omnidesk")
-        });
-    let venv = cache.join("venv-openai");
-    let python = venv.join("bin/python");
-    let stamp = venv.join(".omnidesk-pin");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(PIN) {
-        return python;
-    }
-    let ok = |c: &mut std::process::Command| {
-        let st = c.status().unwrap();
-        assert!(st.success(), "{c:?} failed");
-    };
-    ok(std::process::Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv));
-    ok(std::process::Command::new(&python).args(["-m", "pip", "install", "-q", PIN]));
-    std::fs::write(&stamp, PIN).unwrap();
-    python
-}
-
 #[test]
 fn the_openai_python_client_works_unchanged() {
-    let python = openai_python();
+    let python = common::openai_python();
     let s = gemma();
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/openai_client.py");

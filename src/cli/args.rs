@@ -161,8 +161,14 @@ impl Command {
 #[derive(Debug, Args, Clone, Default)]
 pub struct EmbedArgs {
     /// Embedding GGUF (mean-pooled, e.g. all-MiniLM-L6-v2) [default:
-    /// `embedding_model` from the config]
-    #[arg(long, env = "OMNIDESK_EMBED_MODEL", value_name = "PATH")]
+    /// `embedding_model` from the config, else `[backend] embed_model`,
+    /// else the manifest's default embedding model if downloaded]
+    #[arg(
+        long,
+        alias = "embedding-model",
+        env = "OMNIDESK_EMBED_MODEL",
+        value_name = "PATH"
+    )]
     pub embed_model: Option<PathBuf>,
 }
 
@@ -200,6 +206,16 @@ pub enum DocsCommand {
     },
     /// Re-walk every added file and folder: index changes, drop removed files.
     Rescan {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Catch up (like rescan), then keep watching the added files and
+    /// folders: changes are indexed as they happen, until Ctrl-C.
+    Watch {
+        /// Quiet time after the last change before indexing, in ms
+        #[arg(long, default_value_t = 500, value_name = "MS")]
+        debounce_ms: u64,
+        /// One JSON report per line on stdout
         #[arg(long)]
         json: bool,
     },
@@ -475,6 +491,10 @@ pub struct ServeArgs {
     /// base64-encoded inside it)
     #[arg(long, default_value_t = 32, value_name = "MIB")]
     pub max_body_mib: usize,
+    /// Serve /v1/embeddings with this model [default: as for `docs`; off
+    /// (501) when there is none]
+    #[command(flatten)]
+    pub embed: EmbedArgs,
 }
 
 #[cfg(test)]

@@ -5,15 +5,24 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use omnidesk::config::{self, Config};
-use omnidesk::engine::{EngineHandle, GenerateRequest};
+use omnidesk::engine::{EngineHandle, GenerateRequest, RemoteConfig};
 use omnidesk::launch;
 use omnidesk::models::fit::FitReport;
-use omnidesk::models::{self, Sources};
-use omnidesk::rag::{self, Embedder, LlamaEmbedder, Rag};
+use omnidesk::models::{self, Manifest, Sources};
+use omnidesk::rag::{self, Embedder, LlamaEmbedder, Rag, RemoteEmbedder};
 use omnidesk::store::Store;
 use std::sync::Arc;
 
 use super::args::{EmbedArgs, GenerationArgs, GlobalArgs};
+
+/// Where the embedding model runs.
+#[derive(Debug, Clone)]
+pub enum EmbedSource {
+    /// A GGUF on this machine.
+    Local(PathBuf),
+    /// An OpenAI-compatible server.
+    Remote(RemoteConfig),
+}
 
 /// Effective settings for one invocation.
 pub struct Context {
@@ -126,28 +135,64 @@ impl Context {
         Ok(started.engine)
     }
 
-    /// `--embed-model`, else the config's `embedding_model`.
-    pub fn embed_model_path(&self, embed: &EmbedArgs) -> Result<PathBuf> {
-        embed
+    /// Where embeddings come from: `--embed-model`, else the config's
+    /// `embedding_model`, else `[backend] embed_model` on the remote
+    /// server, else the manifest's default embedding model if downloaded.
+    /// `None` when there is none of these.
+    pub fn embed_source(&self, embed: &EmbedArgs) -> Result<Option<EmbedSource>> {
+        if let Some(p) = embed
             .embed_model
             .clone()
             .or_else(|| self.config.embedding_model.clone())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no embedding model: pass --embed-model PATH (or set OMNIDESK_EMBED_MODEL, \
-                     or `embedding_model` in {})",
-                    self.config_path.display()
-                )
-            })
+        {
+            return Ok(Some(EmbedSource::Local(p)));
+        }
+        if let Some(remote) = self.config.backend.remote_embeddings()? {
+            return Ok(Some(EmbedSource::Remote(remote)));
+        }
+        let manifest = Manifest::load()?;
+        Ok(manifest
+            .find_embedding_model(&self.models_dir())
+            .map(EmbedSource::Local))
     }
 
-    /// Start the embedding model on its thread.
+    /// Start the embedding model (on its own thread).
+    ///
+    /// # Errors
+    /// No embedding model is configured or downloaded, or it fails to start.
     pub fn embedder(&self, embed: &EmbedArgs) -> Result<Arc<dyn Embedder>> {
-        let path = self.embed_model_path(embed)?;
-        let threads = (self.config.engine.threads > 0).then_some(self.config.engine.threads);
-        let embedder = LlamaEmbedder::start(&path, threads)
-            .with_context(|| format!("cannot use embedding model {}", path.display()))?;
-        Ok(Arc::new(embedder))
+        let Some(source) = self.embed_source(embed)? else {
+            let hint = Manifest::load()
+                .ok()
+                .and_then(|m| m.default_embedding)
+                .map(|id| format!("run `omnidesk models pull {id}`, "))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "no embedding model: {hint}pass --embed-model PATH (or set OMNIDESK_EMBED_MODEL, \
+                 or `embedding_model` in {})",
+                self.config_path.display()
+            );
+        };
+        self.start_embedder(&source)
+    }
+
+    /// Start the embedder `source` names.
+    pub fn start_embedder(&self, source: &EmbedSource) -> Result<Arc<dyn Embedder>> {
+        match source {
+            EmbedSource::Local(path) => {
+                let threads =
+                    (self.config.engine.threads > 0).then_some(self.config.engine.threads);
+                let embedder = LlamaEmbedder::start(path, threads)
+                    .with_context(|| format!("cannot use embedding model {}", path.display()))?;
+                Ok(Arc::new(embedder))
+            }
+            EmbedSource::Remote(config) => {
+                let url = config.url.clone();
+                let embedder = RemoteEmbedder::connect(config.clone())
+                    .with_context(|| format!("cannot use remote embeddings at {url}"))?;
+                Ok(Arc::new(embedder))
+            }
+        }
     }
 
     /// Open the document index (`<data_dir>/rag`) with the embedding model.

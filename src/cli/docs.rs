@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use omnidesk::rag::{IngestEvent, IngestJob, IngestOptions, IngestReport, SearchOptions};
+use omnidesk::rag::{
+    IngestEvent, IngestJob, IngestOptions, IngestReport, Rag, SearchOptions, WatchEvent,
+};
 
 use super::args::{DocsArgs, DocsCommand};
 use super::context::Context;
@@ -28,6 +30,7 @@ pub async fn run(ctx: &Context, args: &DocsArgs) -> Result<()> {
             let report = drive(rag.rescan(Default::default()), *json).await?;
             print_report(&report, *json)
         }
+        DocsCommand::Watch { debounce_ms, json } => watch(&rag, *debounce_ms, *json).await,
         DocsCommand::List { json } => {
             let docs = rag.documents()?;
             if *json {
@@ -114,6 +117,73 @@ pub async fn run(ctx: &Context, args: &DocsArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `docs watch`: rescan, then index changes until Ctrl-C or SIGTERM.
+async fn watch(rag: &Rag, debounce_ms: u64, json: bool) -> Result<()> {
+    let report = drive(rag.rescan(Default::default()), json).await?;
+    if json {
+        println!("{}", serde_json::json!({ "rescan": report }));
+    } else {
+        print_report(&report, false)?;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = rag.watch(
+        Duration::from_millis(debounce_ms.max(1)),
+        Default::default(),
+        move |ev| drop(tx.send(ev)),
+    )?;
+    // Listen before announcing, so a Ctrl-C right after the line counts.
+    let mut stop = Box::pin(stop_signal()?);
+    eprintln!(
+        "watching {} for changes (Ctrl-C stops)",
+        handle
+            .roots()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            ev = rx.recv() => match ev {
+                Some(WatchEvent::Updated { paths, report }) => {
+                    if json {
+                        println!("{}", serde_json::json!({ "paths": paths, "report": report }));
+                    } else {
+                        print_report(&report, false)?;
+                    }
+                }
+                Some(WatchEvent::Failed(e)) => eprintln!("error: {e}"),
+                None => break,
+            },
+        }
+    }
+    drop(handle);
+    eprintln!("stopped watching");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; the handlers are registered before this
+/// returns, so no signal between two waits is lost.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Show progress on stderr (a bar on a terminal) until the job ends;

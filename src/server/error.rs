@@ -117,6 +117,16 @@ impl ApiError {
         )
     }
 
+    /// 503: a part of the server is gone (a stopped embedder thread).
+    pub fn unavailable(code: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            code,
+            message.into(),
+        )
+    }
+
     /// 500: something failed on our side.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(

