@@ -10,7 +10,13 @@ log() { printf '[ui] %s\n' "$*" >&2; }
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci"
-    npm ci --no-audit --no-fund --loglevel=error >&2
+    # npm ci refuses a lock written with `omit-lockfile-registry-resolved`
+    # (set in some npm configs), whose other-platform optional packages lack
+    # versions; `npm install --no-save` still installs the locked versions.
+    if ! npm ci --no-audit --no-fund --loglevel=error >&2; then
+        log "npm ci refused the lock file; npm install --no-save instead"
+        npm install --no-audit --no-fund --no-save --loglevel=error >&2
+    fi
     touch node_modules/.package-lock.json
 fi
 log "npm run build"
