@@ -309,13 +309,23 @@ impl Docs {
     /// `NO_EMBEDDING_MODEL` when none is configured; the model's or the
     /// index's load errors.
     pub async fn open(&self, settings: &Settings) -> CommandResult<Rag> {
-        let Some(model) = settings.get().embedding_model else {
+        let Some(model) = Self::model(settings) else {
             return Err(CommandError::new(
                 codes::NO_EMBEDDING_MODEL,
                 "choose an embedding model for your documents first",
             ));
         };
         self.open_with(settings, model).await
+    }
+
+    /// The embedding model to use: the one in the settings, else the
+    /// manifest's default embedding model if it was downloaded.
+    pub fn model(settings: &Settings) -> Option<PathBuf> {
+        settings.get().embedding_model.or_else(|| {
+            omnidesk::models::Manifest::load()
+                .ok()?
+                .find_embedding_model(&omnidesk::models::models_dir(&settings.data_dir))
+        })
     }
 
     /// The index for embedding model `model`, reopened when it differs

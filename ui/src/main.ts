@@ -712,7 +712,7 @@ async function pickImages() {
 function renderDocs(d: DocsStatus) {
   ui.docsEmbedding.textContent = d.embeddingModel
     ? `Embedding model: ${d.embeddingModel}`
-    : "Choose an embedding model (a GGUF such as all-MiniLM-L6-v2) to index your documents.";
+    : "Choose an embedding model (a GGUF such as all-MiniLM-L6-v2; `omnidesk models pull all-minilm-l6-v2-f16` fetches one) to index your documents.";
   const ready = d.embeddingModel !== null;
   for (const b of [ui.docsAddFolder, ui.docsAddFiles, ui.docsRescan]) b.disabled = !ready || d.ingesting;
   ui.docsCancel.hidden = !d.ingesting;

@@ -13,7 +13,7 @@ use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::error::{codes, CommandError, CommandResult};
-use crate::state::AppState;
+use crate::state::{AppState, Docs};
 
 /// One indexed (or skipped) file as the panel lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -31,7 +31,8 @@ pub struct DocumentView {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocsStatus {
-    /// The embedding model in the settings; `None` until one is chosen.
+    /// The embedding model in use (settings, else the downloaded
+    /// default); `None` until there is one.
     pub embedding_model: Option<PathBuf>,
     pub roots: Vec<PathBuf>,
     pub documents: Vec<DocumentView>,
@@ -69,7 +70,7 @@ pub struct SourceView {
 }
 
 async fn status(state: &AppState) -> CommandResult<DocsStatus> {
-    let embedding_model = state.settings.get().embedding_model;
+    let embedding_model = Docs::model(&state.settings);
     let ingesting = state.docs.ingesting();
     let Some(rag) = state.docs.opened() else {
         return Ok(DocsStatus {
@@ -108,7 +109,7 @@ async fn status(state: &AppState) -> CommandResult<DocsStatus> {
 /// embedding model) on first use when one is configured.
 #[tauri::command]
 pub async fn docs_status(state: State<'_, AppState>) -> CommandResult<DocsStatus> {
-    if state.settings.get().embedding_model.is_some() {
+    if Docs::model(&state.settings).is_some() {
         // A broken model is reported by the commands that need it; the
         // panel still lists what it can.
         let _ = state.docs.open(&state.settings).await;
