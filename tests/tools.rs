@@ -249,11 +249,11 @@ async fn the_jinja_path_renders_tools_calls_and_results_for_the_real_model() {
     let requests = generator.script.requests();
     let first = requests[0].prompt.as_deref().expect("a rendered prompt");
     assert!(first.starts_with("<start_of_turn>user\nTools you can call"), "{first}");
-    assert!(first.contains("\"name\":\"weather\""), "{first}");
+    assert!(first.contains("\"name\": \"weather\""), "{first}");
     assert!(first.ends_with("<start_of_turn>model\n"), "{first}");
     let second = requests[1].prompt.as_deref().unwrap();
     assert!(
-        second.contains("<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\":\"Bergen\"}}\n</tool_call>"),
+        second.contains("<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Bergen\"}}\n</tool_call>"),
         "{second}"
     );
     assert!(second.contains("<tool_response>Sunny in Bergen</tool_response>"), "{second}");

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::consent::ConsentGate;
-use super::error::{Result, ToolError, ToolFailure};
+use super::error::{Result, ToolFailure};
 use super::grammar::tool_call_grammar;
 use super::parse::{self, ToolCall, CLOSE_TAG, OPEN_TAG};
 use super::template::{supports_tools, JinjaTemplate};
@@ -591,9 +591,10 @@ impl StreamFilter {
             return self.emit(at);
         }
         // Keep a tail that could be the start of a marker.
+        let seen = &self.seen;
         let keep = MARKERS
             .iter()
-            .flat_map(|m| (1..m.len()).filter(move |&n| self.seen.ends_with(&m[..n])))
+            .flat_map(|m| (1..m.len()).filter(move |&n| seen.ends_with(&m[..n])))
             .max()
             .unwrap_or(0);
         self.emit(self.seen.len() - keep)

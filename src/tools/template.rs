@@ -11,6 +11,7 @@
 //! falls back to llama.cpp's template with the tools described in the
 //! system prompt (see [`super::run`]).
 
+use minijinja::value::Serde;
 use minijinja::{Environment, Error, ErrorKind, Value as JinjaValue};
 use serde_json::Value;
 
@@ -40,8 +41,12 @@ impl JinjaTemplate {
     pub fn new(source: &str) -> Result<Self> {
         let mut env = Environment::new();
         // transformers renders with these two on; templates are written for them.
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .map_err(|e| ToolError::Template(describe(&e)))?;
+        env.set_syntax(syntax);
         minijinja_contrib::add_to_environment(&mut env);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
@@ -71,10 +76,10 @@ impl JinjaTemplate {
         let tools = if tools.is_empty() {
             JinjaValue::from(())
         } else {
-            JinjaValue::from_serialize(tools)
+            JinjaValue::from(Serde(tools))
         };
         tmpl.render(minijinja::context! {
-            messages => JinjaValue::from_serialize(messages),
+            messages => JinjaValue::from(Serde(messages)),
             tools => tools,
             add_generation_prompt => add_generation_prompt,
             bos_token => "",
@@ -147,8 +152,9 @@ mod tests {
         let tools = vec![json!({"type": "function", "function": {"name": "now", "description": "d", "parameters": {}}})];
         let out = t.render(&messages, &tools, true, "</s>").unwrap();
         assert!(out.starts_with("<|im_start|>system\nBe brief.\n\nTools:\n{"), "{out}");
-        assert!(out.contains("\"name\":\"now\""), "{out}");
-        assert!(out.contains("<tool_call>\n{\"name\": \"now\", \"arguments\": {\"tz\":\"UTC\"}}\n</tool_call>"), "{out}");
+        // tojson writes Python's `json.dumps` spacing, as transformers does.
+        assert!(out.contains("\"name\": \"now\""), "{out}");
+        assert!(out.contains("<tool_call>\n{\"name\": \"now\", \"arguments\": {\"tz\": \"UTC\"}}\n</tool_call>"), "{out}");
         assert!(out.contains("<tool_response>12:00</tool_response>"), "{out}");
         assert!(out.ends_with("<|im_start|>assistant\n"), "{out}");
     }
