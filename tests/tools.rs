@@ -368,10 +368,16 @@ async fn the_real_model_makes_a_valid_call_when_one_is_required() {
     let gate = no_consent();
     let tool_loop = ToolLoop::new(&engine, &tools, &gate, options);
     let started = Instant::now();
+    let mut steps = Vec::new();
     let outcome = tool_loop
-        .run(question("What day is it today?"), &request, &mut |_| {})
+        .run(question("What day is it today?"), &request, &mut |e| {
+            if let ToolEvent::Step(_) = e {
+                steps.push(started.elapsed().as_secs_f64());
+            }
+        })
         .await
         .unwrap();
+    eprintln!("steps started at {steps:?} s; last stats {:?}", outcome.last.stats);
     eprintln!(
         "real model: {} steps in {:.1} s, answer {:?}",
         outcome.steps,
@@ -545,4 +551,40 @@ fn a_side_effect_tool_without_a_terminal_is_declined_not_run() {
     let calls = out["tool_calls"].as_array().unwrap();
     assert_eq!(calls[0]["call"]["name"], "camera_snapshot");
     assert_eq!(calls[0]["error"], "DECLINED", "{out}");
+}
+
+/// Measures what a grammar costs per token on the real model (Gemma's
+/// 262k-token vocabulary is the worst case for grammar masking). Prints
+/// numbers; run with `--ignored --nocapture`.
+#[tokio::test]
+#[ignore = "measurement, prints timings"]
+async fn grammar_cost_per_token() {
+    use omnidesk::tools::grammar::tool_call_grammar;
+    let engine = common::engine(2048).await;
+    let spec = DateTimeTool::default().spec().clone();
+    let lazy = tool_call_grammar(&[&spec], false, false).unwrap();
+    let forced = tool_call_grammar(&[&spec], true, false).unwrap();
+    for (label, grammar) in [("none", None), ("lazy", Some(lazy)), ("required", Some(forced))] {
+        for _ in 0..2 {
+            let mut request = GenerateRequest::new(question("Write a long story about a cat."));
+            request.sampling = common::greedy();
+            request.max_tokens = 48;
+            let outcome = engine
+                .generate_constrained(ConstrainedRequest {
+                    request,
+                    prompt: None,
+                    grammar: grammar.clone(),
+                })
+                .unwrap()
+                .finish()
+                .await
+                .unwrap();
+            eprintln!(
+                "grammar {label:8}: {} tokens, {:.1} tok/s, {:?}",
+                outcome.stats.generated_tokens,
+                outcome.stats.tokens_per_s,
+                outcome.text.chars().take(60).collect::<String>()
+            );
+        }
+    }
 }

@@ -206,6 +206,7 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
             ToolChoice::Auto
         },
         template,
+        parallel_calls: false,
     };
     let system = args
         .gen

@@ -45,14 +45,16 @@ pub fn call_schema(tools: &[&ToolSpec]) -> Value {
     }
 }
 
-/// A grammar for one or more tagged calls to `tools`. `required` applies it
-/// from the first token; otherwise it waits for `<tool_call>`.
+/// A grammar for a tagged call to `tools` (several in a row when
+/// `parallel`; otherwise the grammar ends after one call, which ends the
+/// generation there, as llama.cpp's server does by default). `required`
+/// applies it from the first token; otherwise it waits for `<tool_call>`.
 ///
 /// # Errors
 /// `Schema` when llama.cpp cannot convert a tool's parameter schema.
-pub fn tool_call_grammar(tools: &[&ToolSpec], required: bool) -> Result<Grammar> {
-    let schema = call_schema(tools);
-    let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| {
+pub fn tool_call_grammar(tools: &[&ToolSpec], required: bool, parallel: bool) -> Result<Grammar> {
+    let schema = ordered_json(&call_schema(tools));
+    let gbnf = llama_cpp_2::json_schema_to_grammar(&schema).map_err(|e| {
         ToolError::Schema {
             tool: tools
                 .iter()
@@ -62,11 +64,34 @@ pub fn tool_call_grammar(tools: &[&ToolSpec], required: bool) -> Result<Grammar>
             reason: e.to_string(),
         }
     })?;
-    Ok(wrap(&gbnf, required))
+    Ok(wrap(&gbnf, required, parallel))
+}
+
+/// `schema` as JSON text with every `"name"` property written before the
+/// others. llama.cpp's converter keeps the order of `properties`, and
+/// serde_json sorts keys, which would make the model write the arguments
+/// before it has chosen the tool.
+fn ordered_json(schema: &Value) -> String {
+    match schema {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by_key(|k| (k.as_str() != "name", k.as_str()));
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), ordered_json(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(ordered_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Rename the converter's `root` rule and add ours around it.
-fn wrap(converted: &str, required: bool) -> Grammar {
+fn wrap(converted: &str, required: bool, parallel: bool) -> Grammar {
     let mut out = String::with_capacity(converted.len() + 256);
     for line in converted.lines() {
         match line.strip_prefix("root ::=") {
@@ -83,7 +108,11 @@ fn wrap(converted: &str, required: bool) -> Grammar {
         "{:?} tc-nl {BODY_RULE} tc-nl {:?}",
         OPEN_TAG, CLOSE_TAG
     );
-    out.push_str(&format!("root ::= tool-call (\"\\n\" tool-call)*\n"));
+    if parallel {
+        out.push_str("root ::= tool-call (\"\\n\" tool-call)*\n");
+    } else {
+        out.push_str("root ::= tool-call\n");
+    }
     out.push_str(&format!("tool-call ::= {call}\n"));
     out.push_str("tc-nl ::= \"\\n\"?\n");
     Grammar {
@@ -125,13 +154,24 @@ mod tests {
     }
 
     #[test]
+    fn the_name_comes_first_in_the_schema_text() {
+        let s = spec("search");
+        let text = ordered_json(&call_schema(&[&s]));
+        let name = text.find("\"name\":{\"const\"").unwrap();
+        let args = text.find("\"arguments\":").unwrap();
+        assert!(name < args, "{text}");
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, call_schema(&[&s]));
+    }
+
+    #[test]
     fn converted_grammar_is_wrapped_in_tags_and_lazy() {
         let s = spec("search");
-        let g = tool_call_grammar(&[&s], false).unwrap();
+        let g = tool_call_grammar(&[&s], false, false).unwrap();
         assert!(g.gbnf.contains("tool-call-body ::="));
         assert!(!g.gbnf.lines().any(|l| l.starts_with("root ::= {")));
         assert!(g.gbnf.contains("\"<tool_call>\""));
         assert_eq!(g.triggers, vec!["<tool_call>".to_string()]);
-        assert!(tool_call_grammar(&[&s], true).unwrap().triggers.is_empty());
+        assert!(tool_call_grammar(&[&s], true, true).unwrap().triggers.is_empty());
     }
 }

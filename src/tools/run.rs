@@ -51,6 +51,10 @@ pub struct ToolOptions {
     pub tool_choice: ToolChoice,
     /// A Jinja chat template to use instead of the model's own.
     pub template: Option<String>,
+    /// Let one generation hold several calls. Off by default (as in
+    /// llama.cpp's server): small models otherwise repeat a call until the
+    /// token limit cuts the last one in half.
+    pub parallel_calls: bool,
 }
 
 impl Default for ToolOptions {
@@ -60,6 +64,7 @@ impl Default for ToolOptions {
             call_timeout: Duration::from_secs(30),
             tool_choice: ToolChoice::Auto,
             template: None,
+            parallel_calls: false,
         }
     }
 }
@@ -273,7 +278,7 @@ impl<'a> ToolLoop<'a> {
             let offer_tools = !specs.is_empty() && !last_step;
             let grammar = if offer_tools {
                 let required = step == 0 && self.options.tool_choice == ToolChoice::Required;
-                Some(tool_call_grammar(&specs, required)?)
+                Some(tool_call_grammar(&specs, required, self.options.parallel_calls)?)
             } else {
                 None
             };
