@@ -55,7 +55,11 @@ fn tools() -> Vec<Tool> {
             })),
         ),
         Tool::new("fail", "Always fails", schema(json!({"type": "object"}))),
-        Tool::new("crash", "The server dies", schema(json!({"type": "object"}))),
+        Tool::new(
+            "crash",
+            "The server dies",
+            schema(json!({"type": "object"})),
+        ),
     ]
 }
 
@@ -93,15 +97,39 @@ impl ServerHandler for Fixture {
                 tokio::time::sleep(Duration::from_secs_f64(s)).await;
                 text(format!("slept {s} s"))
             }
-            "fail" => Ok(CallToolResult::error(vec![ContentBlock::text("the disk is on fire")]).into()),
+            "fail" => {
+                Ok(CallToolResult::error(vec![ContentBlock::text("the disk is on fire")]).into())
+            }
             "crash" => std::process::exit(3),
             other => Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
         }
     }
 }
 
+/// Stdio by default; `--http 127.0.0.1:0` serves streamable HTTP at `/mcp`
+/// instead and prints the bound address on stdout.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(addr) = args
+        .iter()
+        .position(|a| a == "--http")
+        .and_then(|i| args.get(i + 1))
+    {
+        use rmcp::transport::streamable_http_server::{
+            session::local::LocalSessionManager, StreamableHttpService,
+        };
+        let service = StreamableHttpService::new(
+            || Ok(Fixture),
+            Arc::new(LocalSessionManager::default()),
+            Default::default(),
+        );
+        let router = axum::Router::new().nest_service("/mcp", service);
+        let listener = tokio::net::TcpListener::bind(addr.as_str()).await?;
+        println!("{}", listener.local_addr()?);
+        axum::serve(listener, router).await?;
+        return Ok(());
+    }
     let service = Fixture.serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())

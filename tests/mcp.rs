@@ -14,8 +14,8 @@ use omnidesk::chat::{ChatMessage, Role};
 use omnidesk::engine::GenerateRequest;
 use omnidesk::tools::mcp::{McpConnection, McpServerConfig, McpTransport};
 use omnidesk::tools::{
-    ConsentDecision, ConsentGate, ScriptedConsent, ScriptedGenerator, Tool, ToolFailure,
-    ToolLoop, ToolOptions, ToolRegistry,
+    ConsentDecision, ConsentGate, ScriptedConsent, ScriptedGenerator, Tool, ToolFailure, ToolLoop,
+    ToolOptions, ToolRegistry,
 };
 
 fn server() -> McpServerConfig {
@@ -31,7 +31,9 @@ fn server() -> McpServerConfig {
 }
 
 async fn connect() -> McpConnection {
-    McpConnection::connect(&server()).await.expect("the test server starts")
+    McpConnection::connect(&server())
+        .await
+        .expect("the test server starts")
 }
 
 fn tool(conn: &McpConnection, name: &str) -> omnidesk::tools::mcp::McpTool {
@@ -51,16 +53,25 @@ async fn tools_are_listed_with_schemas_and_side_effects() {
     let add = tool(&conn, "add");
     assert_eq!(add.spec().parameters["required"], json!(["a", "b"]));
     assert!(!add.spec().side_effects, "marked read-only by the server");
-    assert!(tool(&conn, "echo").spec().side_effects, "unmarked tools ask first");
+    assert!(
+        tool(&conn, "echo").spec().side_effects,
+        "unmarked tools ask first"
+    );
     conn.close().await;
 }
 
 #[tokio::test]
 async fn calls_return_results_and_tool_errors() {
     let conn = connect().await;
-    let out = tool(&conn, "add").call(json!({"a": 2, "b": 3})).await.unwrap();
+    let out = tool(&conn, "add")
+        .call(json!({"a": 2, "b": 3}))
+        .await
+        .unwrap();
     assert_eq!(out.text, "5");
-    let out = tool(&conn, "echo").call(json!({"text": "héllo"})).await.unwrap();
+    let out = tool(&conn, "echo")
+        .call(json!({"text": "héllo"}))
+        .await
+        .unwrap();
     assert_eq!(out.text, "héllo");
     let err = tool(&conn, "fail").call(json!({})).await.unwrap_err();
     assert_eq!(
@@ -71,7 +82,14 @@ async fn calls_return_results_and_tool_errors() {
         }
     );
     // The connection still works after a failed call.
-    assert_eq!(tool(&conn, "add").call(json!({"a": 1, "b": 1})).await.unwrap().text, "2");
+    assert_eq!(
+        tool(&conn, "add")
+            .call(json!({"a": 1, "b": 1}))
+            .await
+            .unwrap()
+            .text,
+        "2"
+    );
     conn.close().await;
 }
 
@@ -98,7 +116,10 @@ async fn killing_the_server_mid_call_gives_a_clean_tool_error() {
     );
     assert!(matches!(err, ToolFailure::ServerGone { .. }), "{err:?}");
     // Later calls fail the same way instead of hanging.
-    let again = tool(&conn, "add").call(json!({"a": 1, "b": 2})).await.unwrap_err();
+    let again = tool(&conn, "add")
+        .call(json!({"a": 1, "b": 2}))
+        .await
+        .unwrap_err();
     assert!(matches!(again, ToolFailure::ServerGone { .. }), "{again:?}");
 }
 
@@ -110,7 +131,10 @@ async fn a_server_crashing_during_a_call_is_a_tool_error_in_the_loop() {
     let consent = Arc::new(ScriptedConsent::new([ConsentDecision::Always]));
     let gate = ConsentGate::new(consent.clone());
     let call = |name: &str, args: serde_json::Value| {
-        format!("<tool_call>{}</tool_call>", json!({"name": name, "arguments": args}))
+        format!(
+            "<tool_call>{}</tool_call>",
+            json!({"name": name, "arguments": args})
+        )
     };
     let script = ScriptedGenerator::new(
         None,
@@ -136,4 +160,68 @@ async fn a_server_crashing_during_a_call_is_a_tool_error_in_the_loop() {
     assert_eq!(outcome.records[0].output, "42");
     assert_eq!(outcome.records[1].error.as_deref(), Some("SERVER_GONE"));
     assert_eq!(consent.asked(), ["crash"], "only the unmarked tool asked");
+}
+
+#[tokio::test]
+async fn the_same_server_over_streamable_http() {
+    use std::io::BufRead;
+    /// Kills the server even when an assertion fails first.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Server(
+        std::process::Command::new(common::mcp_test_server())
+            .args(["--http", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!("http://{}/mcp", line.trim());
+    let config = McpServerConfig {
+        name: "http-fixture".into(),
+        transport: McpTransport::Http { url },
+        trusted: true,
+    };
+    let conn = McpConnection::connect(&config)
+        .await
+        .expect("connects over HTTP");
+    assert_eq!(conn.pid(), None);
+    assert_eq!(conn.tools().len(), 5);
+    assert!(
+        !tool(&conn, "echo").spec().side_effects,
+        "a trusted server asks nothing"
+    );
+    let out = tool(&conn, "add")
+        .call(json!({"a": 40, "b": 2}))
+        .await
+        .unwrap();
+    assert_eq!(out.text, "42");
+    // The server goes away: the next call is a tool error, not a hang.
+    drop(server);
+    let started = Instant::now();
+    let err = tool(&conn, "add")
+        .call(json!({"a": 1, "b": 2}))
+        .await
+        .unwrap_err();
+    eprintln!(
+        "HTTP server death noticed after {:?}: {err}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        matches!(
+            err,
+            ToolFailure::ServerGone { .. } | ToolFailure::Failed { .. }
+        ),
+        "{err:?}"
+    );
 }

@@ -94,7 +94,10 @@ fn registry(tools: Vec<Arc<dyn Tool>>) -> ToolRegistry {
 }
 
 fn call(name: &str, args: Value) -> String {
-    format!("<tool_call>\n{}\n</tool_call>", json!({"name": name, "arguments": args}))
+    format!(
+        "<tool_call>\n{}\n</tool_call>",
+        json!({"name": name, "arguments": args})
+    )
 }
 
 fn question(text: &str) -> Vec<ChatMessage> {
@@ -110,7 +113,9 @@ async fn run(
     let mut events = Vec::new();
     let request = GenerateRequest::new(Vec::new());
     let outcome = ToolLoop::new(generator, tools, gate, options)
-        .run(question("Weather in Oslo?"), &request, &mut |e| events.push(e))
+        .run(question("Weather in Oslo?"), &request, &mut |e| {
+            events.push(e)
+        })
         .await
         .expect("the loop finishes");
     (outcome, events)
@@ -172,7 +177,10 @@ async fn a_call_is_run_and_its_result_fed_back_through_the_real_template() {
     };
     let (outcome, events) = run(&generator, &tools, &no_consent(), ToolOptions::default()).await;
     assert_eq!(outcome.text, "It is sunny in Oslo.");
-    assert_eq!(outcome.prompt_mode, "system-prompt", "Gemma's GGUF has no tool template");
+    assert_eq!(
+        outcome.prompt_mode, "system-prompt",
+        "Gemma's GGUF has no tool template"
+    );
     assert_eq!(outcome.steps, 2);
     assert_eq!(outcome.records.len(), 1);
     let r = &outcome.records[0];
@@ -180,13 +188,21 @@ async fn a_call_is_run_and_its_result_fed_back_through_the_real_template() {
     assert_eq!(r.call.id, "call_0_0");
     assert_eq!(r.output, "Sunny in Oslo");
     assert_eq!(r.error, None);
-    assert_eq!(*weather.calls.lock().unwrap(), vec![json!({"city": "Oslo"})]);
+    assert_eq!(
+        *weather.calls.lock().unwrap(),
+        vec![json!({"city": "Oslo"})]
+    );
 
     // What the model saw: tools in the system prompt, then its call and the result.
     let requests = generator.script.requests();
     let first = &requests[0];
-    assert!(first.request.messages[0].content.contains("\"name\":\"weather\""));
-    let grammar = first.grammar.as_ref().expect("calls are grammar-constrained");
+    assert!(first.request.messages[0]
+        .content
+        .contains("\"name\":\"weather\""));
+    let grammar = first
+        .grammar
+        .as_ref()
+        .expect("calls are grammar-constrained");
     assert_eq!(grammar.triggers, vec!["<tool_call>".to_string()]);
     let second = &requests[1].request.messages;
     let n = second.len();
@@ -195,7 +211,10 @@ async fn a_call_is_run_and_its_result_fed_back_through_the_real_template() {
     assert!(second[n - 1].content.contains("<tool_response>"));
     assert!(second[n - 1].content.contains("Sunny in Oslo"));
     let tokens = generator.prompt_tokens.lock().unwrap().clone();
-    assert!(tokens[1] > tokens[0], "the second prompt holds the call and result: {tokens:?}");
+    assert!(
+        tokens[1] > tokens[0],
+        "the second prompt holds the call and result: {tokens:?}"
+    );
 
     // The user saw the prose, never the call markup, then the call and its result.
     let shown: String = events
@@ -207,8 +226,12 @@ async fn a_call_is_run_and_its_result_fed_back_through_the_real_template() {
         .collect();
     assert!(shown.starts_with("Let me check. "), "{shown:?}");
     assert!(!shown.contains("tool_call"), "{shown:?}");
-    assert!(events.iter().any(|e| matches!(e, ToolEvent::Call(c) if c.name == "weather")));
-    assert!(events.iter().any(|e| matches!(e, ToolEvent::Result(r) if r.error.is_none())));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, ToolEvent::Call(c) if c.name == "weather")));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, ToolEvent::Result(r) if r.error.is_none())));
 }
 
 /// A Gemma-turn template that renders tools Hermes-style, written for this
@@ -239,7 +262,10 @@ async fn the_jinja_path_renders_tools_calls_and_results_for_the_real_model() {
         engine,
         script: ScriptedGenerator::new(
             Some(GEMMA_TOOLS_TEMPLATE.to_string()),
-            [call("weather", json!({"city": "Bergen"})), "Sunny.".to_string()],
+            [
+                call("weather", json!({"city": "Bergen"})),
+                "Sunny.".to_string(),
+            ],
         ),
         prompt_tokens: Mutex::new(Vec::new()),
     };
@@ -248,7 +274,10 @@ async fn the_jinja_path_renders_tools_calls_and_results_for_the_real_model() {
     assert_eq!(outcome.text, "Sunny.");
     let requests = generator.script.requests();
     let first = requests[0].prompt.as_deref().expect("a rendered prompt");
-    assert!(first.starts_with("<start_of_turn>user\nTools you can call"), "{first}");
+    assert!(
+        first.starts_with("<start_of_turn>user\nTools you can call"),
+        "{first}"
+    );
     assert!(first.contains("\"name\": \"weather\""), "{first}");
     assert!(first.ends_with("<start_of_turn>model\n"), "{first}");
     let second = requests[1].prompt.as_deref().unwrap();
@@ -256,7 +285,10 @@ async fn the_jinja_path_renders_tools_calls_and_results_for_the_real_model() {
         second.contains("<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Bergen\"}}\n</tool_call>"),
         "{second}"
     );
-    assert!(second.contains("<tool_response>Sunny in Bergen</tool_response>"), "{second}");
+    assert!(
+        second.contains("<tool_response>Sunny in Bergen</tool_response>"),
+        "{second}"
+    );
 }
 
 #[tokio::test]
@@ -286,7 +318,10 @@ async fn bad_calls_become_tool_errors_and_the_conversation_goes_on() {
     };
     let started = Instant::now();
     let (outcome, _) = run(&script, &tools, &no_consent(), options).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "the hung tool was abandoned");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the hung tool was abandoned"
+    );
     assert_eq!(outcome.text, "I could not get the weather.");
     let codes: Vec<_> = outcome
         .records
@@ -309,11 +344,18 @@ async fn bad_calls_become_tool_errors_and_the_conversation_goes_on() {
     for (i, record) in outcome.records.iter().enumerate() {
         let next = &requests[i + 1].request.messages;
         let fed = &next[next.len() - 1].content;
-        assert!(fed.contains(&record.output.replace('"', "\\\"")), "{fed} / {}", record.output);
+        assert!(
+            fed.contains(&record.output.replace('"', "\\\"")),
+            "{fed} / {}",
+            record.output
+        );
         assert!(record.output.starts_with("error: "), "{}", record.output);
     }
     assert!(outcome.records[1].output.contains("teleport"));
-    assert!(outcome.records[1].output.contains("weather"), "lists what exists");
+    assert!(
+        outcome.records[1].output.contains("weather"),
+        "lists what exists"
+    );
     assert!(outcome.records[4].output.contains("did not finish"));
 }
 
@@ -331,8 +373,16 @@ async fn side_effects_need_consent_once_or_always() {
     let (outcome, _) = run(&script, &tools, &gate, ToolOptions::default()).await;
     let codes: Vec<_> = outcome.records.iter().map(|r| r.error.clone()).collect();
     assert_eq!(codes, [Some("DECLINED".to_string()), None, None]);
-    assert_eq!(consent.asked(), ["camera", "camera"], "always is remembered");
-    assert_eq!(camera.calls.lock().unwrap().len(), 2, "the declined call never ran");
+    assert_eq!(
+        consent.asked(),
+        ["camera", "camera"],
+        "always is remembered"
+    );
+    assert_eq!(
+        camera.calls.lock().unwrap().len(),
+        2,
+        "the declined call never ran"
+    );
 }
 
 #[tokio::test]
@@ -350,7 +400,9 @@ async fn the_step_limit_ends_a_model_that_keeps_calling() {
     assert_eq!(outcome.records.len(), 2, "the last step runs no tools");
     let last = script.requests().pop().unwrap();
     assert!(last.grammar.is_none(), "the last step offers no tools");
-    assert!(!last.request.messages[0].content.contains("You can call tools"));
+    assert!(!last.request.messages[0]
+        .content
+        .contains("You can call tools"));
 }
 
 #[tokio::test]
@@ -377,7 +429,10 @@ async fn the_real_model_makes_a_valid_call_when_one_is_required() {
         })
         .await
         .unwrap();
-    eprintln!("steps started at {steps:?} s; last stats {:?}", outcome.last.stats);
+    eprintln!(
+        "steps started at {steps:?} s; last stats {:?}",
+        outcome.last.stats
+    );
     eprintln!(
         "real model: {} steps in {:.1} s, answer {:?}",
         outcome.steps,
@@ -413,7 +468,11 @@ async fn the_real_model_calls_through_the_jinja_path_too() {
         .unwrap();
     assert_eq!(outcome.prompt_mode, "jinja");
     assert_eq!(outcome.records.len(), 1);
-    assert_eq!(outcome.records[0].error, None, "{}", outcome.records[0].output);
+    assert_eq!(
+        outcome.records[0].error, None,
+        "{}",
+        outcome.records[0].output
+    );
 }
 
 // ---- the CLI: `omnidesk mcp …` and `omnidesk ask --tools …` ----
@@ -448,9 +507,28 @@ fn stdout_json(out: &std::process::Output) -> Value {
 #[test]
 fn mcp_add_list_remove_keep_the_server_list() {
     let dir = tempfile::tempdir().unwrap();
-    run_ok(omnidesk(dir.path()).args(["mcp", "add", "files", "--env", "ROOT=/tmp", "--", "mcp-files", "--root", "/tmp"]));
-    run_ok(omnidesk(dir.path()).args(["mcp", "add", "web", "--url", "http://127.0.0.1:9/mcp", "--trusted"]));
-    let list = stdout_json(&run_ok(omnidesk(dir.path()).args(["mcp", "list", "--json"])));
+    run_ok(omnidesk(dir.path()).args([
+        "mcp",
+        "add",
+        "files",
+        "--env",
+        "ROOT=/tmp",
+        "--",
+        "mcp-files",
+        "--root",
+        "/tmp",
+    ]));
+    run_ok(omnidesk(dir.path()).args([
+        "mcp",
+        "add",
+        "web",
+        "--url",
+        "http://127.0.0.1:9/mcp",
+        "--trusted",
+    ]));
+    let list = stdout_json(&run_ok(
+        omnidesk(dir.path()).args(["mcp", "list", "--json"]),
+    ));
     assert_eq!(list[0]["name"], "files");
     assert_eq!(list[0]["transport"], "stdio");
     assert_eq!(list[0]["args"], json!(["--root", "/tmp"]));
@@ -460,12 +538,20 @@ fn mcp_add_list_remove_keep_the_server_list() {
     let text = run_ok(omnidesk(dir.path()).args(["mcp", "list"]));
     assert!(String::from_utf8_lossy(&text.stdout).contains("files\tstdio: mcp-files --root /tmp"));
     run_ok(omnidesk(dir.path()).args(["mcp", "remove", "files"]));
-    let out = omnidesk(dir.path()).args(["mcp", "remove", "files"]).output().unwrap();
+    let out = omnidesk(dir.path())
+        .args(["mcp", "remove", "files"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no MCP server named \"files\""));
-    let list = stdout_json(&run_ok(omnidesk(dir.path()).args(["mcp", "list", "--json"])));
+    let list = stdout_json(&run_ok(
+        omnidesk(dir.path()).args(["mcp", "list", "--json"]),
+    ));
     assert_eq!(list.as_array().unwrap().len(), 1);
-    assert!(dir.path().join("mcp.toml").is_file(), "kept beside config.toml");
+    assert!(
+        dir.path().join("mcp.toml").is_file(),
+        "kept beside config.toml"
+    );
 }
 
 #[test]
@@ -503,7 +589,11 @@ fn ask_with_tools_runs_calls_and_stores_them_with_the_answer() {
 fn ask_with_an_mcp_tool_starts_only_the_configured_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::mcp_test_server();
-    run_ok(omnidesk(dir.path()).args(["mcp", "add", "fixture", "--"]).arg(&server));
+    run_ok(
+        omnidesk(dir.path())
+            .args(["mcp", "add", "fixture", "--"])
+            .arg(&server),
+    );
     let out = stdout_json(&run_ok(omnidesk(dir.path()).args([
         "ask",
         "--json",
@@ -526,7 +616,10 @@ fn ask_with_an_mcp_tool_starts_only_the_configured_server() {
     // Whatever numbers the model chose, the server computed their sum.
     let args = &calls[0]["call"]["arguments"];
     let sum = args["a"].as_f64().unwrap() + args["b"].as_f64().unwrap();
-    assert_eq!(calls[0]["output"].as_str().unwrap().parse::<f64>().unwrap(), sum);
+    assert_eq!(
+        calls[0]["output"].as_str().unwrap().parse::<f64>().unwrap(),
+        sum
+    );
 }
 
 #[test]
@@ -564,7 +657,11 @@ async fn grammar_cost_per_token() {
     let spec = DateTimeTool::default().spec().clone();
     let lazy = tool_call_grammar(&[&spec], false, false).unwrap();
     let forced = tool_call_grammar(&[&spec], true, false).unwrap();
-    for (label, grammar) in [("none", None), ("lazy", Some(lazy)), ("required", Some(forced))] {
+    for (label, grammar) in [
+        ("none", None),
+        ("lazy", Some(lazy)),
+        ("required", Some(forced)),
+    ] {
         for _ in 0..2 {
             let mut request = GenerateRequest::new(question("Write a long story about a cat."));
             request.sampling = common::greedy();

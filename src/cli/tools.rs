@@ -106,7 +106,10 @@ async fn toolbox(ctx: &Context, args: &AskArgs, list: &str, vision: bool) -> Res
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    anyhow::ensure!(!wanted.is_empty(), "--tools needs at least one tool name (or all)");
+    anyhow::ensure!(
+        !wanted.is_empty(),
+        "--tools needs at least one tool name (or all)"
+    );
     let all = wanted.iter().any(|w| w == "all");
     let wants = |name: &str| all || wanted.iter().any(|w| w == name);
     let mut available = ToolRegistry::new();
@@ -214,7 +217,13 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
         .clone()
         .or_else(|| ctx.config.system_prompt.clone());
     let model = engine.info().path.display().to_string();
-    let conv = Conversation::open(store.as_ref(), args.gen.conversation, system.clone(), model.clone(), 16_000)?;
+    let conv = Conversation::open(
+        store.as_ref(),
+        args.gen.conversation,
+        system.clone(),
+        model.clone(),
+        16_000,
+    )?;
     let mut messages = conv.messages.clone();
     messages.push(ChatMessage::new(Role::User, question));
     let request = ctx.request(&args.gen);
@@ -290,7 +299,10 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
     } else {
         println!();
         if outcome.step_limit_reached {
-            eprintln!("[the model still wanted tools after {} steps; stopped]", outcome.steps);
+            eprintln!(
+                "[the model still wanted tools after {} steps; stopped]",
+                outcome.steps
+            );
         }
         if let Some(id) = conversation_id {
             eprintln!("[conversation {id}; continue with --conversation {id}]");

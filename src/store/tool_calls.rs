@@ -84,19 +84,31 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
-            .map(|(message_id, step, call_id, tool, args, output, error, duration_ms, created_at)| {
-                Ok(StoredToolCall {
+            .map(
+                |(
                     message_id,
                     step,
                     call_id,
                     tool,
-                    arguments: serde_json::from_str(&args).map_err(StoreError::from)?,
+                    args,
                     output,
                     error,
                     duration_ms,
                     created_at,
-                })
-            })
+                )| {
+                    Ok(StoredToolCall {
+                        message_id,
+                        step,
+                        call_id,
+                        tool,
+                        arguments: serde_json::from_str(&args).map_err(StoreError::from)?,
+                        output,
+                        error,
+                        duration_ms,
+                        created_at,
+                    })
+                },
+            )
             .collect()
     }
 }

@@ -59,10 +59,11 @@ impl Tool for DateTimeTool {
             let now = jiff::Zoned::now();
             let now = match args.get("timezone").and_then(Value::as_str) {
                 Some(tz) if !tz.is_empty() => {
-                    let zone = jiff::tz::TimeZone::get(tz).map_err(|e| ToolFailure::InvalidArguments {
-                        tool: self.spec.name.clone(),
-                        reason: format!("unknown time zone {tz:?}: {e}"),
-                    })?;
+                    let zone =
+                        jiff::tz::TimeZone::get(tz).map_err(|e| ToolFailure::InvalidArguments {
+                            tool: self.spec.name.clone(),
+                            reason: format!("unknown time zone {tz:?}: {e}"),
+                        })?;
                     now.with_time_zone(zone)
                 }
                 _ => now,
@@ -82,7 +83,8 @@ pub struct SearchDocumentsTool {
 
 impl std::fmt::Debug for SearchDocumentsTool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SearchDocumentsTool").finish_non_exhaustive()
+        f.debug_struct("SearchDocumentsTool")
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,7 +142,9 @@ impl Tool for SearchDocumentsTool {
                 .map_err(|e| failed(&name, format!("the search task failed: {e}")))?
                 .map_err(|e| failed(&name, e.to_string()))?;
             if hits.is_empty() {
-                return Ok(ToolOutput::text("No matching passages in the user's documents."));
+                return Ok(ToolOutput::text(
+                    "No matching passages in the user's documents.",
+                ));
             }
             let mut out = String::new();
             for (i, h) in hits.iter().enumerate() {
@@ -196,7 +200,9 @@ impl ReadFileTool {
     }
 
     fn is_allowed(&self, path: &Path) -> bool {
-        self.allowed.iter().any(|a| path == a || path.starts_with(a))
+        self.allowed
+            .iter()
+            .any(|a| path == a || path.starts_with(a))
     }
 }
 
@@ -208,13 +214,12 @@ impl Tool for ReadFileTool {
     fn call(&self, args: Value) -> BoxFuture<'_, Result<ToolOutput, ToolFailure>> {
         Box::pin(async move {
             let name = &self.spec.name;
-            let raw = args
-                .get("path")
-                .and_then(Value::as_str)
-                .ok_or_else(|| ToolFailure::InvalidArguments {
+            let raw = args.get("path").and_then(Value::as_str).ok_or_else(|| {
+                ToolFailure::InvalidArguments {
                     tool: name.clone(),
                     reason: "path must be a string".into(),
-                })?;
+                }
+            })?;
             let denied = || failed(name, format!("{raw} is not a file the user allowed"));
             // A missing file is reported like a forbidden one, so the model
             // cannot probe the file system.
@@ -229,7 +234,10 @@ impl Tool for ReadFileTool {
             if meta.len() > MAX_READ_BYTES {
                 return Err(failed(
                     name,
-                    format!("{raw} is {} bytes; the limit is {MAX_READ_BYTES}", meta.len()),
+                    format!(
+                        "{raw} is {} bytes; the limit is {MAX_READ_BYTES}",
+                        meta.len()
+                    ),
                 ));
             }
             let bytes = tokio::fs::read(&path)
@@ -339,10 +347,22 @@ mod tests {
         let t = ReadFileTool::new(std::slice::from_ref(&ok));
         let out = t.call(json!({"path": ok.to_str().unwrap()})).await.unwrap();
         assert_eq!(out.text, "hello");
-        let sneaky = format!("{}/../{}/secret.txt", dir.path().display(), dir.path().file_name().unwrap().to_str().unwrap());
-        for p in [secret.to_str().unwrap(), sneaky.as_str(), "/etc/passwd", "/nonexistent"] {
+        let sneaky = format!(
+            "{}/../{}/secret.txt",
+            dir.path().display(),
+            dir.path().file_name().unwrap().to_str().unwrap()
+        );
+        for p in [
+            secret.to_str().unwrap(),
+            sneaky.as_str(),
+            "/etc/passwd",
+            "/nonexistent",
+        ] {
             let err = t.call(json!({"path": p})).await.unwrap_err();
-            assert!(err.to_string().contains("not a file the user allowed"), "{p}: {err}");
+            assert!(
+                err.to_string().contains("not a file the user allowed"),
+                "{p}: {err}"
+            );
         }
     }
 
@@ -353,6 +373,9 @@ mod tests {
         let out = t.call(json!({})).await.unwrap();
         assert_eq!(out.media.len(), 1);
         let missing = CameraTool::new(Arc::new(camera::FakeSource), 3, false);
-        assert!(matches!(missing.call(json!({})).await, Err(ToolFailure::Failed { .. })));
+        assert!(matches!(
+            missing.call(json!({})).await,
+            Err(ToolFailure::Failed { .. })
+        ));
     }
 }

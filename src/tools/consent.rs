@@ -106,7 +106,11 @@ impl ScriptedConsent {
 }
 
 impl Consent for ScriptedConsent {
-    fn ask<'a>(&'a self, _call: &'a ToolCall, spec: &'a ToolSpec) -> BoxFuture<'a, ConsentDecision> {
+    fn ask<'a>(
+        &'a self,
+        _call: &'a ToolCall,
+        spec: &'a ToolSpec,
+    ) -> BoxFuture<'a, ConsentDecision> {
         if let Ok(mut a) = self.asked.lock() {
             a.push(spec.name.clone());
         }

@@ -54,15 +54,13 @@ pub fn call_schema(tools: &[&ToolSpec]) -> Value {
 /// `Schema` when llama.cpp cannot convert a tool's parameter schema.
 pub fn tool_call_grammar(tools: &[&ToolSpec], required: bool, parallel: bool) -> Result<Grammar> {
     let schema = ordered_json(&call_schema(tools));
-    let gbnf = llama_cpp_2::json_schema_to_grammar(&schema).map_err(|e| {
-        ToolError::Schema {
-            tool: tools
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            reason: e.to_string(),
-        }
+    let gbnf = llama_cpp_2::json_schema_to_grammar(&schema).map_err(|e| ToolError::Schema {
+        tool: tools
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        reason: e.to_string(),
     })?;
     Ok(wrap(&gbnf, required, parallel))
 }
@@ -104,10 +102,7 @@ fn wrap(converted: &str, required: bool, parallel: bool) -> Grammar {
         }
         out.push('\n');
     }
-    let call = format!(
-        "{:?} tc-nl {BODY_RULE} tc-nl {:?}",
-        OPEN_TAG, CLOSE_TAG
-    );
+    let call = format!("{:?} tc-nl {BODY_RULE} tc-nl {:?}", OPEN_TAG, CLOSE_TAG);
     if parallel {
         out.push_str("root ::= tool-call (\"\\n\" tool-call)*\n");
     } else {
@@ -172,6 +167,9 @@ mod tests {
         assert!(!g.gbnf.lines().any(|l| l.starts_with("root ::= {")));
         assert!(g.gbnf.contains("\"<tool_call>\""));
         assert_eq!(g.triggers, vec!["<tool_call>".to_string()]);
-        assert!(tool_call_grammar(&[&s], true, true).unwrap().triggers.is_empty());
+        assert!(tool_call_grammar(&[&s], true, true)
+            .unwrap()
+            .triggers
+            .is_empty());
     }
 }

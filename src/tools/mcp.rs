@@ -231,18 +231,21 @@ impl McpConnection {
                         forward_stderr(server.name.clone(), stderr);
                     }
                     let pid = transport.id();
-                    let service = ()
-                        .serve(transport)
-                        .await
-                        .map_err(|e| fail(format!("handshake failed: {e}")))?;
+                    let service =
+                        ().serve(transport)
+                            .await
+                            .map_err(|e| fail(format!("handshake failed: {e}")))?;
                     (service, pid)
                 }
                 McpTransport::Http { url } => {
+                    // Without a process-wide provider reqwest 0.13 panics;
+                    // an already installed one is fine.
+                    let _ = rustls::crypto::ring::default_provider().install_default();
                     let transport = StreamableHttpClientTransport::from_uri(url.as_str());
-                    let service = ()
-                        .serve(transport)
-                        .await
-                        .map_err(|e| fail(format!("handshake failed: {e}")))?;
+                    let service =
+                        ().serve(transport)
+                            .await
+                            .map_err(|e| fail(format!("handshake failed: {e}")))?;
                     (service, None)
                 }
             };
@@ -287,11 +290,7 @@ impl McpConnection {
                 McpTool {
                     spec: ToolSpec {
                         name: t.name.to_string(),
-                        description: t
-                            .description
-                            .as_deref()
-                            .unwrap_or_default()
-                            .to_string(),
+                        description: t.description.as_deref().unwrap_or_default().to_string(),
                         parameters: Value::Object((*t.input_schema).clone()),
                         side_effects: !(read_only || self.trusted),
                     },
@@ -445,10 +444,16 @@ mod tests {
         .unwrap();
         let again = McpServers::load(&path).unwrap();
         assert_eq!(again.servers(), list.servers());
-        assert_eq!(again.get("files").unwrap().describe(), "stdio: mcp-files --root /tmp");
+        assert_eq!(
+            again.get("files").unwrap().describe(),
+            "stdio: mcp-files --root /tmp"
+        );
         let mut again = again;
         again.remove("files").unwrap();
-        assert!(matches!(again.remove("files"), Err(ToolError::NoSuchServer(_))));
+        assert!(matches!(
+            again.remove("files"),
+            Err(ToolError::NoSuchServer(_))
+        ));
         assert_eq!(McpServers::load(&path).unwrap().servers().len(), 1);
     }
 
@@ -457,7 +462,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mcp.toml");
         std::fs::write(&path, "[[server]]\nname = 1").unwrap();
-        assert!(matches!(McpServers::load(&path), Err(ToolError::McpConfig { .. })));
+        assert!(matches!(
+            McpServers::load(&path),
+            Err(ToolError::McpConfig { .. })
+        ));
     }
 
     #[tokio::test]

@@ -153,10 +153,13 @@ fn parse_function_tags(text: &str) -> Option<Parsed> {
                 name,
                 arguments,
             }),
-            Ok(_) => out.malformed.push("a <function=…> tag without a name".into()),
-            Err(e) => out
+            Ok(_) => out
                 .malformed
-                .push(format!("arguments are not valid JSON ({e}): {}", clip(body))),
+                .push("a <function=…> tag without a name".into()),
+            Err(e) => out.malformed.push(format!(
+                "arguments are not valid JSON ({e}): {}",
+                clip(body)
+            )),
         }
         rest = after;
     }

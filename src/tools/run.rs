@@ -200,7 +200,10 @@ impl Generator for ScriptedGenerator {
         Box::pin(async move {
             let text = text?;
             // Two pieces, so stream filtering across chunks is exercised.
-            let mid = text.char_indices().nth(text.chars().count() / 2).map_or(0, |(i, _)| i);
+            let mid = text
+                .char_indices()
+                .nth(text.chars().count() / 2)
+                .map_or(0, |(i, _)| i);
             on_text(&text[..mid]);
             on_text(&text[mid..]);
             Ok(GenerationOutcome {
@@ -217,8 +220,14 @@ impl Generator for ScriptedGenerator {
 #[derive(Debug, Clone)]
 enum Turn {
     Chat(ChatMessage),
-    Calls { content: String, calls: Vec<ToolCall> },
-    Result { call: ToolCall, output: String },
+    Calls {
+        content: String,
+        calls: Vec<ToolCall>,
+    },
+    Result {
+        call: ToolCall,
+        output: String,
+    },
 }
 
 /// The tool-calling driver for one conversation turn.
@@ -278,7 +287,11 @@ impl<'a> ToolLoop<'a> {
             let offer_tools = !specs.is_empty() && !last_step;
             let grammar = if offer_tools {
                 let required = step == 0 && self.options.tool_choice == ToolChoice::Required;
-                Some(tool_call_grammar(&specs, required, self.options.parallel_calls)?)
+                Some(tool_call_grammar(
+                    &specs,
+                    required,
+                    self.options.parallel_calls,
+                )?)
             } else {
                 None
             };
@@ -308,7 +321,11 @@ impl<'a> ToolLoop<'a> {
                     records,
                     steps: step + 1,
                     step_limit_reached: wants_tools,
-                    prompt_mode: if jinja.is_some() { "jinja" } else { "system-prompt" },
+                    prompt_mode: if jinja.is_some() {
+                        "jinja"
+                    } else {
+                        "system-prompt"
+                    },
                     last: outcome,
                 });
             }
@@ -336,7 +353,15 @@ impl<'a> ToolLoop<'a> {
                 on_event(ToolEvent::Call(call.clone()));
                 let started = Instant::now();
                 let result = self.execute(&call).await;
-                let record = self.record(step, call, result.as_ref().map(|o| o.text.clone()).map_err(Clone::clone), started);
+                let record = self.record(
+                    step,
+                    call,
+                    result
+                        .as_ref()
+                        .map(|o| o.text.clone())
+                        .map_err(Clone::clone),
+                    started,
+                );
                 if let Ok(out) = result {
                     if !out.media.is_empty() {
                         turns.push(Turn::Chat(ChatMessage::with_media(
@@ -382,7 +407,9 @@ impl<'a> ToolLoop<'a> {
         // Tool results sit before any media a tool attached in this step.
         let at = turns
             .iter()
-            .rposition(|t| !matches!(t, Turn::Chat(m) if m.role == Role::User && !m.media.is_empty()))
+            .rposition(
+                |t| !matches!(t, Turn::Chat(m) if m.role == Role::User && !m.media.is_empty()),
+            )
             .map_or(turns.len(), |i| i + 1);
         turns.insert(
             at,
@@ -474,7 +501,11 @@ impl<'a> ToolLoop<'a> {
             }
         }
         let tools: Vec<Value> = if offer_tools {
-            self.tools.specs().iter().map(|s| s.to_template_json()).collect()
+            self.tools
+                .specs()
+                .iter()
+                .map(|s| s.to_template_json())
+                .collect()
         } else {
             Vec::new()
         };
@@ -578,7 +609,13 @@ struct StreamFilter {
 }
 
 /// Openings of call formats; text from one of them on is not shown.
-const MARKERS: &[&str] = &[OPEN_TAG, "<function=", "[TOOL_CALLS]", "<|python_tag|>", "```"];
+const MARKERS: &[&str] = &[
+    OPEN_TAG,
+    "<function=",
+    "[TOOL_CALLS]",
+    "<|python_tag|>",
+    "```",
+];
 
 impl StreamFilter {
     fn push(&mut self, text: &str) -> Option<String> {
@@ -636,7 +673,10 @@ mod tests {
 
     #[test]
     fn stream_filter_hides_calls_split_across_chunks() {
-        assert_eq!(shown(&["Let me look. <to", "ol_call>{\"name\""]), "Let me look. ");
+        assert_eq!(
+            shown(&["Let me look. <to", "ol_call>{\"name\""]),
+            "Let me look. "
+        );
         assert_eq!(shown(&["It is <b>", " sunny"]), "It is <b> sunny");
         assert_eq!(shown(&["  {\"name\": ", "\"x\"}"]), "");
         assert_eq!(shown(&["plain"]), "plain");

@@ -149,13 +149,26 @@ mod tests {
             ]}),
             json!({"role": "tool", "tool_call_id": "call_0_0", "name": "now", "content": " 12:00 "}),
         ];
-        let tools = vec![json!({"type": "function", "function": {"name": "now", "description": "d", "parameters": {}}})];
+        let tools = vec![
+            json!({"type": "function", "function": {"name": "now", "description": "d", "parameters": {}}}),
+        ];
         let out = t.render(&messages, &tools, true, "</s>").unwrap();
-        assert!(out.starts_with("<|im_start|>system\nBe brief.\n\nTools:\n{"), "{out}");
+        assert!(
+            out.starts_with("<|im_start|>system\nBe brief.\n\nTools:\n{"),
+            "{out}"
+        );
         // tojson writes Python's `json.dumps` spacing, as transformers does.
         assert!(out.contains("\"name\": \"now\""), "{out}");
-        assert!(out.contains("<tool_call>\n{\"name\": \"now\", \"arguments\": {\"tz\": \"UTC\"}}\n</tool_call>"), "{out}");
-        assert!(out.contains("<tool_response>12:00</tool_response>"), "{out}");
+        assert!(
+            out.contains(
+                "<tool_call>\n{\"name\": \"now\", \"arguments\": {\"tz\": \"UTC\"}}\n</tool_call>"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("<tool_response>12:00</tool_response>"),
+            "{out}"
+        );
         assert!(out.ends_with("<|im_start|>assistant\n"), "{out}");
     }
 
@@ -169,7 +182,9 @@ mod tests {
     #[test]
     fn templates_without_tools_are_detected() {
         assert!(supports_tools(TEMPLATE));
-        assert!(!supports_tools("{% for m in messages %}{{ m.content }}{% endfor %}"));
+        assert!(!supports_tools(
+            "{% for m in messages %}{{ m.content }}{% endfor %}"
+        ));
     }
 
     #[test]
