@@ -10,6 +10,7 @@ use crate::models::ModelsError;
 use crate::rag::RagError;
 use crate::server::ServerError;
 use crate::store::StoreError;
+use crate::tools::ToolError;
 use crate::tts::TtsError;
 
 /// Any Omnidesk failure.
@@ -35,6 +36,8 @@ pub enum Error {
     Camera(#[from] CameraError),
     #[error(transparent)]
     Tts(#[from] TtsError),
+    #[error(transparent)]
+    Tools(#[from] ToolError),
 }
 
 /// Result with the crate-wide error.
@@ -54,6 +57,7 @@ impl Error {
             Error::Audio(e) => e.code(),
             Error::Camera(e) => e.code(),
             Error::Tts(e) => e.code(),
+            Error::Tools(e) => e.code(),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! OpenAI-compatible API, and `openai` is that wire format, shared with the
 //! engine's remote backend; `rag` indexes the user's documents and answers
 //! from them with citations; `audio` (microphone), `tts` (spoken replies)
-//! and `camera` are the hands-free inputs and outputs. Front ends (the CLI in
+//! and `camera` are the hands-free inputs and outputs; `tools` lets the model call
+//! tools (built-in and MCP servers) with the user's consent. Front ends (the CLI in
 //! `main.rs`, the Tauri shell) only translate input and print events.
 
 pub mod audio;
@@ -25,6 +26,7 @@ pub mod openai;
 pub mod rag;
 pub mod server;
 pub mod store;
+pub mod tools;
 pub mod tts;
 
 pub use error::{Error, Result};

@@ -90,6 +90,8 @@ pub enum Command {
     Audio(AudioArgs),
     /// Cameras: list them and take snapshots.
     Camera(CameraArgs),
+    /// MCP servers whose tools the model may call (`ask --tools`).
+    Mcp(super::mcp::McpArgs),
 }
 
 fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
@@ -428,6 +430,8 @@ pub struct AskArgs {
     pub collection: Option<String>,
     #[command(flatten)]
     pub embed: EmbedArgs,
+    #[command(flatten)]
+    pub tools: super::tools::ToolArgs,
 }
 
 #[derive(Debug, Args)]

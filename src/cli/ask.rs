@@ -20,6 +20,9 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
     if args.docs {
         return ask_docs(ctx, args, &question).await;
     }
+    if let Some(list) = &args.tools.tools {
+        return super::tools::ask(ctx, args, &question, list).await;
+    }
     let store = if args.no_save {
         None
     } else {

@@ -13,9 +13,11 @@ mod docs;
 mod history;
 mod info;
 mod listen;
+pub mod mcp;
 mod models;
 mod rag;
 mod serve;
+pub mod tools;
 mod voice;
 
 use anyhow::Result;
@@ -38,5 +40,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Listen(a) => listen::run(&ctx, a).await,
         Command::Audio(a) => devices::audio(&ctx, a),
         Command::Camera(a) => devices::camera(a),
+        Command::Mcp(a) => mcp::run(&ctx, a),
     }
 }

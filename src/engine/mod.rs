@@ -95,6 +95,34 @@ impl GenerateRequest {
     }
 }
 
+/// A grammar that constrains what the model may write, in llama.cpp's GBNF.
+/// Tool calling uses it so a call is always well-formed JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grammar {
+    /// GBNF text.
+    pub gbnf: String,
+    /// Name of the start rule.
+    pub root: String,
+    /// Lazy grammars apply only from the first of these words on (e.g.
+    /// `<tool_call>`), so the model may still answer in free text; empty
+    /// means the whole output follows the grammar.
+    pub triggers: Vec<String>,
+}
+
+/// A chat turn with the controls tool calling needs on top of
+/// [`GenerateRequest`]: a prompt the caller rendered itself (a Jinja chat
+/// template with tools, which llama.cpp's template API cannot render) and a
+/// grammar. Kept apart from `GenerateRequest` so plain chat is unchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConstrainedRequest {
+    /// Sampling, limits and stop strings; its messages are rendered with the
+    /// model's template unless `prompt` is set, and supply the media either way.
+    pub request: GenerateRequest,
+    /// Rendered prompt text (special tokens as text, media as markers).
+    pub prompt: Option<String>,
+    pub grammar: Option<Grammar>,
+}
+
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -354,6 +382,48 @@ impl EngineHandle {
         Self::send(
             tasks,
             worker::Task::Generate {
+                request: Box::new(request),
+                events: events_tx,
+                cancel: cancel.clone(),
+            },
+        )?;
+        Ok(GenerationStream { events, cancel })
+    }
+
+    /// Queue a turn with a pre-rendered prompt and/or a grammar (tool calling).
+    ///
+    /// # Errors
+    /// As [`EngineHandle::generate`]; `InvalidRequest` for a remote backend,
+    /// which can take neither a raw prompt nor a grammar.
+    pub fn generate_constrained(&self, request: ConstrainedRequest) -> Result<GenerationStream> {
+        let tasks = match &self.backend {
+            Backend::Local(tasks) => tasks,
+            Backend::Remote(remote) => {
+                if request.prompt.is_some() || request.grammar.is_some() {
+                    return Err(EngineError::InvalidRequest(
+                        "tool calling needs the local engine; the backend is remote".into(),
+                    ));
+                }
+                return remote.generate(request.request);
+            }
+        };
+        let size = request.prompt.as_ref().map_or(0, String::len);
+        if size > MAX_MESSAGE_BYTES
+            || request
+                .request
+                .messages
+                .iter()
+                .any(|m| m.content.len() > MAX_MESSAGE_BYTES)
+        {
+            return Err(EngineError::InvalidRequest(format!(
+                "the prompt exceeds the {MAX_MESSAGE_BYTES} byte limit"
+            )));
+        }
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        Self::send(
+            tasks,
+            worker::Task::GenerateConstrained {
                 request: Box::new(request),
                 events: events_tx,
                 cancel: cancel.clone(),

@@ -171,6 +171,38 @@ fn render<'r>(
         .map_err(|e| EngineError::ChatTemplate(e.to_string()))?;
     tracing::debug!(prompt = %text, "rendered prompt");
     let media: Vec<&Media> = messages().flat_map(|m| &m.media).collect();
+    tokenize_with_media(model, &text, media, media_cells)
+}
+
+/// A prompt the caller rendered itself (tool calling renders Jinja
+/// templates), checked against the same budget. Nothing can be dropped from
+/// text, so a prompt over budget is an error.
+pub(crate) fn render_text_fitting<'r>(
+    model: &LlamaModel,
+    text: &str,
+    media: Vec<&'r Media>,
+    budget: usize,
+    n_ctx: u32,
+    media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
+) -> Result<Rendered<'r>> {
+    let rendered = tokenize_with_media(model, text, media, media_cells)?;
+    if rendered.n_cells > budget {
+        return Err(EngineError::PromptTooLong {
+            tokens: rendered.n_cells,
+            n_ctx,
+            reserved: (n_ctx as usize).saturating_sub(budget),
+        });
+    }
+    Ok(rendered)
+}
+
+/// Tokenize rendered text, replacing each media marker with its media.
+fn tokenize_with_media<'r>(
+    model: &LlamaModel,
+    text: &str,
+    media: Vec<&'r Media>,
+    media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
+) -> Result<Rendered<'r>> {
     let segments: Vec<&str> = text.split(super::media::marker()).collect();
     if segments.len() != media.len() + 1 {
         return Err(EngineError::ChatTemplate(format!(
@@ -186,6 +218,11 @@ fn render<'r>(
         // Templates emit special markers as text; parse them back into
         // tokens. Only the very start of the prompt gets BOS.
         for t in vocab.tokenize(segment.as_bytes(), i == 0, true) {
+            // A template that writes the BOS text itself plus the one the
+            // tokenizer adds would give two; keep one.
+            if i == 0 && n_cells == 1 && t == vocab.bos() && items[0] == Item::Token(t) {
+                continue;
+            }
             items.push(Item::Token(t));
             n_cells += 1;
         }

@@ -12,6 +12,7 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,6 +26,7 @@ use super::{
     BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig, FinishReason, GenerateRequest,
     GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
 };
+use super::{ConstrainedRequest, Grammar};
 use crate::media::Media;
 
 /// Default context when the config says "auto".
@@ -33,6 +35,11 @@ const AUTO_CTX: u32 = 4096;
 pub(crate) enum Task {
     Generate {
         request: Box<GenerateRequest>,
+        events: mpsc::UnboundedSender<GenerationEvent>,
+        cancel: Arc<AtomicBool>,
+    },
+    GenerateConstrained {
+        request: Box<ConstrainedRequest>,
         events: mpsc::UnboundedSender<GenerationEvent>,
         cancel: Arc<AtomicBool>,
     },
@@ -107,7 +114,25 @@ pub(crate) fn run(
                 events,
                 cancel,
             } => {
-                let result = session.generate(&request, &events, &cancel);
+                let result = session.generate(&request, None, None, &events, &cancel);
+                let event = match result {
+                    Ok(outcome) => GenerationEvent::Done(outcome),
+                    Err(e) => GenerationEvent::Failed(e),
+                };
+                let _ = events.send(event);
+            }
+            Task::GenerateConstrained {
+                request,
+                events,
+                cancel,
+            } => {
+                let result = session.generate(
+                    &request.request,
+                    request.prompt.as_deref(),
+                    request.grammar.as_ref(),
+                    &events,
+                    &cancel,
+                );
                 let event = match result {
                     Ok(outcome) => GenerationEvent::Done(outcome),
                     Err(e) => GenerationEvent::Failed(e),
@@ -416,6 +441,8 @@ impl<'m> Session<'m> {
     fn generate(
         &mut self,
         request: &GenerateRequest,
+        prompt_text: Option<&str>,
+        grammar: Option<&Grammar>,
         events: &mpsc::UnboundedSender<GenerationEvent>,
         cancel: &AtomicBool,
     ) -> Result<GenerationOutcome> {
@@ -439,14 +466,24 @@ impl<'m> Session<'m> {
                 reason: "no projector loaded".into(),
             }),
         };
-        let rendered = prompt::render_fitting(
-            self.model,
-            &self.template,
-            &request.messages,
-            n_ctx - reserved,
-            self.n_ctx,
-            &mut media_cells,
-        )?;
+        let rendered = match prompt_text {
+            Some(text) => prompt::render_text_fitting(
+                self.model,
+                text,
+                request.messages.iter().flat_map(|m| &m.media).collect(),
+                n_ctx - reserved,
+                self.n_ctx,
+                &mut media_cells,
+            )?,
+            None => prompt::render_fitting(
+                self.model,
+                &self.template,
+                &request.messages,
+                n_ctx - reserved,
+                self.n_ctx,
+                &mut media_cells,
+            )?,
+        };
         let items = &rendered.items;
         // At least one item must be evaluated to get fresh logits.
         let cached_items: Vec<Item> = self.cached.iter().map(|c| c.item).collect();
@@ -481,6 +518,10 @@ impl<'m> Session<'m> {
         let generation_started = Instant::now();
 
         let mut sampler = request.sampling.build(self.model, seed);
+        if let Some(g) = grammar {
+            // The grammar masks tokens first; the usual chain draws from the rest.
+            sampler = LlamaSampler::chain_simple([grammar_sampler(self.model, g)?, sampler]);
+        }
         let mut stream = TextStream::new(&request.stop);
         let vocab = self.model.vocab();
         let finish = loop {
@@ -523,6 +564,16 @@ impl<'m> Session<'m> {
         stats.generation_ms = ms_since(generation_started);
         Ok(outcome(text, finish, stats))
     }
+}
+
+/// llama.cpp's sampler for `g`: lazy when it has trigger words.
+fn grammar_sampler(model: &LlamaModel, g: &Grammar) -> Result<LlamaSampler> {
+    let sampler = if g.triggers.is_empty() {
+        LlamaSampler::grammar(model, &g.gbnf, &g.root)
+    } else {
+        LlamaSampler::grammar_lazy(model, &g.gbnf, &g.root, &g.triggers, &[])
+    };
+    sampler.map_err(|e| EngineError::InvalidRequest(format!("invalid grammar: {e}")))
 }
 
 fn outcome(text: String, finish: FinishReason, mut stats: GenerationStats) -> GenerationOutcome {

@@ -8,6 +8,7 @@
 
 mod error;
 mod schema;
+mod tool_calls;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{Result, StoreError};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
+pub use tool_calls::StoredToolCall;
 
 /// Row id of a conversation; stable for the life of the database (never reused).
 pub type ConversationId = i64;

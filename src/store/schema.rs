@@ -35,6 +35,20 @@ pub const MIGRATIONS: &[&str] = &[
         created_at      INTEGER NOT NULL
     );
     CREATE INDEX messages_conversation ON messages(conversation_id, id);",
+    // 2: tool calls made while writing an assistant message, with results.
+    "CREATE TABLE tool_calls (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        step        INTEGER NOT NULL,
+        call_id     TEXT    NOT NULL,
+        tool        TEXT    NOT NULL,
+        arguments   TEXT    NOT NULL,
+        output      TEXT    NOT NULL,
+        error       TEXT,
+        duration_ms REAL    NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX tool_calls_message ON tool_calls(message_id, id);",
 ];
 
 /// Schema version this build writes and the newest it can read.

@@ -211,3 +211,25 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// The MCP server of `examples/mcp_test_server.rs`, built by cargo next to
+/// the test binaries (`cargo test` builds examples; a lone `--test mcp`
+/// run builds it here).
+pub fn mcp_test_server() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = profile_dir.join("examples/mcp_test_server");
+    if !path.is_file() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--example", "mcp_test_server"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the MCP test server failed");
+    }
+    assert!(path.is_file(), "{} missing", path.display());
+    path
+}

@@ -1,0 +1,325 @@
+//! `omnidesk ask --tools …`: a question answered with tool calls. Builds
+//! the offered tools (built-ins plus configured MCP servers), asks consent
+//! on the terminal, streams the answer and each call, and stores the calls
+//! with the assistant message.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use futures_util::future::BoxFuture;
+
+use omnidesk::camera::{FakeSource, FrameSource, NokhwaSource};
+use omnidesk::chat::{ChatMessage, Role};
+use omnidesk::store::NewMessage;
+use omnidesk::tools::builtin::{CameraTool, DateTimeTool, ReadFileTool, SearchDocumentsTool};
+use omnidesk::tools::mcp::{McpConnection, McpServers};
+use omnidesk::tools::run::ToolChoice;
+use omnidesk::tools::{
+    Consent, ConsentDecision, ConsentGate, ToolCall, ToolEvent, ToolLoop, ToolOptions,
+    ToolRegistry, ToolSpec,
+};
+
+use super::args::AskArgs;
+use super::context::Context;
+use super::conversation::Conversation;
+
+/// Flags of `ask` for tool calling.
+#[derive(Debug, Args)]
+pub struct ToolArgs {
+    /// Let the model call tools: a comma-separated list of tool names
+    /// (current_datetime, search_documents, read_file, camera_snapshot, or a
+    /// tool of a configured MCP server), `mcp:SERVER` for all of a server's
+    /// tools, or `all`
+    #[arg(long, value_name = "LIST")]
+    pub tools: Option<String>,
+    /// A file (or folder) the read_file tool may read; repeatable
+    #[arg(long, value_name = "PATH", action = clap::ArgAction::Append)]
+    pub allow_file: Vec<PathBuf>,
+    /// Run this tool without asking each time; repeatable
+    #[arg(long, value_name = "NAME", action = clap::ArgAction::Append)]
+    pub allow_tool: Vec<String>,
+    /// Model generations per question at most, tool calls included
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_steps: usize,
+    /// Seconds one tool call may take before it is abandoned
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub tool_timeout: u64,
+    /// Make the first answer a tool call (grammar-enforced)
+    #[arg(long)]
+    pub require_tool: bool,
+    /// Render prompts with this Jinja chat template instead of the model's
+    #[arg(long, value_name = "FILE")]
+    pub tool_template: Option<PathBuf>,
+}
+
+/// Asks on the terminal: `y` once, `a` always for this tool, anything else
+/// declines. Without a terminal nothing can be asked, so it declines.
+struct TerminalConsent;
+
+impl Consent for TerminalConsent {
+    fn ask<'a>(&'a self, call: &'a ToolCall, spec: &'a ToolSpec) -> BoxFuture<'a, ConsentDecision> {
+        let prompt = format!(
+            "\nThe model wants to run {} with {}.\nAllow? [y]es / [a]lways for this tool / [N]o: ",
+            spec.name, call.arguments
+        );
+        Box::pin(async move {
+            if !std::io::stdin().is_terminal() {
+                eprintln!("\n{} needs your consent, but there is no terminal to ask on; declined (see --allow-tool)", spec.name);
+                return ConsentDecision::Deny;
+            }
+            let answer = tokio::task::spawn_blocking(move || {
+                eprint!("{prompt}");
+                let _ = std::io::stderr().flush();
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).map(|_| line)
+            })
+            .await;
+            parse_answer(answer.ok().and_then(|r| r.ok()).as_deref().unwrap_or(""))
+        })
+    }
+}
+
+/// `y`/`yes` → once, `a`/`always` → always, anything else → deny.
+fn parse_answer(line: &str) -> ConsentDecision {
+    match line.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => ConsentDecision::Once,
+        "a" | "always" => ConsentDecision::Always,
+        _ => ConsentDecision::Deny,
+    }
+}
+
+/// The offered tools and the MCP connections behind some of them.
+struct Toolbox {
+    registry: ToolRegistry,
+    connections: Vec<McpConnection>,
+}
+
+/// Build what `--tools` asks for. MCP servers are started only when named
+/// (`mcp:NAME`, one of their tools, or `all`).
+async fn toolbox(ctx: &Context, args: &AskArgs, list: &str, vision: bool) -> Result<Toolbox> {
+    let wanted: Vec<String> = list
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    anyhow::ensure!(
+        !wanted.is_empty(),
+        "--tools needs at least one tool name (or all)"
+    );
+    let all = wanted.iter().any(|w| w == "all");
+    let wants = |name: &str| all || wanted.iter().any(|w| w == name);
+    let mut available = ToolRegistry::new();
+    available.add(Arc::new(DateTimeTool::default()))?;
+    if wants("read_file") {
+        anyhow::ensure!(
+            !args.tools.allow_file.is_empty() || all,
+            "read_file needs --allow-file PATH: the model may only read files you pick"
+        );
+        if !args.tools.allow_file.is_empty() {
+            available.add(Arc::new(ReadFileTool::new(&args.tools.allow_file)))?;
+        }
+    }
+    if wants("search_documents") {
+        match ctx.open_rag(&args.embed) {
+            Ok(rag) => available.add(Arc::new(SearchDocumentsTool::new(rag)))?,
+            Err(e) if all => eprintln!("note: search_documents is unavailable: {e:#}"),
+            Err(e) => return Err(e),
+        }
+    }
+    let source: Arc<dyn FrameSource> = if args.fake_camera {
+        Arc::new(FakeSource)
+    } else {
+        Arc::new(NokhwaSource)
+    };
+    available.add(Arc::new(CameraTool::new(source, args.camera_index, vision)))?;
+
+    let servers = McpServers::load(&McpServers::path_for_config(&ctx.config_path))?;
+    let mut connections = Vec::new();
+    let mut selected: Vec<String> = wanted
+        .iter()
+        .filter(|w| !w.starts_with("mcp:"))
+        .cloned()
+        .collect();
+    for server in servers.servers() {
+        let by_prefix = wanted.iter().any(|w| *w == format!("mcp:{}", server.name));
+        // A bare tool name may belong to a server; connect to find out only
+        // when no built-in has it.
+        let unknown_names = selected
+            .iter()
+            .any(|w| w != "all" && available.get(w).is_none());
+        if !(all || by_prefix || unknown_names) {
+            continue;
+        }
+        eprintln!("Connecting to MCP server {}…", server.name);
+        let conn = McpConnection::connect(server).await?;
+        if by_prefix {
+            selected.extend(conn.tools().iter().map(|t| {
+                use omnidesk::tools::Tool as _;
+                t.spec().name.clone()
+            }));
+        }
+        conn.register(&mut available)?;
+        connections.push(conn);
+    }
+    for w in wanted.iter().filter(|w| w.starts_with("mcp:")) {
+        let name = &w[4..];
+        anyhow::ensure!(
+            servers.get(name).is_some(),
+            "no MCP server named {name:?} is configured (see `omnidesk mcp list`)"
+        );
+    }
+    let registry = available.select(&selected)?;
+    Ok(Toolbox {
+        registry,
+        connections,
+    })
+}
+
+/// Answer `question` with tools; see the module docs.
+pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> Result<()> {
+    let store = if args.no_save {
+        None
+    } else {
+        Some(ctx.open_store()?)
+    };
+    let engine = ctx.start_engine(args.json).await?;
+    let vision = engine.info().capabilities.vision;
+    let toolbox = toolbox(ctx, args, list, vision).await?;
+    let gate = ConsentGate::new(Arc::new(TerminalConsent));
+    for name in &args.tools.allow_tool {
+        gate.allow_always(name);
+    }
+    let template = match &args.tools.tool_template {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the template {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let options = ToolOptions {
+        max_steps: args.tools.max_steps,
+        call_timeout: Duration::from_secs(args.tools.tool_timeout.max(1)),
+        tool_choice: if args.tools.require_tool {
+            ToolChoice::Required
+        } else {
+            ToolChoice::Auto
+        },
+        template,
+        parallel_calls: false,
+    };
+    let system = args
+        .gen
+        .system
+        .clone()
+        .or_else(|| ctx.config.system_prompt.clone());
+    let model = engine.info().path.display().to_string();
+    let conv = Conversation::open(
+        store.as_ref(),
+        args.gen.conversation,
+        system.clone(),
+        model.clone(),
+        16_000,
+    )?;
+    let mut messages = conv.messages.clone();
+    messages.push(ChatMessage::new(Role::User, question));
+    let request = ctx.request(&args.gen);
+    let tool_loop = ToolLoop::new(&engine, &toolbox.registry, &gate, options);
+    let json = args.json;
+    let mut on_event = |ev: ToolEvent| {
+        if json {
+            return;
+        }
+        match ev {
+            ToolEvent::Token(t) => {
+                print!("{t}");
+                let _ = std::io::stdout().flush();
+            }
+            ToolEvent::Call(c) => eprintln!("\n[tool] {} {}", c.name, c.arguments),
+            ToolEvent::Result(r) => {
+                let shown: String = r.output.chars().take(300).collect();
+                eprintln!("[tool] {} → {shown}", r.call.name);
+            }
+            ToolEvent::Step(_) => {}
+        }
+    };
+    let outcome = tool_loop.run(messages, &request, &mut on_event).await?;
+    for conn in toolbox.connections {
+        conn.close().await;
+    }
+    let mut conversation_id = conv.id;
+    if let Some(store) = &store {
+        let id = match conv.id {
+            Some(id) => id,
+            None => {
+                let title: String = question.chars().take(60).collect();
+                store
+                    .create_conversation(title.trim(), Some(&model), system.as_deref())?
+                    .id
+            }
+        };
+        conversation_id = Some(id);
+        store.append_message(
+            id,
+            NewMessage {
+                role: Role::User,
+                content: question,
+                attachments: &[],
+                stats: None,
+            },
+        )?;
+        let stats = serde_json::to_value(&outcome.last.stats)?;
+        let msg = store.append_message(
+            id,
+            NewMessage {
+                role: Role::Assistant,
+                content: &outcome.text,
+                attachments: &[],
+                stats: Some(&stats),
+            },
+        )?;
+        store.append_tool_calls(msg.id, &outcome.records)?;
+    }
+    if json {
+        let out = serde_json::json!({
+            "conversation_id": conversation_id,
+            "model": engine.info().path,
+            "text": outcome.text,
+            "tool_calls": outcome.records,
+            "steps": outcome.steps,
+            "step_limit_reached": outcome.step_limit_reached,
+            "prompt_mode": outcome.prompt_mode,
+            "finish_reason": outcome.last.finish,
+            "stats": outcome.last.stats,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!();
+        if outcome.step_limit_reached {
+            eprintln!(
+                "[the model still wanted tools after {} steps; stopped]",
+                outcome.steps
+            );
+        }
+        if let Some(id) = conversation_id {
+            eprintln!("[conversation {id}; continue with --conversation {id}]");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consent_answers() {
+        assert_eq!(parse_answer("y\n"), ConsentDecision::Once);
+        assert_eq!(parse_answer(" Always "), ConsentDecision::Always);
+        assert_eq!(parse_answer(""), ConsentDecision::Deny);
+        assert_eq!(parse_answer("no"), ConsentDecision::Deny);
+    }
+}
