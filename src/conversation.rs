@@ -11,6 +11,8 @@ use crate::engine::GenerationOutcome;
 use crate::media::attach::{self, ReloadSkip};
 use crate::rag::answer::Source;
 use crate::store::{Attachment, Conversation, ConversationId, NewMessage, Store, StoredMessage};
+use crate::tools::run::EarlierCalls;
+use crate::tools::{ToolCall, ToolRecord};
 
 /// A stored conversation ready to be continued.
 #[derive(Debug)]
@@ -56,6 +58,44 @@ pub fn history(store: &Store, id: ConversationId, audio_rate: u32) -> crate::Res
     })
 }
 
+/// The stored tool calls of `history`'s answers, placed for
+/// [`crate::tools::ToolLoop::run_continuing`] so a continued conversation
+/// shows the model what it already did.
+///
+/// # Errors
+/// Store errors.
+pub fn earlier_tool_calls(store: &Store, history: &History) -> crate::Result<Vec<EarlierCalls>> {
+    let offset = history.messages.len() - history.stored.len();
+    let mut earlier = Vec::new();
+    for (i, m) in history.stored.iter().enumerate() {
+        if m.role != Role::Assistant {
+            continue;
+        }
+        let records: Vec<ToolRecord> = store
+            .tool_calls(m.id)?
+            .into_iter()
+            .map(|c| ToolRecord {
+                step: usize::try_from(c.step).unwrap_or(0),
+                call: ToolCall {
+                    id: c.call_id,
+                    name: c.tool,
+                    arguments: c.arguments,
+                },
+                output: c.output,
+                error: c.error,
+                duration_ms: c.duration_ms,
+            })
+            .collect();
+        if !records.is_empty() {
+            earlier.push(EarlierCalls {
+                before: offset + i,
+                records,
+            });
+        }
+    }
+    Ok(earlier)
+}
+
 /// What one exchange adds to the store.
 #[derive(Debug, Clone, Copy)]
 pub struct Exchange<'a> {
@@ -65,6 +105,8 @@ pub struct Exchange<'a> {
     /// Document snippets the answer was given, so its `[n]` citations
     /// still resolve when the conversation is read back.
     pub sources: &'a [Source],
+    /// Calls the answer was written after (tool-calling turns).
+    pub tool_calls: &'a [ToolRecord],
 }
 
 /// Where a new conversation's header comes from.
@@ -126,6 +168,9 @@ pub fn save_exchange(
             stats: Some(&stats),
         },
     )?;
+    if !exchange.tool_calls.is_empty() {
+        store.append_tool_calls(answer.id, exchange.tool_calls)?;
+    }
     Ok(Saved {
         conversation: id,
         question: question.id,
@@ -178,6 +223,7 @@ mod tests {
                     heading: "Sums".into(),
                     lines: Some((3, 4)),
                 }],
+                tool_calls: &[],
             },
         )
         .unwrap();
@@ -191,6 +237,40 @@ mod tests {
         assert_eq!(roles, [Role::System, Role::User, Role::Assistant]);
         assert_eq!(h.messages[2].content, "Four.");
         assert!(saved.answer > saved.question);
+        assert!(earlier_tool_calls(&store, &h).unwrap().is_empty());
+
+        // A second exchange that called a tool: its calls come back placed
+        // before that answer (index 4: system, q, a, q, [calls] a).
+        let record = ToolRecord {
+            step: 0,
+            call: ToolCall {
+                id: "call_0_0".into(),
+                name: "current_datetime".into(),
+                arguments: serde_json::json!({}),
+            },
+            output: "Monday".into(),
+            error: None,
+            duration_ms: 1.5,
+        };
+        save_exchange(
+            &store,
+            Some(saved.conversation),
+            NewConversation::default(),
+            Exchange {
+                question: "What day is it?",
+                attachments: &[],
+                outcome: &outcome,
+                sources: &[],
+                tool_calls: std::slice::from_ref(&record),
+            },
+        )
+        .unwrap();
+        let h = history(&store, saved.conversation, 16_000).unwrap();
+        let earlier = earlier_tool_calls(&store, &h).unwrap();
+        assert_eq!(earlier.len(), 1);
+        assert_eq!(earlier[0].before, 4);
+        assert_eq!(h.messages[4].role, Role::Assistant);
+        assert_eq!(earlier[0].records, vec![record]);
     }
 
     #[test]

@@ -16,10 +16,11 @@ use omnidesk::engine::{
     ConstrainedRequest, EngineError, EngineHandle, GenerateRequest, GenerationOutcome,
 };
 use omnidesk::tools::builtin::DateTimeTool;
-use omnidesk::tools::run::ToolChoice;
+use omnidesk::tools::run::{EarlierCalls, ToolChoice};
 use omnidesk::tools::{
-    ConsentDecision, ConsentGate, Generator, ScriptedConsent, ScriptedGenerator, Tool, ToolEvent,
-    ToolFailure, ToolLoop, ToolOptions, ToolOutput, ToolRegistry, ToolRunOutcome, ToolSpec,
+    ConsentDecision, ConsentGate, Generator, ScriptedConsent, ScriptedGenerator, Tool, ToolCall,
+    ToolEvent, ToolFailure, ToolLoop, ToolOptions, ToolOutput, ToolRecord, ToolRegistry,
+    ToolRunOutcome, ToolSpec,
 };
 
 /// A tool whose behaviour the test picks.
@@ -684,4 +685,64 @@ async fn grammar_cost_per_token() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn earlier_calls_are_replayed_before_the_answers_they_led_to() {
+    let engine = common::engine(2048).await;
+    let tools = registry(vec![Fake::new("weather", false, Behaviour::Answer)]);
+    let generator = EngineChecked {
+        engine,
+        script: ScriptedGenerator::new(
+            Some(GEMMA_TOOLS_TEMPLATE.to_string()),
+            ["Still sunny.".to_string()],
+        ),
+        prompt_tokens: Mutex::new(Vec::new()),
+    };
+    let messages = vec![
+        ChatMessage::new(Role::User, "Weather in Oslo?"),
+        ChatMessage::new(Role::Assistant, "It is sunny in Oslo."),
+        ChatMessage::new(Role::User, "And tomorrow?"),
+    ];
+    let earlier = [EarlierCalls {
+        before: 1,
+        records: vec![ToolRecord {
+            step: 0,
+            call: ToolCall {
+                id: "call_0_0".into(),
+                name: "weather".into(),
+                arguments: json!({"city": "Oslo"}),
+            },
+            output: "Sunny in Oslo".into(),
+            error: None,
+            duration_ms: 2.0,
+        }],
+    }];
+    let gate = no_consent();
+    let request = GenerateRequest::new(Vec::new());
+    let outcome = ToolLoop::new(&generator, &tools, &gate, ToolOptions::default())
+        .run_continuing(messages, &earlier, &request, &mut |_| {})
+        .await
+        .expect("the loop finishes");
+    assert_eq!(outcome.text, "Still sunny.");
+    assert!(outcome.records.is_empty(), "nothing is called again");
+    let prompt = generator.script.requests()[0]
+        .prompt
+        .clone()
+        .expect("a rendered prompt");
+    let at = |needle: &str| {
+        prompt
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from {prompt}"))
+    };
+    let question = at("Weather in Oslo?");
+    let call = at("{\"name\": \"weather\", \"arguments\": {\"city\": \"Oslo\"}}");
+    let result = at("<tool_response>Sunny in Oslo</tool_response>");
+    let answer = at("It is sunny in Oslo.");
+    let follow_up = at("And tomorrow?");
+    assert!(
+        question < call && call < result && result < answer && answer < follow_up,
+        "{prompt}"
+    );
+    assert_eq!(generator.prompt_tokens.lock().unwrap().len(), 1);
 }

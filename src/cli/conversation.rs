@@ -162,6 +162,7 @@ impl Conversation {
                 attachments,
                 outcome,
                 sources: &[],
+                tool_calls: &[],
             },
         )?;
         self.id = Some(saved.conversation);

@@ -224,6 +224,14 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
         model.clone(),
         16_000,
     )?;
+    // Calls made earlier in this conversation are shown to the model again.
+    let earlier = match (store.as_ref(), conv.id) {
+        (Some(s), Some(id)) => {
+            let h = omnidesk::conversation::history(s, id, 16_000)?;
+            omnidesk::conversation::earlier_tool_calls(s, &h)?
+        }
+        _ => Vec::new(),
+    };
     let mut messages = conv.messages.clone();
     messages.push(ChatMessage::new(Role::User, question));
     let request = ctx.request(&args.gen);
@@ -246,7 +254,9 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
             ToolEvent::Step(_) => {}
         }
     };
-    let outcome = tool_loop.run(messages, &request, &mut on_event).await?;
+    let outcome = tool_loop
+        .run_continuing(messages, &earlier, &request, &mut on_event)
+        .await?;
     for conn in toolbox.connections {
         conn.close().await;
     }

@@ -95,6 +95,17 @@ pub enum ToolEvent {
     Result(ToolRecord),
 }
 
+/// Calls made in an earlier turn of a continued conversation, so the model
+/// sees what it already did (and what it was told) before `before`'s answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlierCalls {
+    /// Index, in the messages given to [`ToolLoop::run_continuing`], of the
+    /// assistant answer these calls led to.
+    pub before: usize,
+    /// The calls and results, in order.
+    pub records: Vec<ToolRecord>,
+}
+
 /// How a tool-calling turn ended.
 #[derive(Debug, Clone)]
 pub struct ToolRunOutcome {
@@ -268,6 +279,21 @@ impl<'a> ToolLoop<'a> {
         request: &GenerateRequest,
         on_event: &mut (dyn FnMut(ToolEvent) + Send),
     ) -> Result<ToolRunOutcome> {
+        self.run_continuing(messages, &[], request, on_event).await
+    }
+
+    /// [`Self::run`] for a continued conversation: `earlier` calls are
+    /// replayed as call and result turns before the answers they led to.
+    ///
+    /// # Errors
+    /// As [`Self::run`].
+    pub async fn run_continuing(
+        &self,
+        messages: Vec<ChatMessage>,
+        earlier: &[EarlierCalls],
+        request: &GenerateRequest,
+        on_event: &mut (dyn FnMut(ToolEvent) + Send),
+    ) -> Result<ToolRunOutcome> {
         let source = self
             .options
             .template
@@ -279,7 +305,7 @@ impl<'a> ToolLoop<'a> {
         };
         let specs = self.tools.specs();
         let max_steps = self.options.max_steps.max(1);
-        let mut turns: Vec<Turn> = messages.into_iter().map(Turn::Chat).collect();
+        let mut turns = replay(messages, earlier);
         let mut records = Vec::new();
         let mut step = 0;
         loop {
@@ -569,6 +595,31 @@ impl<'a> ToolLoop<'a> {
             grammar: None,
         }
     }
+}
+
+/// The conversation as turns, with `earlier` calls put back in front of
+/// the answers they led to, one call turn per step.
+fn replay(messages: Vec<ChatMessage>, earlier: &[EarlierCalls]) -> Vec<Turn> {
+    let mut turns = Vec::with_capacity(messages.len());
+    for (i, m) in messages.into_iter().enumerate() {
+        for e in earlier.iter().filter(|e| e.before == i) {
+            let mut steps: Vec<usize> = e.records.iter().map(|r| r.step).collect();
+            steps.dedup();
+            for step in steps {
+                let in_step = || e.records.iter().filter(move |r| r.step == step);
+                turns.push(Turn::Calls {
+                    content: String::new(),
+                    calls: in_step().map(|r| r.call.clone()).collect(),
+                });
+                turns.extend(in_step().map(|r| Turn::Result {
+                    call: r.call.clone(),
+                    output: r.output.clone(),
+                }));
+            }
+        }
+        turns.push(Turn::Chat(m));
+    }
+    turns
 }
 
 /// The tool description for models whose template has no tool support.
