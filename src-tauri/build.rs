@@ -37,6 +37,9 @@ const COMMANDS: &[&str] = &[
     "start_camera",
     "stop_camera",
     "snap_camera",
+    "answer_tool_consent",
+    "get_api_server",
+    "set_api_server",
 ];
 
 fn main() {

@@ -54,6 +54,27 @@ pub struct Config {
     pub models: ModelsSettings,
     pub backend: BackendSettings,
     pub audio: AudioSettings,
+    pub serve: ServeSettings,
+}
+
+/// The `[serve]` table: the OpenAI-compatible API the desktop app runs
+/// while it is open (`omnidesk serve` takes flags instead).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Start the API with the app.
+    pub enabled: bool,
+    /// Port on 127.0.0.1 (the app never binds other addresses).
+    pub port: u16,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            port: 8080,
+        }
+    }
 }
 
 /// The `[models]` table: where downloads come from.
@@ -81,6 +102,7 @@ impl Default for Config {
             models: ModelsSettings::default(),
             backend: BackendSettings::default(),
             audio: AudioSettings::default(),
+            serve: ServeSettings::default(),
         }
     }
 }
@@ -216,6 +238,7 @@ impl BackendSettings {
                 "[backend] kind = \"openai\" needs url (e.g. \"http://127.0.0.1:8080/v1\")".into(),
             )
         })?;
+        self.checked_url(&url)?;
         Ok(Some(self.remote_config(url, self.model.clone())))
     }
 
@@ -230,7 +253,22 @@ impl BackendSettings {
         let url = self.url.clone().ok_or_else(|| {
             ConfigError::Invalid("[backend] embed_model needs url (the server to embed on)".into())
         })?;
+        self.checked_url(&url)?;
         Ok(Some(self.remote_config(url, Some(model))))
+    }
+
+    /// `url` must be an http(s) URL, caught when the settings are saved
+    /// rather than at the first question.
+    fn checked_url(&self, url: &str) -> Result<(), ConfigError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            ConfigError::Invalid(format!("[backend] url {url:?} is not a URL: {e}"))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ConfigError::Invalid(format!(
+                "[backend] url {url:?} must start with http:// or https://"
+            )));
+        }
+        Ok(())
     }
 
     fn remote_config(&self, url: String, model: Option<String>) -> RemoteConfig {
@@ -464,6 +502,12 @@ mod tests {
         assert_eq!((r.url.as_str(), r.max_retries), ("http://h/v1", 1));
         assert!(!format!("{:?}", c.backend).contains("\"k\""));
         assert!(Config::default().backend.remote().unwrap().is_none());
+        let c = Config::parse(
+            "[backend]\nkind = \"openai\"\nurl = \"ftp://h/v1\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert!(matches!(c.backend.remote(), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

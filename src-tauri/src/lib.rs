@@ -83,6 +83,9 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::capture::start_camera,
             commands::capture::stop_camera,
             commands::capture::snap_camera,
+            commands::tools::answer_tool_consent,
+            commands::api::get_api_server,
+            commands::api::set_api_server,
         ])
 }
 

@@ -3,7 +3,7 @@
 //! call and never across an `.await`, so commands on tokio threads and the
 //! UI thread never wait on each other for long.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,11 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use omnidesk::audio::Recording;
 use omnidesk::camera::{FrameSource, NokhwaSource, Preview};
 use omnidesk::config::Config;
+use omnidesk::engine::RemoteConfig;
 use omnidesk::engine::{CancelToken, EngineHandle};
 use omnidesk::media::Image;
 use omnidesk::media::Media;
-use omnidesk::rag::{self, LlamaEmbedder, Rag};
+use omnidesk::rag::{self, Embedder, LlamaEmbedder, Rag, RemoteEmbedder};
 use omnidesk::store::{Attachment, Store};
+use omnidesk::tools::ConsentDecision;
 use omnidesk::tts::{EspeakSpeaker, Narrator};
 use serde::Serialize;
 use std::sync::atomic::AtomicBool;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub capture: Capture,
     pub speech: Speech,
     pub downloads: Downloads,
+    pub consents: ToolConsents,
+    pub api: ApiServer,
 }
 
 impl AppState {
@@ -55,6 +59,8 @@ impl AppState {
             capture: Capture::new(Arc::new(NokhwaSource)),
             speech: Speech::default(),
             downloads: Downloads::default(),
+            consents: ToolConsents::default(),
+            api: ApiServer::default(),
         }
     }
 
@@ -247,18 +253,31 @@ impl StagedMedia {
     }
 }
 
+/// How to stop one running generation.
+type Stopper = Arc<dyn Fn() + Send + Sync>;
+
 /// Running generations, so `stop_generation` can reach them.
 #[derive(Clone, Default)]
 pub struct Generations {
     next: Arc<AtomicU64>,
-    running: Arc<Mutex<HashMap<u64, CancelToken>>>,
+    running: Arc<Mutex<HashMap<u64, Stopper>>>,
 }
 
 impl Generations {
     /// Register a running generation; it is forgotten when the guard drops.
     pub fn register(&self, token: CancelToken) -> GenerationGuard {
+        self.register_with(Arc::new(move || token.cancel()))
+    }
+
+    /// Register a turn of several generations (tool calling), stopped
+    /// through `token`.
+    pub fn register_turn(&self, token: tokio_util::sync::CancellationToken) -> GenerationGuard {
+        self.register_with(Arc::new(move || token.cancel()))
+    }
+
+    fn register_with(&self, stop: Stopper) -> GenerationGuard {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        lock(&self.running).insert(id, token);
+        lock(&self.running).insert(id, stop);
         GenerationGuard {
             id,
             running: self.running.clone(),
@@ -269,9 +288,9 @@ impl Generations {
     pub fn stop(&self, id: Option<u64>) -> usize {
         let running = lock(&self.running);
         let mut n = 0;
-        for (k, token) in running.iter() {
+        for (k, stop) in running.iter() {
             if id.is_none_or(|id| id == *k) {
-                token.cancel();
+                stop();
                 n += 1;
             }
         }
@@ -282,7 +301,7 @@ impl Generations {
 /// Removes a generation from [`Generations`] when it ends, however it ends.
 pub struct GenerationGuard {
     pub id: u64,
-    running: Arc<Mutex<HashMap<u64, CancelToken>>>,
+    running: Arc<Mutex<HashMap<u64, Stopper>>>,
 }
 
 impl Drop for GenerationGuard {
@@ -309,6 +328,14 @@ impl Docs {
     /// `NO_EMBEDDING_MODEL` when none is configured; the model's or the
     /// index's load errors.
     pub async fn open(&self, settings: &Settings) -> CommandResult<Rag> {
+        if let Some(remote) = settings.get().backend.remote_embeddings()? {
+            let key = remote_key(&remote);
+            return self
+                .open_keyed(settings, key, move || {
+                    Ok(Arc::new(RemoteEmbedder::connect(remote)?) as Arc<dyn Embedder>)
+                })
+                .await;
+        }
         let Some(model) = Self::model(settings) else {
             return Err(CommandError::new(
                 codes::NO_EMBEDDING_MODEL,
@@ -318,38 +345,57 @@ impl Docs {
         self.open_with(settings, model).await
     }
 
-    /// The embedding model to use: the one in the settings, else the
-    /// manifest's default embedding model if it was downloaded.
+    /// The embedding model to use: a remote one (`[backend] embed_model`,
+    /// shown as its URL), the one in the settings, else the manifest's
+    /// default embedding model if it was downloaded.
     pub fn model(settings: &Settings) -> Option<PathBuf> {
-        settings.get().embedding_model.or_else(|| {
+        let config = settings.get();
+        if let Ok(Some(remote)) = config.backend.remote_embeddings() {
+            return Some(remote_key(&remote));
+        }
+        config.embedding_model.or_else(|| {
             omnidesk::models::Manifest::load()
                 .ok()?
                 .find_embedding_model(&omnidesk::models::models_dir(&settings.data_dir))
         })
     }
 
-    /// The index for embedding model `model`, reopened when it differs
-    /// from the one in use (the index then re-embeds what it holds).
+    /// The index for local embedding model `model`, reopened when it
+    /// differs from the one in use (the index then re-embeds what it holds).
     ///
     /// # Errors
     /// The model's or the index's load errors; nothing changes then.
     pub async fn open_with(&self, settings: &Settings, model: PathBuf) -> CommandResult<Rag> {
+        let threads = settings.get().engine.threads;
+        let path = model.clone();
+        self.open_keyed(settings, model, move || {
+            Ok(Arc::new(LlamaEmbedder::start(
+                &path,
+                (threads > 0).then_some(threads),
+            )?) as Arc<dyn Embedder>)
+        })
+        .await
+    }
+
+    /// The index over the embedder `start` makes, unless the one open
+    /// already has `key`.
+    async fn open_keyed(
+        &self,
+        settings: &Settings,
+        key: PathBuf,
+        start: impl FnOnce() -> rag::Result<Arc<dyn Embedder>> + Send + 'static,
+    ) -> CommandResult<Rag> {
         let mut slot = self.opened.lock().await;
         if let Some((path, rag)) = slot.as_ref() {
-            if *path == model {
+            if *path == key {
                 return Ok(rag.clone());
             }
         }
         let dir = rag::default_dir(&settings.data_dir);
-        let threads = settings.get().engine.threads;
-        let path = model.clone();
-        let rag = tokio::task::spawn_blocking(move || {
-            let embedder = LlamaEmbedder::start(&path, (threads > 0).then_some(threads))?;
-            Rag::open(&dir, Arc::new(embedder))
-        })
-        .await
-        .map_err(|e| CommandError::new(codes::INTERNAL, e.to_string()))??;
-        *slot = Some((model, rag.clone()));
+        let rag = tokio::task::spawn_blocking(move || Rag::open(&dir, start()?))
+            .await
+            .map_err(|e| CommandError::new(codes::INTERNAL, e.to_string()))??;
+        *slot = Some((key, rag.clone()));
         *lock(&self.current) = Some(rag.clone());
         Ok(rag)
     }
@@ -390,6 +436,15 @@ impl Docs {
             None => false,
         }
     }
+}
+
+/// How a remote embedding model is named in the panel and keyed here.
+fn remote_key(remote: &RemoteConfig) -> PathBuf {
+    PathBuf::from(format!(
+        "{} ({})",
+        remote.url,
+        remote.model.as_deref().unwrap_or("default model")
+    ))
 }
 
 /// Clears the running-ingest mark however the ingest ends.
@@ -553,5 +608,77 @@ pub struct DownloadGuard(Arc<Mutex<Option<tokio_util::sync::CancellationToken>>>
 impl Drop for DownloadGuard {
     fn drop(&mut self) {
         *lock(&self.0) = None;
+    }
+}
+
+/// Tool calls waiting for the user's answer in the consent dialog, and the
+/// tools they allowed "always" (for as long as the app runs).
+#[derive(Clone, Default)]
+pub struct ToolConsents {
+    next: Arc<AtomicU64>,
+    pending: Arc<Mutex<HashMap<u64, tokio::sync::oneshot::Sender<ConsentDecision>>>>,
+    always: Arc<Mutex<HashSet<String>>>,
+}
+
+impl ToolConsents {
+    /// A new question; its id goes to the window, the receiver waits.
+    pub fn ask(&self) -> (u64, tokio::sync::oneshot::Receiver<ConsentDecision>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&self.pending).insert(id, tx);
+        (id, rx)
+    }
+
+    /// Deliver the window's answer to question `id`.
+    ///
+    /// # Errors
+    /// `INVALID_INPUT` for an unknown or already answered question.
+    pub fn answer(&self, id: u64, decision: ConsentDecision) -> CommandResult<()> {
+        let tx = lock(&self.pending).remove(&id).ok_or_else(|| {
+            CommandError::invalid(format!(
+                "tool question {id} is not open (answered, stopped or timed out)"
+            ))
+        })?;
+        // The asker may have given up (stop pressed) meanwhile; nothing to do.
+        let _ = tx.send(decision);
+        Ok(())
+    }
+
+    /// Forget question `id` (timed out or stopped).
+    pub fn forget(&self, id: u64) {
+        lock(&self.pending).remove(&id);
+    }
+
+    /// Remember "always" for `tool`.
+    pub fn allow_always(&self, tool: &str) {
+        lock(&self.always).insert(tool.to_owned());
+    }
+
+    /// The tools allowed "always" so far.
+    pub fn always(&self) -> Vec<String> {
+        lock(&self.always).iter().cloned().collect()
+    }
+}
+
+/// The OpenAI-compatible API server the user switched on in the settings.
+#[derive(Clone, Default)]
+pub struct ApiServer(Arc<Mutex<Option<RunningApi>>>);
+
+/// A running API server and how to stop it.
+pub struct RunningApi {
+    pub addr: std::net::SocketAddr,
+    pub stop: tokio_util::sync::CancellationToken,
+    pub done: tauri::async_runtime::JoinHandle<()>,
+}
+
+impl ApiServer {
+    /// Keep `running`, returning the one it replaces.
+    pub fn replace(&self, running: Option<RunningApi>) -> Option<RunningApi> {
+        std::mem::replace(&mut *lock(&self.0), running)
+    }
+
+    /// Where it listens, when it runs.
+    pub fn addr(&self) -> Option<std::net::SocketAddr> {
+        lock(&self.0).as_ref().map(|r| r.addr)
     }
 }

@@ -168,6 +168,7 @@ fn answers_are_spoken_when_the_setting_is_on() {
             attachment_ids: vec![],
             truncate_after: None,
             use_docs: false,
+            ..Default::default()
         },
         channel,
     ))

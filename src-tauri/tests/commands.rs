@@ -31,6 +31,7 @@ fn chat_streams_real_tokens_into_a_channel_and_is_stored() {
             attachment_ids: vec![],
             truncate_after: None,
             use_docs: false,
+            ..Default::default()
         },
         channel,
     ))
@@ -76,6 +77,7 @@ fn chat_streams_real_tokens_into_a_channel_and_is_stored() {
             attachment_ids: vec![],
             truncate_after: None,
             use_docs: false,
+            ..Default::default()
         },
         channel,
     ))
@@ -238,6 +240,7 @@ fn documents_are_listed_cited_opened_rescanned_and_removed() {
             attachment_ids: vec![],
             truncate_after: None,
             use_docs: true,
+            ..Default::default()
         },
         channel,
     ))
@@ -333,4 +336,244 @@ fn documents_without_an_embedding_model_say_so() {
         .invoke("get_source", json!({ "chunkId": 1 }).into())
         .unwrap_err();
     assert_eq!(err["code"], "NO_EMBEDDING_MODEL", "{err}");
+}
+
+/// Events of one message; a `consent` event is answered (through the
+/// `answer_tool_consent` command, from another thread, as the window would)
+/// with the next of `answers`.
+fn ask_with_tools(
+    t: &TestApp,
+    conversation_id: Option<i64>,
+    text: &str,
+    answers: Vec<&'static str>,
+) -> (
+    Result<omnidesk_app::commands::chat::SendResult, String>,
+    Vec<serde_json::Value>,
+) {
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let window = t.window.clone();
+    let answers = std::sync::Mutex::new(answers.into_iter());
+    let channel = tauri::ipc::Channel::new(move |body| {
+        let v: serde_json::Value = match body {
+            tauri::ipc::InvokeResponseBody::Json(s) => serde_json::from_str(&s).unwrap(),
+            tauri::ipc::InvokeResponseBody::Raw(_) => serde_json::Value::Null,
+        };
+        if v["kind"] == "consent" {
+            let answer = answers.lock().unwrap().next().unwrap_or("deny");
+            let id = v["requestId"].clone();
+            let w = window.clone();
+            std::thread::spawn(move || {
+                common::invoke_on(
+                    &w,
+                    "answer_tool_consent",
+                    json!({ "requestId": id, "answer": answer }).into(),
+                    Default::default(),
+                )
+                .expect("the consent answer is taken");
+            });
+        }
+        sink.lock().unwrap().push(v);
+        Ok(())
+    });
+    let result = tauri::async_runtime::block_on(send_message(
+        t.app.state::<AppState>(),
+        SendMessage {
+            conversation_id,
+            text: text.into(),
+            use_tools: true,
+            tools: Some(vec!["camera_snapshot".into()]),
+            require_tool: true,
+            ..Default::default()
+        },
+        channel,
+    ))
+    .map_err(|e| e.code.to_string());
+    let events = events.lock().unwrap().clone();
+    (result, events)
+}
+
+fn of_kind<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["kind"] == kind).collect()
+}
+
+#[test]
+fn tools_ask_consent_in_a_dialog_and_calls_are_stored() {
+    let t = TestApp::build(
+        Some(test_model()),
+        |c| c.max_tokens = 64,
+        |s| s.with_camera(std::sync::Arc::new(omnidesk::camera::FakeSource)),
+    );
+    t.wait_for_model();
+
+    // Declined: the camera is not used, the model is told so.
+    let (result, events) = ask_with_tools(&t, None, "Take a photo of me.", vec!["deny"]);
+    let result = result.expect("a declined call is not a failure");
+    let consents = of_kind(&events, "consent");
+    assert!(!consents.is_empty(), "{events:?}");
+    assert_eq!(consents[0]["tool"], "camera_snapshot");
+    let calls = of_kind(&events, "toolCall");
+    let results = of_kind(&events, "toolResult");
+    assert_eq!(calls[0]["name"], "camera_snapshot", "the call is forced");
+    assert_eq!(results[0]["error"], "DECLINED", "{events:?}");
+    let first_consent = events.iter().position(|e| e["kind"] == "consent").unwrap();
+    let first_result = events
+        .iter()
+        .position(|e| e["kind"] == "toolResult")
+        .unwrap();
+    assert!(first_consent < first_result, "asked before running");
+    assert_eq!(events.last().unwrap()["kind"], "done");
+
+    // "Always": runs now, and later calls of it are not asked about.
+    let id = result.conversation_id;
+    let (result, events) = ask_with_tools(&t, Some(id), "Try again, please.", vec!["always"]);
+    result.expect("the answer completes");
+    assert_eq!(of_kind(&events, "consent").len(), 1, "{events:?}");
+    let ok = of_kind(&events, "toolResult");
+    assert!(ok[0]["error"].is_null(), "{events:?}");
+    assert!(
+        ok[0]["output"].as_str().unwrap().contains("photo"),
+        "{events:?}"
+    );
+    let (result, events) = ask_with_tools(&t, Some(id), "Once more.", vec![]);
+    result.expect("the answer completes");
+    assert!(of_kind(&events, "consent").is_empty(), "{events:?}");
+    assert!(of_kind(&events, "toolResult")[0]["error"].is_null());
+
+    // Every call is stored with its answer and comes back with the history.
+    let conv = t
+        .invoke("get_conversation", json!({ "id": id }).into())
+        .unwrap();
+    let answers: Vec<&serde_json::Value> = conv["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .collect();
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["toolCalls"][0]["error"], "DECLINED");
+    assert_eq!(answers[1]["toolCalls"][0]["tool"], "camera_snapshot");
+    assert!(answers[2]["toolCalls"][0]["error"].is_null());
+
+    // A tool that is not offered is a clear error, nothing is stored.
+    let (channel, _) = collecting_channel();
+    let err = tauri::async_runtime::block_on(send_message(
+        t.app.state::<AppState>(),
+        SendMessage {
+            text: "Hi".into(),
+            use_tools: true,
+            tools: Some(vec!["teleport".into()]),
+            ..Default::default()
+        },
+        channel,
+    ))
+    .unwrap_err();
+    assert_eq!(err.code, "TOOL_UNKNOWN", "{err:?}");
+    let err = t
+        .invoke(
+            "answer_tool_consent",
+            json!({ "requestId": 999, "answer": "once" }).into(),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "INVALID_INPUT");
+}
+
+#[test]
+fn the_api_switch_serves_the_model_and_a_second_app_uses_it_as_remote_backend() {
+    let t = TestApp::new(Some(test_model()));
+    t.wait_for_model();
+    let off = t.invoke("get_api_server", InvokeBody::default()).unwrap();
+    assert_eq!(off["running"], false);
+    let on = t
+        .invoke(
+            "set_api_server",
+            json!({ "enabled": true, "port": 0 }).into(),
+        )
+        .unwrap();
+    assert_eq!(on["running"], true, "{on}");
+    let url = on["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_string();
+    let token = on["token"].as_str().unwrap().to_string();
+    assert!(token.len() >= 32);
+    assert_eq!(common::http(&addr, "GET", "/v1/models", None, "").0, 401);
+    let (status, body) = common::http(&addr, "GET", "/v1/models", Some(&token), "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("gemma-3-270m"), "{body}");
+    let saved = Config::load(Some(&t.dir.path().join("config.toml"))).unwrap();
+    assert!(saved.serve.enabled, "the switch is remembered");
+
+    // A second app answers through it: the remote backend setting.
+    let remote = TestApp::new(None);
+    let mut s = remote
+        .invoke("get_settings", InvokeBody::default())
+        .unwrap();
+    s["backendKind"] = "openai".into();
+    s["backendUrl"] = "ftp://127.0.0.1/v1".into();
+    let err = remote
+        .invoke("update_settings", json!({ "settings": s }).into())
+        .unwrap_err();
+    assert_eq!(err["code"], "CONFIG", "{err}");
+    s["backendUrl"] = url.clone().into();
+    s["backendApiKey"] = token.clone().into();
+    let saved = remote
+        .invoke("update_settings", json!({ "settings": s }).into())
+        .unwrap();
+    assert_eq!(saved["backendApiKeySet"], true);
+    assert!(
+        saved["backendApiKey"].is_null(),
+        "the key is never sent back"
+    );
+    remote.wait_for_model();
+    let status = remote
+        .invoke("get_model_status", InvokeBody::default())
+        .unwrap();
+    assert_eq!(status["state"], "ready", "{status}");
+    assert!(
+        status["notice"]
+            .as_str()
+            .unwrap()
+            .contains("remote backend"),
+        "{status}"
+    );
+    let (channel, events) = collecting_channel();
+    let answer = tauri::async_runtime::block_on(send_message(
+        remote.app.state::<AppState>(),
+        SendMessage {
+            text: "Say hello.".into(),
+            ..Default::default()
+        },
+        channel,
+    ))
+    .expect("the remote backend answers");
+    assert!(!answer.text.trim().is_empty());
+    let events = events.lock().unwrap().clone();
+    assert!(events.iter().any(|e| e["kind"] == "token"), "streamed");
+    assert_eq!(events.last().unwrap()["kind"], "done");
+    // Tools need the local engine.
+    let (channel, _) = collecting_channel();
+    let err = tauri::async_runtime::block_on(send_message(
+        remote.app.state::<AppState>(),
+        SendMessage {
+            text: "What time is it?".into(),
+            use_tools: true,
+            ..Default::default()
+        },
+        channel,
+    ))
+    .unwrap_err();
+    assert_eq!(err.code, "REMOTE_BACKEND");
+
+    // Off: the port is closed.
+    let off = t
+        .invoke(
+            "set_api_server",
+            json!({ "enabled": false, "port": 0 }).into(),
+        )
+        .unwrap();
+    assert_eq!(off["running"], false);
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "closed");
 }

@@ -532,6 +532,31 @@ async fn run() {
     )
     .await;
     s.step("no-camera").await;
+
+    // 7b. Settings switch the OpenAI-compatible API on: it serves on
+    //     127.0.0.1 and shows the URL and the token to use.
+    s.js("document.querySelectorAll('.notice').forEach((n) => n.remove()); document.getElementById('open-settings').click(); return true", vec![])
+        .await;
+    s.until(
+        "the settings dialog with the API switch",
+        20,
+        "return document.getElementById('settings').open && document.getElementById('api-status').innerText",
+    )
+    .await;
+    s.js("document.getElementById('api-enabled').checked = true; document.getElementById('api-port').value = '0'; document.getElementById('settings-save').click(); return true", vec![])
+        .await;
+    let served = s
+        .until(
+            "the API serving notice",
+            30,
+            "const n = [...document.querySelectorAll('.notice')].find((n) => n.innerText.includes('local API serves')); return n ? n.innerText : null",
+        )
+        .await;
+    assert!(
+        served.as_str().unwrap().contains("http://127.0.0.1:"),
+        "{served}"
+    );
+    s.step("api-on").await;
     s.client.close().await.unwrap();
     drop(driver);
 

@@ -340,7 +340,10 @@ impl<'a> ToolLoop<'a> {
                 on_event(ToolEvent::Token(rest));
             }
             let parsed = parse::parse(&outcome.text);
-            let wants_tools = !parsed.calls.is_empty() || !parsed.malformed.is_empty();
+            // A stopped generation ends the turn: half-written calls are not run.
+            let stopped = outcome.finish == crate::engine::FinishReason::Cancelled;
+            let wants_tools =
+                !stopped && (!parsed.calls.is_empty() || !parsed.malformed.is_empty());
             if !wants_tools || last_step {
                 return Ok(ToolRunOutcome {
                     text: parsed.content,

@@ -68,6 +68,26 @@ export interface MessageView {
   content: string;
   attachments: AttachmentView[];
   stats: { finish?: string; stats?: Stats; sources?: Source[] } | null;
+  /** Tools called before this answer (absent on unsaved messages). */
+  toolCalls?: StoredToolCall[];
+}
+
+export interface StoredToolCall {
+  call_id: string;
+  tool: string;
+  arguments: unknown;
+  output: string;
+  error: string | null;
+  duration_ms: number;
+}
+
+export interface ApiStatus {
+  enabled: boolean;
+  port: number;
+  running: boolean;
+  url: string | null;
+  token: string | null;
+  error: CommandError | null;
 }
 
 export interface DocumentView {
@@ -172,6 +192,13 @@ export interface Settings {
   repeatPenalty: number;
   seed: number | null;
   speakReplies: boolean;
+  backendKind: "local" | "openai";
+  backendUrl: string;
+  backendModel: string;
+  backendEmbedModel: string;
+  /** Write-only: null keeps the saved key, "" clears it. */
+  backendApiKey: string | null;
+  backendApiKeySet: boolean;
   configPath: string;
 }
 
@@ -189,7 +216,10 @@ export type ChatEvent =
       citations: CitationCheck | null;
     }
   | { kind: "failed"; code: string; message: string }
-  | { kind: "notice"; code: string; message: string };
+  | { kind: "notice"; code: string; message: string }
+  | { kind: "toolCall"; callId: string; name: string; arguments: unknown }
+  | { kind: "toolResult"; callId: string; name: string; output: string; error: string | null; durationMs: number }
+  | { kind: "consent"; requestId: number; tool: string; description: string; arguments: unknown };
 
 export interface SendMessage {
   conversationId: number | null;
@@ -197,6 +227,7 @@ export interface SendMessage {
   attachmentIds: number[];
   truncateAfter?: number | null;
   useDocs?: boolean;
+  useTools?: boolean;
 }
 
 export type RecordingEvent =
@@ -278,4 +309,8 @@ export const api = {
   },
   stopCamera: () => invoke<boolean>("stop_camera"),
   snapCamera: (index: number) => invoke<AttachmentView>("snap_camera", { index }),
+  answerToolConsent: (requestId: number, answer: "once" | "always" | "deny") =>
+    invoke<void>("answer_tool_consent", { requestId, answer }),
+  getApiServer: () => invoke<ApiStatus>("get_api_server"),
+  setApiServer: (enabled: boolean, port: number) => invoke<ApiStatus>("set_api_server", { enabled, port }),
 };

@@ -6,6 +6,7 @@ import "./style.css";
 import {
   api,
   asCommandError,
+  type ApiStatus,
   type AttachmentView,
   type ChatEvent,
   type CommandError,
@@ -18,6 +19,7 @@ import {
   type Settings,
   type Source,
   type Stats,
+  type StoredToolCall,
 } from "./api";
 import { renderMarkdown } from "./markdown";
 
@@ -62,6 +64,16 @@ const ui = {
   settingsForm: $<HTMLFormElement>("settings-form"),
   settingsPath: $<HTMLElement>("settings-path"),
   useDocs: $<HTMLInputElement>("use-docs"),
+  useTools: $<HTMLInputElement>("use-tools"),
+  consent: $<HTMLDialogElement>("consent"),
+  consentText: $<HTMLParagraphElement>("consent-text"),
+  consentArgs: $<HTMLPreElement>("consent-args"),
+  consentOnce: $<HTMLButtonElement>("consent-once"),
+  consentAlways: $<HTMLButtonElement>("consent-always"),
+  consentDeny: $<HTMLButtonElement>("consent-deny"),
+  apiEnabled: $<HTMLInputElement>("api-enabled"),
+  apiPort: $<HTMLInputElement>("api-port"),
+  apiStatus: $<HTMLParagraphElement>("api-status"),
   record: $<HTMLButtonElement>("record"),
   recording: $<HTMLDivElement>("recording"),
   level: $<HTMLMeterElement>("level"),
@@ -105,6 +117,7 @@ const view = {
   generation: null as Generation | null,
   model: null as ModelStatus | null,
   settings: null as Settings | null,
+  api: null as ApiStatus | null,
 };
 
 // ---------------------------------------------------------------- notices
@@ -369,10 +382,27 @@ function copyText(text: string, button: HTMLButtonElement) {
   );
 }
 
+/** One line per tool call: name and arguments, result folded inside. */
+function toolCallsNode(calls: StoredToolCall[]) {
+  const box = el("div", "tool-calls");
+  for (const c of calls) {
+    const d = el("details", c.error ? "tool-call failed" : "tool-call");
+    const pending = c.duration_ms < 0;
+    const status = pending ? "running…" : c.error ? `failed (${c.error})` : `${Math.round(c.duration_ms)} ms`;
+    d.append(el("summary", undefined, `🔧 ${c.tool}(${JSON.stringify(c.arguments)}) — ${status}`));
+    if (!pending) d.append(el("pre", undefined, c.output));
+    box.append(d);
+  }
+  return box;
+}
+
 function messageNode(m: MessageView, index: number) {
   const node = el("article", `message ${m.role}`);
   node.dataset.id = String(m.id);
   if (m.attachments.length) node.append(thumbs(m.attachments));
+  const calls = el("div", "tool-calls-slot");
+  if (m.toolCalls?.length) calls.append(toolCallsNode(m.toolCalls));
+  node.append(calls);
   const content = el("div", "content");
   const sources = m.stats?.sources ?? [];
   if (m.role === "assistant") content.innerHTML = renderAnswer(m.content, sources);
@@ -556,6 +586,9 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
   const answerNode = ui.messages.lastElementChild as HTMLElement;
   answerNode.classList.add("streaming");
   const content = answerNode.querySelector<HTMLElement>(".content")!;
+  const callsSlot = answerNode.querySelector<HTMLElement>(".tool-calls-slot")!;
+  answer.toolCalls = [];
+  const paintCalls = () => callsSlot.replaceChildren(toolCallsNode(answer.toolCalls ?? []));
   const meta = answerNode.querySelector<HTMLElement>(".stats")!;
   answerNode.querySelector(".regenerate")?.remove();
   content.innerHTML = '<span class="typing" aria-label="Thinking">●●●</span>';
@@ -601,6 +634,19 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
       case "notice":
         notify(ev.message, "error", ev.code);
         break;
+      case "toolCall":
+        answer.toolCalls!.push({ call_id: ev.callId, tool: ev.name, arguments: ev.arguments, output: "", error: null, duration_ms: -1 });
+        paintCalls();
+        break;
+      case "toolResult": {
+        const c = answer.toolCalls!.find((x) => x.call_id === ev.callId && x.duration_ms < 0);
+        if (c) Object.assign(c, { output: ev.output, error: ev.error, duration_ms: ev.durationMs });
+        paintCalls();
+        break;
+      }
+      case "consent":
+        askConsent(ev.requestId, ev.tool, ev.description, ev.arguments);
+        break;
     }
   };
   try {
@@ -611,6 +657,7 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
         attachmentIds: attachments.map((a) => a.id!),
         truncateAfter,
         useDocs: ui.useDocs.checked,
+        useTools: ui.useTools.checked,
       },
       onEvent,
     );
@@ -626,6 +673,39 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
     renderMessages();
     refreshConversations();
   }
+}
+
+// ---------------------------------------------------------------- tool consent
+
+const consentQueue: { id: number; tool: string; description: string; args: unknown }[] = [];
+
+/** Queue a consent question; the dialog shows one at a time. */
+function askConsent(id: number, tool: string, description: string, args: unknown) {
+  consentQueue.push({ id, tool, description, args });
+  if (!ui.consent.open) showConsent();
+}
+
+function showConsent() {
+  const q = consentQueue[0];
+  if (!q) return;
+  ui.consentText.textContent = `The model wants to run “${q.tool}”${q.description ? `: ${q.description}` : ""}. With:`;
+  ui.consentArgs.textContent = JSON.stringify(q.args, null, 2);
+  ui.consent.showModal();
+  ui.consentOnce.focus();
+}
+
+function answerConsent(answer: "once" | "always" | "deny") {
+  const q = consentQueue.shift();
+  ui.consent.close();
+  if (q) void api.answerToolConsent(q.id, answer).catch(notifyError);
+  if (answer === "always" && q) {
+    // Later questions about the same tool in the queue are answered too.
+    for (const other of consentQueue.filter((x) => x.tool === q.tool)) {
+      consentQueue.splice(consentQueue.indexOf(other), 1);
+      void api.answerToolConsent(other.id, "once").catch(notifyError);
+    }
+  }
+  showConsent();
 }
 
 function submit() {
@@ -929,7 +1009,12 @@ async function openSettings() {
       if (input instanceof HTMLInputElement && input.type === "checkbox") input.checked = Boolean(v);
       else if (input) input.value = v === null ? "" : String(v);
     }
+    (f.elements.namedItem("backendApiKey") as HTMLInputElement).value = "";
+    (f.elements.namedItem("backendApiKey") as HTMLInputElement).placeholder = s.backendApiKeySet
+      ? "saved (type a new one, or a space to remove it)"
+      : "none";
     ui.settingsPath.textContent = s.configPath;
+    showApi(await api.getApiServer());
     ui.settings.showModal();
   } catch (e) {
     notifyError(e);
@@ -954,15 +1039,42 @@ async function saveSettings() {
     repeatPenalty: num("repeatPenalty"),
     seed: seed === "" ? null : Number(seed),
     speakReplies: (f.elements.namedItem("speakReplies") as HTMLInputElement).checked,
+    backendKind: (f.elements.namedItem("backendKind") as HTMLSelectElement).value === "openai" ? "openai" : "local",
+    backendUrl: get("backendUrl"),
+    backendModel: get("backendModel"),
+    backendEmbedModel: get("backendEmbedModel"),
+    backendApiKey: get("backendApiKey") === "" ? null : get("backendApiKey"),
+    backendApiKeySet: view.settings?.backendApiKeySet ?? false,
     configPath: view.settings?.configPath ?? "",
   };
   try {
     view.settings = await api.updateSettings(s);
+    const port = Number(ui.apiPort.value || "0");
+    const before = view.api;
+    if (!before || before.enabled !== ui.apiEnabled.checked || before.port !== port) {
+      const a = await api.setApiServer(ui.apiEnabled.checked, port);
+      showApi(a);
+      if (a.error) notify(`The local API could not start: ${a.error.message}`, "error", a.error.code);
+      else if (a.running) notify(`The local API serves ${a.url}`, "info");
+    }
     ui.settings.close();
     notify("Settings saved.", "info");
   } catch (e) {
     notifyError(e);
   }
+}
+
+function showApi(a: ApiStatus) {
+  view.api = a;
+  ui.apiEnabled.checked = a.enabled;
+  ui.apiPort.value = String(a.port);
+  ui.apiStatus.textContent = a.running
+    ? `Serving ${a.url} — send “Authorization: Bearer ${a.token ?? "?"}”`
+    : a.enabled
+      ? "Starts when a model is loaded."
+      : a.token
+        ? `Off. Clients will need the token ${a.token}`
+        : "Off.";
 }
 
 // ---------------------------------------------------------------- wiring
@@ -979,6 +1091,19 @@ function wire() {
     }
   });
   ui.stop.onclick = stop;
+  ui.useDocs.onchange = () => {
+    if (ui.useDocs.checked) ui.useTools.checked = false;
+  };
+  ui.useTools.onchange = () => {
+    if (ui.useTools.checked) ui.useDocs.checked = false;
+  };
+  ui.consentOnce.onclick = () => answerConsent("once");
+  ui.consentAlways.onclick = () => answerConsent("always");
+  ui.consentDeny.onclick = () => answerConsent("deny");
+  ui.consent.addEventListener("cancel", (ev) => {
+    ev.preventDefault();
+    answerConsent("deny");
+  });
   ui.attach.onclick = pickImages;
   ui.newChat.onclick = newConversation;
   ui.openModel.onclick = chooseModel;

@@ -54,6 +54,30 @@ pub enum ChatEvent {
         code: &'static str,
         message: String,
     },
+    /// The model called a tool (tool-calling answers only); its result
+    /// follows, after the user's consent where the tool needs it.
+    ToolCall {
+        call_id: String,
+        name: String,
+        arguments: serde_json::Value,
+    },
+    ToolResult {
+        call_id: String,
+        name: String,
+        /// What the model was told: the output, or the error.
+        output: String,
+        /// Failure code, absent on success.
+        error: Option<String>,
+        duration_ms: f64,
+    },
+    /// A tool with side effects wants to run: answer with
+    /// `answer_tool_consent` (no answer in 5 minutes, or a stop, declines).
+    Consent {
+        request_id: u64,
+        tool: String,
+        description: String,
+        arguments: serde_json::Value,
+    },
     /// Something went wrong beside the answer (speech could not start); the
     /// answer goes on.
     Notice {
@@ -63,7 +87,7 @@ pub enum ChatEvent {
 }
 
 /// A message from the composer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessage {
     /// Continue this conversation; `None` starts a new one.
@@ -81,6 +105,16 @@ pub struct SendMessage {
     /// the answer cites them.
     #[serde(default)]
     pub use_docs: bool,
+    /// Let the model call tools (clock, documents, camera, MCP servers),
+    /// asking before any with side effects.
+    #[serde(default)]
+    pub use_tools: bool,
+    /// With `use_tools`: offer only these tools (by name); all when absent.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
+    /// With `use_tools`: the first step must be a call (grammar-enforced).
+    #[serde(default)]
+    pub require_tool: bool,
 }
 
 /// The stored result of a finished exchange (also sent as `done`).
@@ -126,19 +160,29 @@ async fn run(
         .audio_sample_rate
         .unwrap_or(16_000);
     let mut sources = Vec::new();
-    let mut messages = match message.conversation_id {
+    let (mut messages, earlier) = match message.conversation_id {
         Some(id) => state.store.with(|s| {
             if let Some(after) = message.truncate_after {
                 s.delete_messages_after(id, after)?;
             }
-            Ok(conversation::history(s, id, audio_rate)?.messages)
+            let history = conversation::history(s, id, audio_rate)?;
+            let earlier = conversation::earlier_tool_calls(s, &history)?;
+            Ok((history.messages, earlier))
         })?,
-        None => conversation::fresh(config.system_prompt.as_deref()),
+        None => (
+            conversation::fresh(config.system_prompt.as_deref()),
+            Vec::new(),
+        ),
     };
     let mut attached = Attached::default();
     for staged in state.staged.take(&message.attachment_ids)? {
         attached.media.push(staged.media);
         attached.records.push(staged.record);
+    }
+    if message.use_docs && message.use_tools {
+        return Err(CommandError::invalid(
+            "answer from documents or with tools, not both (the tools can search your documents)",
+        ));
     }
     if message.use_docs {
         if !attached.media.is_empty() {
@@ -178,6 +222,95 @@ async fn run(
             }
         }
     }
+    let (outcome, tool_calls) = if message.use_tools {
+        let mut speak = |text: &str| {
+            if let Some((narrator, splitter)) = voice.as_mut() {
+                for sentence in splitter.push(text) {
+                    narrator.say(sentence);
+                }
+            }
+        };
+        let turn = super::tools::answer_with_tools(
+            state,
+            super::tools::ToolTurnRequest {
+                engine: engine.clone(),
+                messages: request.messages.clone(),
+                earlier: &earlier,
+                request,
+                only: message.tools.as_deref(),
+                require_tool: message.require_tool,
+            },
+            on_event,
+            &mut speak,
+        )
+        .await?;
+        (turn.outcome, turn.records)
+    } else {
+        (
+            stream_answer(state, &engine, request, on_event, &mut voice).await?,
+            Vec::new(),
+        )
+    };
+    if let Some((narrator, mut splitter)) = voice {
+        if outcome.finish == FinishReason::Cancelled {
+            narrator.stop();
+        } else if let Some(rest) = splitter.finish() {
+            narrator.say(rest);
+        }
+    }
+    let model = engine
+        .info()
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let saved = state.store.with(|s| {
+        conversation::save_exchange(
+            s,
+            message.conversation_id,
+            NewConversation {
+                model: model.as_deref(),
+                system_prompt: config.system_prompt.as_deref(),
+            },
+            Exchange {
+                question: &message.text,
+                attachments: &attached.records,
+                outcome: &outcome,
+                sources: &sources,
+                tool_calls: &tool_calls,
+            },
+        )
+        .map_err(|e| match e {
+            omnidesk::Error::Store(StoreError::NotFound(id)) => CommandError::new(
+                "NOT_FOUND",
+                format!("conversation {id} was deleted meanwhile"),
+            ),
+            other => other.into(),
+        })
+    })?;
+    let _ = on_event.send(ChatEvent::Done {
+        finish: outcome.finish,
+        stats: outcome.stats.clone(),
+        conversation_id: saved.conversation,
+        question_id: saved.question,
+        answer_id: saved.answer,
+        citations: (!sources.is_empty())
+            .then(|| answer::check_citations(&outcome.text, sources.len())),
+    });
+    Ok(SendResult {
+        conversation_id: saved.conversation,
+        finish: outcome.finish,
+        text: outcome.text,
+    })
+}
+
+/// Stream a plain answer (no tools) into `on_event`, feeding the narrator.
+async fn stream_answer(
+    state: &AppState,
+    engine: &omnidesk::engine::EngineHandle,
+    request: GenerateRequest,
+    on_event: &Channel<ChatEvent>,
+    voice: &mut Option<(omnidesk::tts::Narrator, SentenceSplitter)>,
+) -> CommandResult<omnidesk::engine::GenerationOutcome> {
     let mut stream = engine.generate(request)?;
     let guard = state.generations.register(stream.cancel_token());
     let outcome = loop {
@@ -213,55 +346,7 @@ async fn run(
         }
     };
     drop(guard);
-    if let Some((narrator, mut splitter)) = voice {
-        if outcome.finish == FinishReason::Cancelled {
-            narrator.stop();
-        } else if let Some(rest) = splitter.finish() {
-            narrator.say(rest);
-        }
-    }
-    let model = engine
-        .info()
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned());
-    let saved = state.store.with(|s| {
-        conversation::save_exchange(
-            s,
-            message.conversation_id,
-            NewConversation {
-                model: model.as_deref(),
-                system_prompt: config.system_prompt.as_deref(),
-            },
-            Exchange {
-                question: &message.text,
-                attachments: &attached.records,
-                outcome: &outcome,
-                sources: &sources,
-            },
-        )
-        .map_err(|e| match e {
-            omnidesk::Error::Store(StoreError::NotFound(id)) => CommandError::new(
-                "NOT_FOUND",
-                format!("conversation {id} was deleted meanwhile"),
-            ),
-            other => other.into(),
-        })
-    })?;
-    let _ = on_event.send(ChatEvent::Done {
-        finish: outcome.finish,
-        stats: outcome.stats.clone(),
-        conversation_id: saved.conversation,
-        question_id: saved.question,
-        answer_id: saved.answer,
-        citations: (!sources.is_empty())
-            .then(|| answer::check_citations(&outcome.text, sources.len())),
-    });
-    Ok(SendResult {
-        conversation_id: saved.conversation,
-        finish: outcome.finish,
-        text: outcome.text,
-    })
+    Ok(outcome)
 }
 
 /// Stop generation `id` (from its `started` event), or every running one

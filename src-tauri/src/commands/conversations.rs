@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use omnidesk::media::{self, image::ImageLimits};
-use omnidesk::store::{Conversation, ConversationId, MessageId, Role};
+use omnidesk::store::{Conversation, ConversationId, MessageId, Role, StoredToolCall};
 use serde::Serialize;
 use tauri::State;
 
@@ -24,6 +24,8 @@ pub struct MessageView {
     pub content: String,
     pub attachments: Vec<AttachmentView>,
     pub stats: Option<serde_json::Value>,
+    /// Tools the model called before this answer, with their results.
+    pub tool_calls: Vec<StoredToolCall>,
 }
 
 /// A conversation with its messages.
@@ -63,9 +65,14 @@ pub async fn get_conversation(
     state: State<'_, AppState>,
     id: ConversationId,
 ) -> CommandResult<ConversationView> {
-    let (conversation, stored) = state
-        .store
-        .with(|s| Ok((s.conversation(id)?, s.messages(id)?)))?;
+    let (conversation, stored, mut calls) = state.store.with(|s| {
+        let stored = s.messages(id)?;
+        let mut calls = std::collections::HashMap::new();
+        for m in stored.iter().filter(|m| m.role == Role::Assistant) {
+            calls.insert(m.id, s.tool_calls(m.id)?);
+        }
+        Ok((s.conversation(id)?, stored, calls))
+    })?;
     let messages = tauri::async_runtime::spawn_blocking(move || {
         stored
             .into_iter()
@@ -93,6 +100,7 @@ pub async fn get_conversation(
                         }
                     })
                     .collect(),
+                tool_calls: calls.remove(&m.id).unwrap_or_default(),
                 content: m.content,
                 stats: m.stats,
             })

@@ -2,6 +2,7 @@
 //! parses its input, calls the library, and maps the error to a
 //! [`crate::error::CommandError`]; none holds logic of its own.
 
+pub mod api;
 pub mod capture;
 pub mod chat;
 pub mod conversations;
@@ -9,6 +10,7 @@ pub mod docs;
 pub mod media;
 pub mod models;
 pub mod settings;
+pub mod tools;
 
 use std::path::PathBuf;
 

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use omnidesk::engine::{EngineHandle, RemoteConfig};
 use omnidesk::launch;
 use omnidesk::models::{
     self, download, pull, DownloadOptions, DownloadProgress, Manifest, ModelsError, Sources,
@@ -149,6 +150,8 @@ pub fn load_model<R: Runtime>(app: &AppHandle<R>, state: &AppState, model: PathB
     let app = app.clone();
     let state = state.clone();
     tauri::async_runtime::spawn(async move {
+        // The API server holds the old model: let it go before loading.
+        let _ = super::api::stop(&state).await;
         let config = state.settings.get();
         let next = match launch::start_engine(&config, model.clone(), None).await {
             Ok(started) => EngineState::Ready {
@@ -160,15 +163,76 @@ pub fn load_model<R: Runtime>(app: &AppHandle<R>, state: &AppState, model: PathB
                 error: e.into(),
             },
         };
-        if state.engine.finish(ticket, next) {
-            let _ = app.emit(MODEL_STATUS_EVENT, status(&state));
-        }
+        finish_load(&app, &state, ticket, next).await;
     });
 }
 
-/// Load the model the settings name (or a downloaded one), if any.
+/// Connect to the remote backend in the background, as [`load_model`].
+fn load_remote<R: Runtime>(app: &AppHandle<R>, state: &AppState, remote: RemoteConfig) {
+    let label = PathBuf::from(&remote.url);
+    let ticket = state.engine.begin(EngineState::Loading {
+        model: label.clone(),
+    });
+    let _ = app.emit(MODEL_STATUS_EVENT, status(state));
+    let app = app.clone();
+    let state = state.clone();
+    tauri::async_runtime::spawn(async move {
+        let _ = super::api::stop(&state).await;
+        let next = match EngineHandle::start_remote(remote).await {
+            Ok(engine) => EngineState::Ready {
+                notice: Some(format!(
+                    "answering with the remote backend at {}",
+                    label.display()
+                )),
+                engine,
+            },
+            Err(e) => EngineState::Failed {
+                model: label,
+                error: e.into(),
+            },
+        };
+        finish_load(&app, &state, ticket, next).await;
+    });
+}
+
+/// Publish load `ticket`'s outcome and put the API server on it.
+async fn finish_load<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    ticket: u64,
+    next: EngineState,
+) {
+    if state.engine.finish(ticket, next) {
+        let _ = app.emit(MODEL_STATUS_EVENT, status(state));
+        if let Err(e) = super::api::restart(state).await {
+            tracing::warn!("the API server could not start: {}", e.message);
+        }
+    }
+}
+
+/// Load what the settings name: the remote backend when one is chosen,
+/// else the configured (or a downloaded) model, if any.
 pub fn load_configured<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
     let config = state.settings.get();
+    match config.backend.remote() {
+        Ok(Some(remote)) => return load_remote(app, state, remote),
+        Ok(None) => {}
+        Err(e) => {
+            let label = PathBuf::from(config.backend.url.clone().unwrap_or_default());
+            let ticket = state.engine.begin(EngineState::Loading {
+                model: label.clone(),
+            });
+            state.engine.finish(
+                ticket,
+                EngineState::Failed {
+                    model: label,
+                    error: e.into(),
+                },
+            );
+            let _ = app.emit(MODEL_STATUS_EVENT, status(state));
+            return;
+        }
+    }
     if let Ok(model) = launch::resolve_model(
         None,
         &config,

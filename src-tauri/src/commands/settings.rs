@@ -1,7 +1,7 @@
 //! The settings screen: the config file's user-facing fields. Saving
 //! engine fields reloads the model so they take effect.
 
-use omnidesk::config::Config;
+use omnidesk::config::{BackendKind, Config};
 use omnidesk::engine::SamplingParams;
 use omnidesk::models::fit::GpuLayers;
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,25 @@ pub struct SettingsView {
     /// Speak answers aloud, sentence by sentence.
     #[serde(default)]
     pub speak_replies: bool,
+    /// `local` (this computer) or `openai` (any OpenAI-compatible server).
+    #[serde(default)]
+    pub backend_kind: BackendKind,
+    /// Base URL with the API prefix, e.g. `http://127.0.0.1:8080/v1`.
+    #[serde(default)]
+    pub backend_url: String,
+    /// Model id on that server; empty = the first it lists.
+    #[serde(default)]
+    pub backend_model: String,
+    /// Embedding model id on that server for your documents; empty =
+    /// embed on this computer.
+    #[serde(default)]
+    pub backend_embed_model: String,
+    /// Write-only: a new API key; `None` keeps the saved one, empty clears it.
+    #[serde(default)]
+    pub backend_api_key: Option<String>,
+    /// Read-only: whether an API key is saved (it is never sent back).
+    #[serde(default)]
+    pub backend_api_key_set: bool,
     /// Read-only: where these are saved.
     #[serde(default)]
     pub config_path: String,
@@ -55,6 +74,12 @@ impl SettingsView {
             repeat_penalty: c.sampling.repeat_penalty,
             seed: c.sampling.seed,
             speak_replies: c.audio.speak_replies,
+            backend_kind: c.backend.kind,
+            backend_url: c.backend.url.clone().unwrap_or_default(),
+            backend_model: c.backend.model.clone().unwrap_or_default(),
+            backend_embed_model: c.backend.embed_model.clone().unwrap_or_default(),
+            backend_api_key: None,
+            backend_api_key_set: c.backend.api_key.is_some(),
             config_path: path.display().to_string(),
         }
     }
@@ -67,6 +92,14 @@ impl SettingsView {
         c.engine.threads = self.threads;
         c.engine.n_gpu_layers = self.n_gpu_layers.map_or(GpuLayers::Auto, GpuLayers::Count);
         c.audio.speak_replies = self.speak_replies;
+        let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        c.backend.kind = self.backend_kind;
+        c.backend.url = text(&self.backend_url);
+        c.backend.model = text(&self.backend_model);
+        c.backend.embed_model = text(&self.backend_embed_model);
+        if let Some(key) = &self.backend_api_key {
+            c.backend.api_key = text(key);
+        }
         c.sampling = SamplingParams {
             temperature: self.temperature,
             top_k: self.top_k,
@@ -102,9 +135,13 @@ pub async fn update_settings<R: Runtime>(
     let mut next = state.settings.get();
     settings.apply(&mut next);
     next.sampling.validate()?;
-    let before = state.settings.get().engine;
+    // A remote backend without a URL, or a bad one, is refused here, not
+    // found out at the next start.
+    next.backend.remote()?;
+    next.backend.remote_embeddings()?;
+    let before = state.settings.get();
     let saved = state.settings.update(|c| settings.apply(c))?;
-    if saved.engine != before {
+    if saved.engine != before.engine || saved.backend != before.backend {
         load_configured(&app, &state);
     }
     Ok(SettingsView::from_config(

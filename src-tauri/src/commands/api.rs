@@ -1,0 +1,147 @@
+//! The settings switch for the OpenAI-compatible API (`omnidesk serve`
+//! inside the app): on 127.0.0.1 only, behind the same bearer token as the
+//! CLI's server, over the model the window uses. It follows the model: a
+//! reload restarts it on the new one.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use omnidesk::media::{audio::AudioLimits, image::ImageLimits};
+use omnidesk::server::{
+    self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerOptions, DEFAULT_BODY_LIMIT,
+};
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::{CommandError, CommandResult};
+use crate::state::{AppState, EngineState, RunningApi};
+
+/// What the settings screen shows about the API.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiStatus {
+    /// The switch: serve whenever a model is ready.
+    pub enabled: bool,
+    pub port: u16,
+    /// Serving now (off while no model is ready, or when binding failed).
+    pub running: bool,
+    /// `http://127.0.0.1:PORT/v1` while running.
+    pub url: Option<String>,
+    /// The bearer token clients send (also `omnidesk serve --show-token`).
+    pub token: Option<String>,
+    /// Why it is not running although enabled.
+    pub error: Option<CommandError>,
+}
+
+fn status(state: &AppState, error: Option<CommandError>) -> ApiStatus {
+    let serve = state.settings.get().serve;
+    let addr = state.api.addr();
+    ApiStatus {
+        enabled: serve.enabled,
+        port: serve.port,
+        running: addr.is_some(),
+        url: addr.map(|a| format!("http://{a}/v1")),
+        token: server::load_or_create_token(&state.settings.data_dir).ok(),
+        error,
+    }
+}
+
+/// The API switch and where it serves.
+#[tauri::command]
+pub async fn get_api_server(state: State<'_, AppState>) -> CommandResult<ApiStatus> {
+    Ok(status(&state, None))
+}
+
+/// Turn the API on or off (remembered in the settings); `port` 0 picks a
+/// free one.
+#[tauri::command]
+pub async fn set_api_server(
+    state: State<'_, AppState>,
+    enabled: bool,
+    port: u16,
+) -> CommandResult<ApiStatus> {
+    state.settings.update(|c| {
+        c.serve.enabled = enabled;
+        c.serve.port = port;
+    })?;
+    let error = restart(&state).await.err();
+    Ok(status(&state, error))
+}
+
+/// Stop the running API (open requests finish first); true when one ran.
+pub async fn stop(state: &AppState) -> bool {
+    match state.api.replace(None) {
+        Some(old) => {
+            old.stop.cancel();
+            let _ = old.done.await;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Stop the running API and, when it is enabled and a model is ready,
+/// start it again on that model.
+///
+/// # Errors
+/// The token cannot be made, or the port cannot be bound (the API is then
+/// off).
+pub async fn restart(state: &AppState) -> CommandResult<()> {
+    stop(state).await;
+    let serve = state.settings.get().serve;
+    if !serve.enabled {
+        return Ok(());
+    }
+    let EngineState::Ready { engine, .. } = state.engine.get() else {
+        return Ok(());
+    };
+    let config = state.settings.get();
+    let token = server::load_or_create_token(&state.settings.data_dir)
+        .map_err(|e| CommandError::from(omnidesk::Error::from(e)))?;
+    let info = engine.info();
+    let model_id = info
+        .name
+        .clone()
+        .filter(|_| engine.is_remote())
+        .or_else(|| {
+            info.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "omnidesk".into());
+    // Embeddings come from the documents' model when it is loaded already.
+    let embedder = state.docs.opened().map(|rag| {
+        Arc::new(LocalEmbeddings::new(rag.embedder().clone(), "embedding"))
+            as Arc<dyn EmbeddingBackend>
+    });
+    let options = ServerOptions {
+        addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), serve.port),
+        token,
+        model_id,
+        body_limit: DEFAULT_BODY_LIMIT,
+        defaults: Defaults {
+            sampling: config.sampling.clone(),
+            max_tokens: config.max_tokens,
+            audio_rate: info.capabilities.audio_sample_rate.unwrap_or(16_000),
+            image_limits: ImageLimits::default(),
+            audio_limits: AudioLimits::default(),
+        },
+        embedder,
+    };
+    let bound = Server::bind(engine.clone(), options)
+        .await
+        .map_err(|e| CommandError::from(omnidesk::Error::from(e)))?;
+    let addr = bound
+        .local_addr()
+        .map_err(|e| CommandError::from(omnidesk::Error::from(e)))?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let shutdown = stop.clone();
+    let done = tauri::async_runtime::spawn(async move {
+        if let Err(e) = bound.run(async move { shutdown.cancelled().await }).await {
+            tracing::warn!("the API server stopped: {e}");
+        }
+    });
+    state.api.replace(Some(RunningApi { addr, stop, done }));
+    tracing::info!("OpenAI-compatible API on http://{addr}/v1");
+    Ok(())
+}
