@@ -32,18 +32,6 @@ fn local() -> LlamaEmbedder {
     LlamaEmbedder::start(&common::embed_model(), Some(2)).expect("MiniLM loads")
 }
 
-async fn post(s: &ServeProcess, body: &Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("{}/embeddings", s.base))
-        .bearer_auth(&s.token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 fn floats(v: &Value) -> Vec<f32> {
     v.as_array()
         .unwrap()
@@ -73,7 +61,9 @@ async fn serve_embeds_with_the_real_model_in_openai_shape() {
     let s = serve_with_embeddings();
     let local = local();
 
-    let (status, body) = post(&s, &json!({"input": TEXTS, "model": "x"})).await;
+    let (status, body) = s
+        .post("/embeddings", &json!({"input": TEXTS, "model": "x"}))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["object"], "list");
     assert_eq!(body["model"], "all-minilm-l6-v2-f16");
@@ -101,7 +91,12 @@ async fn serve_embeds_with_the_real_model_in_openai_shape() {
     assert_eq!(usage["total_tokens"].as_u64(), Some(tokens));
 
     // One string, base64: the same numbers as little-endian f32s.
-    let (status, body) = post(&s, &json!({"input": TEXTS[2], "encoding_format": "base64"})).await;
+    let (status, body) = s
+        .post(
+            "/embeddings",
+            &json!({"input": TEXTS[2], "encoding_format": "base64"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(body["data"][0]["embedding"].as_str().unwrap())
@@ -115,7 +110,7 @@ async fn serve_embeds_with_the_real_model_in_openai_shape() {
     // Typed 400s: too long for the model (never silently cut), token ids,
     // empty strings, an unknown encoding, another dimension.
     let long = "word ".repeat(2000);
-    let (status, body) = post(&s, &json!({"input": ["ok", long]})).await;
+    let (status, body) = s.post("/embeddings", &json!({"input": ["ok", long]})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "input_too_long");
     assert!(body["error"]["message"]
@@ -135,7 +130,7 @@ async fn serve_embeds_with_the_real_model_in_openai_shape() {
             "unsupported_dimensions",
         ),
     ] {
-        let (status, body) = post(&s, &req).await;
+        let (status, body) = s.post("/embeddings", &req).await;
         assert_eq!(status, 400, "{req} → {body}");
         assert_eq!(body["error"]["code"], code, "{req} → {body}");
     }
@@ -180,7 +175,7 @@ async fn serve_rejects_a_body_over_the_limit_on_embeddings() {
         ],
     );
     let big = "x".repeat(1 << 20);
-    let (status, body) = post(&s, &json!({ "input": big })).await;
+    let (status, body) = s.post("/embeddings", &json!({ "input": big })).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "request_too_large");
 }

@@ -22,18 +22,6 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn post(s: &ServeProcess, path: &str, body: &Value) -> (u16, Value) {
-    let res = client()
-        .post(format!("{}{path}", s.base))
-        .bearer_auth(&s.token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 fn ask(text: &str, max_tokens: u32) -> Value {
     json!({
         "model": "whatever",
@@ -155,7 +143,9 @@ async fn models_lists_the_loaded_model() {
 #[tokio::test]
 async fn streamed_deltas_add_up_to_the_plain_answer() {
     let s = gemma();
-    let (status, plain) = post(&s, "/chat/completions", &ask("Name three colours.", 24)).await;
+    let (status, plain) = s
+        .post("/chat/completions", &ask("Name three colours.", 24))
+        .await;
     assert_eq!(status, 200, "{plain}");
     assert_eq!(plain["object"], "chat.completion");
     let text = plain["choices"][0]["message"]["content"].as_str().unwrap();
@@ -193,12 +183,12 @@ async fn streamed_deltas_add_up_to_the_plain_answer() {
     assert_eq!(last["usage"]["completion_tokens"], completion);
 
     // A length-limited answer says so.
-    let (_, short) = post(
-        &s,
-        "/chat/completions",
-        &ask("Tell me a long story about a dragon.", 3),
-    )
-    .await;
+    let (_, short) = s
+        .post(
+            "/chat/completions",
+            &ask("Tell me a long story about a dragon.", 3),
+        )
+        .await;
     assert_eq!(short["choices"][0]["finish_reason"], "length");
     assert_eq!(short["usage"]["completion_tokens"], 3);
 }
@@ -207,7 +197,7 @@ async fn streamed_deltas_add_up_to_the_plain_answer() {
 async fn a_stop_string_ends_the_answer_before_it() {
     let s = gemma();
     let question = "Write the numbers from 1 to 20 separated by commas.";
-    let (_, plain) = post(&s, "/chat/completions", &ask(question, 40)).await;
+    let (_, plain) = s.post("/chat/completions", &ask(question, 40)).await;
     let text = plain["choices"][0]["message"]["content"]
         .as_str()
         .unwrap()
@@ -224,7 +214,7 @@ async fn a_stop_string_ends_the_answer_before_it() {
     for stop_value in [json!(stop), json!(["@@never@@", stop])] {
         let mut body = ask(question, 40);
         body["stop"] = stop_value;
-        let (status, stopped) = post(&s, "/chat/completions", &body).await;
+        let (status, stopped) = s.post("/chat/completions", &body).await;
         assert_eq!(status, 200, "{stopped}");
         assert_eq!(stopped["choices"][0]["message"]["content"], &text[..first]);
         assert_eq!(stopped["choices"][0]["finish_reason"], "stop");
@@ -248,14 +238,16 @@ async fn bad_requests_get_openai_shaped_errors() {
     assert_eq!(res.status(), 400);
     assert_openai_error(&res.json().await.unwrap(), "invalid_json");
 
-    let (status, body) = post(&s, "/chat/completions", &json!({"messages": "hi"})).await;
+    let (status, body) = s
+        .post("/chat/completions", &json!({"messages": "hi"}))
+        .await;
     assert_eq!(status, 400);
     assert_openai_error(&body, "invalid_json");
 
     let http_image = json!({"messages": [{"role": "user", "content": [
         {"type": "text", "text": "what is this?"},
         {"type": "image_url", "image_url": {"url": "http://example.com/cat.png"}}]}]});
-    let (status, body) = post(&s, "/chat/completions", &http_image).await;
+    let (status, body) = s.post("/chat/completions", &http_image).await;
     assert_eq!(status, 400);
     assert_openai_error(&body, "remote_url_refused");
 
@@ -264,11 +256,11 @@ async fn bad_requests_get_openai_shaped_errors() {
     let image = json!({"messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{}",
             base64::engine::general_purpose::STANDARD.encode(&png))}}]}]});
-    let (status, body) = post(&s, "/chat/completions", &image).await;
+    let (status, body) = s.post("/chat/completions", &image).await;
     assert_eq!(status, 400, "{body}");
     assert_openai_error(&body, "unsupported_media");
 
-    let (status, body) = post(&s, "/embeddings", &json!({"input": "hello"})).await;
+    let (status, body) = s.post("/embeddings", &json!({"input": "hello"})).await;
     assert_eq!(status, 501);
     assert_openai_error(&body, "embeddings_unavailable");
 
@@ -308,13 +300,13 @@ async fn image_and_audio_parts_reach_the_projector() {
     let prompt_tokens = |body: &Value| body["usage"]["prompt_tokens"].as_u64().unwrap();
     let text_only = json!({"messages": [{"role": "user", "content": "What is this?"}],
         "max_tokens": 2, "temperature": 0});
-    let (status, plain) = post(&s, "/chat/completions", &text_only).await;
+    let (status, plain) = s.post("/chat/completions", &text_only).await;
     assert_eq!(status, 200, "{plain}");
 
     let with_image = json!({"messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{}", b64("cat-64x48.png"))}},
         {"type": "text", "text": "What is this?"}]}], "max_tokens": 2, "temperature": 0});
-    let (status, image) = post(&s, "/chat/completions", &with_image).await;
+    let (status, image) = s.post("/chat/completions", &with_image).await;
     assert_eq!(status, 200, "{image}");
     let extra = prompt_tokens(&image) - prompt_tokens(&plain);
     assert!(
@@ -336,7 +328,7 @@ async fn image_and_audio_parts_reach_the_projector() {
 
     let bad_audio = json!({"messages": [{"role": "user", "content": [
         {"type": "input_audio", "input_audio": {"data": b64("cat-64x48.png"), "format": "wav"}}]}]});
-    let (status, body) = post(&s, "/chat/completions", &bad_audio).await;
+    let (status, body) = s.post("/chat/completions", &bad_audio).await;
     assert_eq!(status, 400);
     assert_openai_error(&body, "invalid_media");
 }
@@ -375,7 +367,7 @@ async fn a_client_that_disconnects_frees_the_engine() {
     // needs a short prompt and 4 tokens. Waiting a third of the rest of
     // the long answer would mean it was not cancelled.
     let t = Instant::now();
-    let (status, after) = post(&s, "/chat/completions", &ask("Say hello.", 4)).await;
+    let (status, after) = s.post("/chat/completions", &ask("Say hello.", 4)).await;
     assert_eq!(status, 200, "{after}");
     let bound = (per_token * 500).max(Duration::from_secs(2));
     assert!(
@@ -391,7 +383,7 @@ async fn concurrent_streams_are_answered_whole_and_unmixed() {
     let questions = ["Name three colours.", "What is the capital of France?"];
     let mut expected = Vec::new();
     for q in questions {
-        let (_, plain) = post(&s, "/chat/completions", &ask(q, 20)).await;
+        let (_, plain) = s.post("/chat/completions", &ask(q, 20)).await;
         expected.push(
             plain["choices"][0]["message"]["content"]
                 .as_str()

@@ -506,10 +506,11 @@ async fn run() {
     //    a camera says so.
     s.js("document.dispatchEvent(new KeyboardEvent('keydown', { key: 'F2', bubbles: true })); return true", vec![])
         .await;
+    // Hold it long enough to get past the 0.3 s of silence before the speech.
     s.until(
-        "the level meter",
+        "the level meter after a second and a half",
         20,
-        "return !document.getElementById('recording').hidden || document.querySelector('#attachments .thumb.audio') !== null",
+        "return (!document.getElementById('recording').hidden && parseFloat(document.getElementById('rec-time').innerText) >= 1.5) || document.querySelector('#attachments .thumb.audio') !== null",
     )
     .await;
     s.js("document.dispatchEvent(new KeyboardEvent('keyup', { key: 'F2', bubbles: true })); return true", vec![])
@@ -557,16 +558,51 @@ async fn run() {
         "{served}"
     );
     s.step("api-on").await;
+
+    // 7c. Tools: "@camera_snapshot …" makes the model call the camera; the
+    //     consent dialog asks first, "Don't allow" declines, and the call
+    //     shows above the answer.
+    s.js("document.getElementById('use-tools').click(); return document.getElementById('use-tools').checked && !document.getElementById('use-docs').checked", vec![])
+        .await;
+    s.ask("@camera_snapshot Take a picture of me.").await;
+    let asked = s
+        .until(
+            "the consent dialog",
+            120,
+            "const d = document.getElementById('consent'); return d.open ? document.getElementById('consent-text').innerText : null",
+        )
+        .await;
+    assert!(
+        asked.as_str().unwrap().contains("camera_snapshot"),
+        "{asked}"
+    );
+    // Let the dialog paint before the screenshot.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.step("consent-dialog").await;
+    let call = s
+        .until(
+            "the declined call above the answer",
+            180,
+            "const d = document.getElementById('consent'); if (d.open) { document.getElementById('consent-deny').click(); return null; } const m = [...document.querySelectorAll('.message.assistant')].pop(); const c = m && m.querySelector('.tool-call summary'); return m && !m.classList.contains('streaming') && c ? c.innerText : null",
+        )
+        .await;
+    assert!(call.as_str().unwrap().contains("DECLINED"), "{call}");
+    s.step("tool-declined").await;
+    s.js(
+        "document.getElementById('use-tools').click(); return true",
+        vec![],
+    )
+    .await;
     s.client.close().await.unwrap();
     drop(driver);
 
-    // 8. After a restart the conversation is still there, with its answers
-    //    and the documents answer's sources.
+    // 8. After a restart the conversation is still there, with its answers,
+    //    the documents answer's sources and the declined tool call.
     let (driver, mut s) = h.open().await;
     s.until(
         "the stored conversation after restart",
         20,
-        "const b = document.querySelector('#conversations .conversation-open'); if (b) b.click(); const a = document.querySelectorAll('.message.assistant'); return a.length === 3 && a[2].querySelector('.sources .source-link') !== null",
+        "const b = document.querySelector('#conversations .conversation-open'); if (b) b.click(); const a = document.querySelectorAll('.message.assistant'); return a.length === 4 && a[2].querySelector('.sources .source-link') !== null && a[3].querySelector('.tool-call') !== null",
     )
     .await;
     s.step("after-restart").await;

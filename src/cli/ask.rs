@@ -29,12 +29,6 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
         Some(ctx.open_store()?)
     };
     let engine = ctx.start_engine(args.json).await?;
-    let system = args
-        .gen
-        .system
-        .clone()
-        .or_else(|| ctx.config.system_prompt.clone());
-    let model = engine.info().path.display().to_string();
     let rate = engine
         .info()
         .capabilities
@@ -56,7 +50,7 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
     } else {
         None
     };
-    let mut conv = Conversation::open(store.as_ref(), args.gen.conversation, system, model, rate)?;
+    let mut conv = Conversation::start(ctx, store.as_ref(), &args.gen, &engine)?;
     let template = ctx.request(&args.gen);
     let mut stdout = std::io::stdout();
     let out: Option<&mut dyn Write> = if args.json { None } else { Some(&mut stdout) };

@@ -17,18 +17,12 @@ const HELP: &str =
 pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
     let store = ctx.open_store()?;
     let engine = ctx.start_engine(false).await?;
-    let system = args
-        .gen
-        .system
-        .clone()
-        .or_else(|| ctx.config.system_prompt.clone());
-    let model = engine.info().path.display().to_string();
     let rate = engine
         .info()
         .capabilities
         .audio_sample_rate
         .unwrap_or(16_000);
-    let mut conv = Conversation::open(Some(&store), args.gen.conversation, system, model, rate)?;
+    let mut conv = Conversation::start(ctx, Some(&store), &args.gen, &engine)?;
     let mut pending = Attached::default();
     let template = ctx.request(&args.gen);
     eprintln!(

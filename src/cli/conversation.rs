@@ -9,7 +9,9 @@ use omnidesk::engine::{
 };
 use omnidesk::store::{Attachment, ConversationId, Store};
 
+use super::args::GenerationArgs;
 use super::attach::{self, Attached};
+use super::context::Context;
 use std::io::Write;
 
 /// History plus where it is stored (if anywhere).
@@ -21,6 +23,40 @@ pub struct Conversation {
 }
 
 impl Conversation {
+    /// Continue `gen.conversation` or prepare a new one for `engine`: the
+    /// system prompt from `--system` or the config, the model's name and
+    /// audio rate from the engine.
+    pub fn start(
+        ctx: &Context,
+        store: Option<&Store>,
+        gen: &GenerationArgs,
+        engine: &EngineHandle,
+    ) -> Result<Self> {
+        let system = gen
+            .system
+            .clone()
+            .or_else(|| ctx.config.system_prompt.clone());
+        let info = engine.info();
+        let rate = info.capabilities.audio_sample_rate.unwrap_or(16_000);
+        Self::open(
+            store,
+            gen.conversation,
+            system,
+            info.path.display().to_string(),
+            rate,
+        )
+    }
+
+    /// The system prompt new conversations get.
+    pub fn system_prompt(&self) -> Option<&str> {
+        self.system_prompt.as_deref()
+    }
+
+    /// The model name stored with a new conversation.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
     /// Continue a stored conversation, or prepare a new one.
     pub fn open(
         store: Option<&Store>,

@@ -113,13 +113,7 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
         None
     };
 
-    let system = args
-        .gen
-        .system
-        .clone()
-        .or_else(|| ctx.config.system_prompt.clone());
-    let model = engine.info().path.display().to_string();
-    let mut conv = Conversation::open(store.as_ref(), args.gen.conversation, system, model, rate)?;
+    let mut conv = Conversation::start(ctx, store.as_ref(), &args.gen, &engine)?;
     let template = ctx.request(&args.gen);
     let mut stdout = std::io::stdout();
     let out: Option<&mut dyn Write> = if args.json { None } else { Some(&mut stdout) };

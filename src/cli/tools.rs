@@ -211,23 +211,16 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
         template,
         parallel_calls: false,
     };
-    let system = args
-        .gen
-        .system
-        .clone()
-        .or_else(|| ctx.config.system_prompt.clone());
-    let model = engine.info().path.display().to_string();
-    let conv = Conversation::open(
-        store.as_ref(),
-        args.gen.conversation,
-        system.clone(),
-        model.clone(),
-        16_000,
-    )?;
+    let conv = Conversation::start(ctx, store.as_ref(), &args.gen, &engine)?;
     // Calls made earlier in this conversation are shown to the model again.
     let earlier = match (store.as_ref(), conv.id) {
         (Some(s), Some(id)) => {
-            let h = omnidesk::conversation::history(s, id, 16_000)?;
+            let rate = engine
+                .info()
+                .capabilities
+                .audio_sample_rate
+                .unwrap_or(16_000);
+            let h = omnidesk::conversation::history(s, id, rate)?;
             omnidesk::conversation::earlier_tool_calls(s, &h)?
         }
         _ => Vec::new(),
@@ -267,7 +260,7 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
             None => {
                 let title: String = question.chars().take(60).collect();
                 store
-                    .create_conversation(title.trim(), Some(&model), system.as_deref())?
+                    .create_conversation(title.trim(), Some(conv.model()), conv.system_prompt())?
                     .id
             }
         };

@@ -55,6 +55,26 @@ pub trait Embedder: Send + Sync {
     }
 }
 
+/// Hand `texts` to an embedding thread as the job `make` builds and wait
+/// for its reply; both embedders own such a thread.
+///
+/// # Errors
+/// `EmbedderStopped` when the thread is gone; the job's own error.
+pub(crate) fn on_worker<J>(
+    jobs: &std_mpsc::SyncSender<J>,
+    texts: &[&str],
+    make: impl FnOnce(Vec<String>, std_mpsc::SyncSender<Result<Embedded>>) -> J,
+) -> Result<Embedded> {
+    if texts.is_empty() {
+        return Ok(Embedded::default());
+    }
+    let (reply, rx) = std_mpsc::sync_channel(1);
+    let texts = texts.iter().map(|t| t.to_string()).collect();
+    jobs.send(make(texts, reply))
+        .map_err(|_| RagError::EmbedderStopped)?;
+    rx.recv().map_err(|_| RagError::EmbedderStopped)?
+}
+
 /// What to do with a text longer than the model's window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overflow {
@@ -166,18 +186,11 @@ impl Embedder for LlamaEmbedder {
     }
 
     fn embed_counted(&self, texts: &[&str], overflow: Overflow) -> Result<Embedded> {
-        if texts.is_empty() {
-            return Ok(Embedded::default());
-        }
-        let (reply, rx) = std_mpsc::sync_channel(1);
-        self.jobs
-            .send(Job {
-                texts: texts.iter().map(|t| t.to_string()).collect(),
-                overflow,
-                reply,
-            })
-            .map_err(|_| RagError::EmbedderStopped)?;
-        rx.recv().map_err(|_| RagError::EmbedderStopped)?
+        on_worker(&self.jobs, texts, |texts, reply| Job {
+            texts,
+            overflow,
+            reply,
+        })
     }
 }
 

@@ -73,17 +73,7 @@ impl Embedder for RemoteEmbedder {
     /// The server decides about over-long inputs (most cut or refuse them
     /// themselves), so `overflow` is not enforced here.
     fn embed_counted(&self, texts: &[&str], _overflow: Overflow) -> Result<Embedded> {
-        if texts.is_empty() {
-            return Ok(Embedded::default());
-        }
-        let (reply, rx) = std_mpsc::sync_channel(1);
-        self.jobs
-            .send(Job {
-                texts: texts.iter().map(|t| t.to_string()).collect(),
-                reply,
-            })
-            .map_err(|_| RagError::EmbedderStopped)?;
-        rx.recv().map_err(|_| RagError::EmbedderStopped)?
+        super::embed::on_worker(&self.jobs, texts, |texts, reply| Job { texts, reply })
     }
 }
 

@@ -19,6 +19,23 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
+    /// POST `body` to `path` (under `/v1`) with the token; status and JSON
+    /// body (`Null` when it is not JSON).
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let res = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// Serve `model` (plus `extra` flags) with a fresh data dir.
     pub fn start(model: &Path, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();

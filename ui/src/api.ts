@@ -228,6 +228,10 @@ export interface SendMessage {
   truncateAfter?: number | null;
   useDocs?: boolean;
   useTools?: boolean;
+  /** With useTools: offer only these tools. */
+  tools?: string[] | null;
+  /** With useTools: the first step must call a tool. */
+  requireTool?: boolean;
 }
 
 export type RecordingEvent =

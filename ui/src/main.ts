@@ -611,7 +611,7 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
         if (gen.stopRequested) void api.stopGeneration(gen.id);
         if (ev.droppedMessages > 0)
           notify(`The conversation outgrew the context: the ${ev.droppedMessages} oldest messages were left out of this answer.`, "info");
-        meta.textContent = `reading ${ev.promptTokens} prompt tokens…`;
+        meta.textContent = ev.promptTokens ? `reading ${ev.promptTokens} prompt tokens…` : "working…";
         break;
       case "token":
         answer.content += ev.text;
@@ -649,15 +649,21 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
         break;
     }
   };
+  // "@tool_name question" with Tools ticked: offer only that tool and make
+  // the model call it first.
+  const useTools = ui.useTools.checked;
+  const forced = useTools ? /^@([A-Za-z0-9_.:-]+)\s+([\s\S]*)$/.exec(text) : null;
   try {
     await api.sendMessage(
       {
         conversationId: view.conversationId,
-        text,
+        text: forced ? forced[2] : text,
         attachmentIds: attachments.map((a) => a.id!),
         truncateAfter,
         useDocs: ui.useDocs.checked,
-        useTools: ui.useTools.checked,
+        useTools,
+        tools: forced ? [forced[1]] : null,
+        requireTool: forced !== null,
       },
       onEvent,
     );
