@@ -253,6 +253,51 @@ async fn a_rebuilt_context_decodes_cached_encoder_output_exactly_like_a_fresh_en
     assert_ne!(other.text, fresh_answer.text);
 }
 
+/// `hello.wav` repeated to 40 s: llama.cpp splits it into two 30 s
+/// encoder chunks, each cached on its own.
+fn forty_second_clip() -> Media {
+    let Media::Audio(hello) = audio("hello.wav") else {
+        unreachable!()
+    };
+    let samples: Vec<f32> = hello
+        .samples
+        .iter()
+        .copied()
+        .cycle()
+        .take(40 * 16_000)
+        .collect();
+    Media::Audio(media::Audio::from_samples(16_000, samples).unwrap())
+}
+
+#[tokio::test]
+async fn every_chunk_of_a_long_clip_comes_from_the_cache_after_a_rebuild() {
+    let e = omni().await;
+    let first = e
+        .complete(request(
+            first_conversation(vec![forty_second_clip()]),
+            greedy(),
+            2,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.stats.encoder_cache_misses, 2, "two 30 s windows");
+    assert_eq!(first.stats.audio_tokens, 1500);
+    assert!((first.stats.audio_seconds_encoded - 40.0).abs() < 1e-6);
+    let second = e
+        .complete(request(
+            edited_conversation(vec![forty_second_clip()]),
+            greedy(),
+            2,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(second.stats.media_reused, 0);
+    assert_eq!(second.stats.encoder_cache_hits, 2);
+    assert_eq!(second.stats.encoder_cache_misses, 0);
+    assert_eq!(second.stats.audio_tokens, 1500);
+    assert_eq!(second.stats.audio_seconds_encoded, 0.0);
+}
+
 #[tokio::test]
 async fn encoder_output_over_the_cache_budget_is_not_kept() {
     let e = omni_with_encoder_cache(1).await;

@@ -418,6 +418,20 @@ impl<'m> Session<'m> {
         Ok(true)
     }
 
+    /// Preprocess `media` (resize and normalise, or the mel spectrogram)
+    /// without encoding it; returns the KV cells it will take. Benchmarks
+    /// do this untimed: llama-mtmd-cli's encode time leaves it out too.
+    pub(crate) fn preprocess_media(&mut self, media: &Media) -> Result<usize> {
+        Projector::check(self.capabilities().as_ref(), media)?;
+        self.projector
+            .as_mut()
+            .ok_or(EngineError::UnsupportedMedia {
+                kind: media.kind(),
+                reason: "no projector loaded".into(),
+            })?
+            .n_cells(media)
+    }
+
     /// Evaluate one image or clip on an empty cache (benchmarks), always
     /// running the encoder; returns the KV cells it took.
     pub(crate) fn eval_media(&mut self, media: &Media) -> Result<usize> {
