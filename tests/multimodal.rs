@@ -530,6 +530,8 @@ fn the_cli_finds_the_projector_next_to_the_model_and_stores_the_attachment() {
         "What is it?",
     ]);
     assert_eq!(first["stats"]["image_tokens"], 12);
+    assert_eq!(first["stats"]["encoder_cache_misses"], 1);
+    assert!(first["stats"]["encode_ms_per_image"].as_f64().unwrap() > 0.0);
     let id = first["conversation_id"].as_i64().unwrap().to_string();
     let shown = run(&["history", "--json", &id]);
     let att = &shown["messages"][0]["attachments"][0];
