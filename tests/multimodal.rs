@@ -203,16 +203,18 @@ async fn a_rebuilt_context_decodes_cached_encoder_output_exactly_like_a_fresh_en
     // Two engines get the same two requests; only one keeps encoder output.
     let fresh = omni_with_encoder_cache(0).await;
     let cached = omni().await;
+    let mut firsts = Vec::new();
     let mut answers = Vec::new();
     for e in [&fresh, &cached] {
         let first = e
-            .complete(request(first_conversation(media()), greedy(), 4))
+            .complete(request(first_conversation(media()), greedy(), 8))
             .await
             .unwrap();
         assert_eq!(first.stats.encoder_cache_hits, 0);
         assert_eq!(first.stats.encoder_cache_misses, 2);
         assert!(first.stats.encode_ms_per_image > 0.0);
         assert!(first.stats.encode_ms_per_audio_second > 0.0);
+        firsts.push(first.text);
         let second = e
             .complete(request(edited_conversation(media()), greedy(), 16))
             .await
@@ -226,6 +228,9 @@ async fn a_rebuilt_context_decodes_cached_encoder_output_exactly_like_a_fresh_en
         assert_eq!(second.stats.generated_tokens, 16);
         answers.push(second);
     }
+    // Encoding chunk by chunk (to keep the output) decodes like
+    // llama.cpp's own eval_chunks.
+    assert_eq!(firsts[0], firsts[1]);
     let (fresh_answer, cached_answer) = (&answers[0], &answers[1]);
     assert_eq!(fresh_answer.stats.images_encoded, 1);
     assert_eq!(fresh_answer.stats.encoder_cache_hits, 0);

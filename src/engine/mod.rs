@@ -201,6 +201,8 @@ pub struct GenerationStats {
     #[serde(default)]
     pub encode_ms_per_image: f64,
     /// `audio_encode_ms` per second of audio encoded (0 when none was).
+    /// The encoder always takes 30 s windows, so short clips cost more per
+    /// second than long ones.
     #[serde(default)]
     pub encode_ms_per_audio_second: f64,
 }
