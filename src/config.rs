@@ -343,6 +343,7 @@ impl Config {
             n_batch: self.engine.batch_size.max(1),
             chat_template: self.engine.chat_template.clone(),
             mmproj_path: self.mmproj.clone(),
+            encoder_cache_bytes: crate::engine::ENCODER_CACHE_BYTES,
         }
     }
 }

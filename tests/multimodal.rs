@@ -10,11 +10,18 @@ use omnidesk::engine::{EngineConfig, EngineError, EngineHandle, SamplingParams};
 use omnidesk::media::{self, Media, MediaError};
 
 async fn omni() -> EngineHandle {
+    omni_with_encoder_cache(omnidesk::engine::ENCODER_CACHE_BYTES).await
+}
+
+/// The omni fixture with `bytes` of encoder-output cache (0: off, so
+/// llama.cpp's own `eval_chunks` encodes and decodes every time).
+async fn omni_with_encoder_cache(bytes: usize) -> EngineHandle {
     let (model, mmproj) = omni_fixture();
     EngineHandle::start(EngineConfig {
         n_ctx: 4096,
         n_threads: Some(2),
         mmproj_path: Some(mmproj),
+        encoder_cache_bytes: bytes,
         ..EngineConfig::new(model)
     })
     .await
@@ -164,6 +171,154 @@ async fn a_follow_up_does_not_re_encode_the_image_in_context() {
         second.stats.prompt_tokens
     );
     assert!(second.stats.prompt_reused > 256);
+}
+
+/// The same picture and clip, first in one conversation, then in another
+/// whose first message differs: the KV cache cannot cover them the second
+/// time, so they are decoded again from the encoder-output cache.
+fn first_conversation(media: Vec<Media>) -> Vec<ChatMessage> {
+    ask_with(media, "What is in the picture and the clip?")
+}
+
+fn edited_conversation(media: Vec<Media>) -> Vec<ChatMessage> {
+    vec![
+        ChatMessage::new(Role::System, "Answer in one word."),
+        ChatMessage::with_media(Role::User, "What is in the picture and the clip?", media),
+    ]
+}
+
+/// `photo-448.jpg` with every byte inverted: the same size and token
+/// count, so only the embedding values differ.
+fn inverted_photo() -> Media {
+    let Media::Image(photo) = image("photo-448.jpg") else {
+        unreachable!()
+    };
+    let rgb = photo.rgb.iter().map(|b| 255 - b).collect();
+    Media::Image(media::Image::from_rgb(photo.width, photo.height, rgb).unwrap())
+}
+
+#[tokio::test]
+async fn a_rebuilt_context_decodes_cached_encoder_output_exactly_like_a_fresh_encode() {
+    let media = || vec![image("photo-448.jpg"), audio("hello.wav")];
+    // Two engines get the same two requests; only one keeps encoder output.
+    let fresh = omni_with_encoder_cache(0).await;
+    let cached = omni().await;
+    let mut firsts = Vec::new();
+    let mut answers = Vec::new();
+    for e in [&fresh, &cached] {
+        let first = e
+            .complete(request(first_conversation(media()), greedy(), 8))
+            .await
+            .unwrap();
+        assert_eq!(first.stats.encoder_cache_hits, 0);
+        assert_eq!(first.stats.encoder_cache_misses, 2);
+        assert!(first.stats.encode_ms_per_image > 0.0);
+        assert!(first.stats.encode_ms_per_audio_second > 0.0);
+        firsts.push(first.text);
+        let second = e
+            .complete(request(edited_conversation(media()), greedy(), 16))
+            .await
+            .unwrap();
+        assert_eq!(
+            second.stats.media_reused, 0,
+            "the KV prefix ends before them"
+        );
+        assert_eq!(second.stats.image_tokens, 256);
+        assert_eq!(second.stats.audio_tokens, 750);
+        assert_eq!(second.stats.generated_tokens, 16);
+        answers.push(second);
+    }
+    // Encoding chunk by chunk (to keep the output) decodes like
+    // llama.cpp's own eval_chunks.
+    assert_eq!(firsts[0], firsts[1]);
+    let (fresh_answer, cached_answer) = (&answers[0], &answers[1]);
+    assert_eq!(fresh_answer.stats.images_encoded, 1);
+    assert_eq!(fresh_answer.stats.encoder_cache_hits, 0);
+    assert_eq!(cached_answer.stats.encoder_cache_hits, 2);
+    assert_eq!(cached_answer.stats.encoder_cache_misses, 0);
+    assert_eq!(cached_answer.stats.images_encoded, 0);
+    assert_eq!(cached_answer.stats.audio_seconds_encoded, 0.0);
+    assert_eq!(cached_answer.stats.encode_ms_per_image, 0.0);
+    assert_eq!(
+        cached_answer.text, fresh_answer.text,
+        "cached embeddings must decode to the same answer as a fresh encode"
+    );
+
+    // The comparison can fail: other pixels with the same token count (so
+    // only the embedding values differ) change the answer.
+    let other = fresh
+        .complete(request(
+            edited_conversation(vec![inverted_photo(), audio("hello.wav")]),
+            greedy(),
+            16,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(other.stats.image_tokens, 256);
+    assert_ne!(other.text, fresh_answer.text);
+}
+
+/// `hello.wav` repeated to 40 s: llama.cpp splits it into two 30 s
+/// encoder chunks, each cached on its own.
+fn forty_second_clip() -> Media {
+    let Media::Audio(hello) = audio("hello.wav") else {
+        unreachable!()
+    };
+    let samples: Vec<f32> = hello
+        .samples
+        .iter()
+        .copied()
+        .cycle()
+        .take(40 * 16_000)
+        .collect();
+    Media::Audio(media::Audio::from_samples(16_000, samples).unwrap())
+}
+
+#[tokio::test]
+async fn every_chunk_of_a_long_clip_comes_from_the_cache_after_a_rebuild() {
+    let e = omni().await;
+    let first = e
+        .complete(request(
+            first_conversation(vec![forty_second_clip()]),
+            greedy(),
+            2,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.stats.encoder_cache_misses, 2, "two 30 s windows");
+    assert_eq!(first.stats.audio_tokens, 1500);
+    assert!((first.stats.audio_seconds_encoded - 40.0).abs() < 1e-6);
+    let second = e
+        .complete(request(
+            edited_conversation(vec![forty_second_clip()]),
+            greedy(),
+            2,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(second.stats.media_reused, 0);
+    assert_eq!(second.stats.encoder_cache_hits, 2);
+    assert_eq!(second.stats.encoder_cache_misses, 0);
+    assert_eq!(second.stats.audio_tokens, 1500);
+    assert_eq!(second.stats.audio_seconds_encoded, 0.0);
+}
+
+#[tokio::test]
+async fn encoder_output_over_the_cache_budget_is_not_kept() {
+    let e = omni_with_encoder_cache(1).await;
+    for conversation in [first_conversation, edited_conversation] {
+        let out = e
+            .complete(request(
+                conversation(vec![image("cat-64x48.png")]),
+                greedy(),
+                2,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(out.stats.encoder_cache_hits, 0);
+        assert_eq!(out.stats.encoder_cache_misses, 1);
+        assert_eq!(out.stats.images_encoded, 1);
+    }
 }
 
 #[tokio::test]
@@ -380,6 +535,8 @@ fn the_cli_finds_the_projector_next_to_the_model_and_stores_the_attachment() {
         "What is it?",
     ]);
     assert_eq!(first["stats"]["image_tokens"], 12);
+    assert_eq!(first["stats"]["encoder_cache_misses"], 1);
+    assert!(first["stats"]["encode_ms_per_image"].as_f64().unwrap() > 0.0);
     let id = first["conversation_id"].as_i64().unwrap().to_string();
     let shown = run(&["history", "--json", &id]);
     let att = &shown["messages"][0]["attachments"][0];

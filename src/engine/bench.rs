@@ -130,7 +130,7 @@ pub(crate) fn run(session: &mut Session<'_>, params: &BenchParams) -> Result<Ben
     let mut media = Vec::new();
     for (label, m) in &params.media {
         let mut samples = Vec::new();
-        let mut n_cells = 0;
+        let mut n_cells = session.preprocess_media(m)?;
         for _ in 0..params.repetitions {
             session.reset();
             let t = Instant::now();

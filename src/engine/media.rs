@@ -1,10 +1,12 @@
 //! The multimodal projector (llama.cpp's mtmd) on the engine thread: turns
 //! decoded images and audio into chunks the model can evaluate, and keeps
 //! those chunks by content hash so a follow-up turn never preprocesses the
-//! same picture twice.
+//! same picture twice. Encoder output is kept too ([`EncoderCache`]), so a
+//! picture whose KV cells were lost is decoded again without re-encoding.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Instant;
 
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
@@ -13,8 +15,10 @@ use llama_cpp_2::mtmd::{
     MtmdInputChunks, MtmdInputText,
 };
 
+use super::encoder_cache::{EncoderCache, Key};
 use super::error::{EngineError, Result};
 use super::gguf;
+use super::mtmd_raw::Raw;
 use crate::media::{ContentHash, Media};
 
 /// Preprocessed media kept at most; plenty for one conversation.
@@ -29,11 +33,35 @@ pub struct Capabilities {
     pub audio_sample_rate: Option<u32>,
 }
 
-/// An mtmd context plus its chunk cache.
+/// An mtmd context plus its chunk and encoder-output caches.
 pub(crate) struct Projector {
     ctx: MtmdContext,
     chunks: HashMap<ContentHash, MtmdInputChunks>,
+    /// `None` when configured off (0 bytes): llama.cpp's own path runs.
+    encoder: Option<EncoderCache>,
     pub(crate) caps: Capabilities,
+}
+
+/// What evaluating one image or clip took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct MediaEval {
+    /// Next free position (M-RoPE media advance it by less than their size).
+    pub next_pos: i32,
+    /// Media chunks run through the encoder.
+    pub encoded: usize,
+    /// Media chunks decoded from cached encoder output.
+    pub cached: usize,
+    /// Time in the encoder alone. Without the cache, llama.cpp's helper
+    /// encodes and decodes in one call, so this includes the decoding.
+    pub encode_ms: f64,
+}
+
+/// Whether to look up and fill the encoder-output cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EncoderUse {
+    Cached,
+    /// Always run the encoder (benchmarks measure it).
+    Fresh,
 }
 
 /// The placeholder that marks where media sit in rendered prompt text.
@@ -48,6 +76,7 @@ impl Projector {
         model: &LlamaModel,
         n_threads: u32,
         use_gpu: bool,
+        encoder_cache_bytes: usize,
     ) -> Result<Self> {
         let header = gguf::inspect(path)?;
         if !header.is_projector() {
@@ -85,6 +114,7 @@ impl Projector {
         Ok(Self {
             ctx,
             chunks: HashMap::new(),
+            encoder: (encoder_cache_bytes > 0).then(|| EncoderCache::new(encoder_cache_bytes)),
             caps,
         })
     }
@@ -129,8 +159,8 @@ impl Projector {
             .sum())
     }
 
-    /// Encode `media` and decode its embeddings at `n_past`; returns the
-    /// next position (M-RoPE models advance by less than the token count).
+    /// Encode `media` (or take its encoder output from the cache) and
+    /// decode its embeddings at `n_past`.
     pub(crate) fn eval(
         &mut self,
         media: &Media,
@@ -138,22 +168,64 @@ impl Projector {
         n_past: i32,
         n_batch: u32,
         logits_last: bool,
-    ) -> Result<i32> {
+        encoder_use: EncoderUse,
+    ) -> Result<MediaEval> {
         self.prepare(media)?;
-        let chunks = self
-            .chunks
-            .get(&media.hash())
+        let hash = media.hash();
+        let Self {
+            ctx: mtmd,
+            chunks,
+            encoder,
+            ..
+        } = self;
+        let chunks = chunks
+            .get(&hash)
             .ok_or_else(|| EngineError::Decode("preprocessed media vanished".into()))?;
-        chunks
+        let failed = |e: EngineError| match e {
+            EngineError::Decode(m) => EngineError::Decode(format!("{}: {m}", media.kind())),
+            other => other,
+        };
+        if let Some(cache) = encoder.as_mut() {
+            if let Some(mut raw) = Raw::new(mtmd, ctx) {
+                let cache = (encoder_use == EncoderUse::Cached).then_some(cache);
+                return eval_chunks_cached(
+                    &mut raw,
+                    chunks,
+                    hash,
+                    cache,
+                    n_past,
+                    n_batch,
+                    logits_last,
+                )
+                .map_err(failed);
+            }
+            tracing::warn!("cannot reach llama.cpp's media handles; encoding without the cache");
+        }
+        // llama.cpp's own path: encoder and decoder in one call per chunk.
+        let t = Instant::now();
+        let next_pos = chunks
             .eval_chunks(
-                &mut self.ctx,
+                mtmd,
                 ctx,
                 n_past,
                 0,
                 i32::try_from(n_batch).unwrap_or(512),
                 logits_last,
             )
-            .map_err(|e| EngineError::Decode(format!("{} encoding failed: {e}", media.kind())))
+            .map_err(|e| EngineError::Decode(format!("{} encoding failed: {e}", media.kind())))?;
+        Ok(MediaEval {
+            next_pos,
+            encoded: media_chunks(chunks),
+            cached: 0,
+            encode_ms: t.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Encoder-output cache: entries and bytes held.
+    pub(crate) fn encoder_cache_usage(&self) -> (usize, usize) {
+        self.encoder
+            .as_ref()
+            .map_or((0, 0), |c| (c.len(), c.bytes()))
     }
 
     fn prepare(&mut self, media: &Media) -> Result<&MtmdInputChunks> {
@@ -185,4 +257,59 @@ impl Projector {
             EngineError::InvalidRequest(format!("cannot preprocess the {}: {e}", media.kind()))
         })
     }
+}
+
+/// Media chunks (not marker text) in `chunks`.
+fn media_chunks(chunks: &MtmdInputChunks) -> usize {
+    (0..chunks.len())
+        .filter_map(|i| chunks.get(i))
+        .filter(|c| c.chunk_type() != MtmdInputChunkType::Text)
+        .count()
+}
+
+/// `eval_chunks` chunk by chunk, taking each media chunk's encoder output
+/// from `cache` when it is there and storing it when it was computed.
+fn eval_chunks_cached(
+    raw: &mut Raw<'_, '_>,
+    chunks: &MtmdInputChunks,
+    hash: ContentHash,
+    mut cache: Option<&mut EncoderCache>,
+    n_past: i32,
+    n_batch: u32,
+    logits_last: bool,
+) -> Result<MediaEval> {
+    let mut out = MediaEval {
+        next_pos: n_past,
+        ..MediaEval::default()
+    };
+    let n = chunks.len();
+    for i in 0..n {
+        let chunk = chunks
+            .get(i)
+            .ok_or_else(|| EngineError::Decode("a media chunk vanished".into()))?;
+        let pos = out.next_pos;
+        if chunk.chunk_type() == MtmdInputChunkType::Text {
+            out.next_pos = raw.eval_text(&chunk, pos, n_batch, logits_last && i + 1 == n)?;
+            continue;
+        }
+        let key = Key {
+            media: hash,
+            chunk: i,
+        };
+        let n_tokens = chunk.n_tokens();
+        if let Some(embd) = cache.as_deref_mut().and_then(|c| c.get(&key, n_tokens)) {
+            out.next_pos = raw.decode_embd(&chunk, embd, pos, n_batch)?;
+            out.cached += 1;
+            continue;
+        }
+        let t = Instant::now();
+        let mut embd = raw.encode(&chunk)?;
+        out.encode_ms += t.elapsed().as_secs_f64() * 1000.0;
+        out.encoded += 1;
+        out.next_pos = raw.decode_embd(&chunk, &mut embd, pos, n_batch)?;
+        if let Some(c) = cache.as_deref_mut() {
+            c.insert(key, embd, n_tokens);
+        }
+    }
+    Ok(out)
 }

@@ -7,9 +7,11 @@
 //! channel, so async front ends never block on inference.
 
 pub mod bench;
+mod encoder_cache;
 pub mod error;
 pub mod gguf;
 pub mod media;
+mod mtmd_raw;
 mod prompt;
 pub mod remote;
 pub mod sampling;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use bench::{BenchParams, BenchReport};
+pub use encoder_cache::DEFAULT_BYTES as ENCODER_CACHE_BYTES;
 pub use error::{EngineError, Result};
 pub use media::Capabilities;
 pub use remote::{RemoteConfig, RemoteError};
@@ -54,6 +57,15 @@ pub struct EngineConfig {
     pub chat_template: Option<String>,
     /// Multimodal projector (mmproj) giving the model eyes and/or ears.
     pub mmproj_path: Option<PathBuf>,
+    /// Memory for encoder output kept by content hash, so an image or clip
+    /// seen before is not encoded again once its KV cells are gone; 0 turns
+    /// it off (llama.cpp's own encode-and-decode path).
+    #[serde(default = "default_encoder_cache_bytes")]
+    pub encoder_cache_bytes: usize,
+}
+
+fn default_encoder_cache_bytes() -> usize {
+    ENCODER_CACHE_BYTES
 }
 
 impl EngineConfig {
@@ -67,6 +79,7 @@ impl EngineConfig {
             n_batch: 512,
             chat_template: None,
             mmproj_path: None,
+            encoder_cache_bytes: ENCODER_CACHE_BYTES,
         }
     }
 }
@@ -157,30 +170,84 @@ pub struct GenerationStats {
     pub prompt_tokens_per_s: f64,
     pub tokens_per_s: f64,
     pub seed: u32,
-    /// Tokens produced by images (evaluated this turn).
+    /// Tokens produced by images evaluated this turn (by the encoder or
+    /// from its cache).
     pub image_tokens: usize,
+    /// Images run through the vision encoder this turn.
     pub images_encoded: usize,
-    /// Tokens produced by audio clips (evaluated this turn).
+    /// Tokens produced by audio clips evaluated this turn (by the encoder
+    /// or from its cache).
     pub audio_tokens: usize,
+    /// Seconds of audio run through the audio encoder this turn.
     pub audio_seconds_encoded: f64,
     /// Time spent encoding media and decoding their embeddings.
     pub media_encode_ms: f64,
     /// Images/clips found already in the KV cache and not re-encoded.
     pub media_reused: usize,
+    /// Media chunks (an image, or up to 30 s of audio) decoded from cached
+    /// encoder output instead of running the encoder.
+    #[serde(default)]
+    pub encoder_cache_hits: usize,
+    /// Media chunks that ran through the encoder.
+    #[serde(default)]
+    pub encoder_cache_misses: usize,
+    /// Time in the vision encoder alone.
+    #[serde(default)]
+    pub image_encode_ms: f64,
+    /// Time in the audio encoder alone.
+    #[serde(default)]
+    pub audio_encode_ms: f64,
+    /// `image_encode_ms` per image encoded (0 when none was).
+    #[serde(default)]
+    pub encode_ms_per_image: f64,
+    /// `audio_encode_ms` per second of audio encoded (0 when none was).
+    /// The encoder always takes 30 s windows, so short clips cost more per
+    /// second than long ones.
+    #[serde(default)]
+    pub encode_ms_per_audio_second: f64,
 }
 
 impl GenerationStats {
-    fn record_media(&mut self, media: &crate::media::Media, n_tokens: usize) {
+    fn record_media(
+        &mut self,
+        media: &crate::media::Media,
+        n_tokens: usize,
+        eval: &media::MediaEval,
+    ) {
+        self.encoder_cache_hits += eval.cached;
+        self.encoder_cache_misses += eval.encoded;
         match media {
             crate::media::Media::Image(_) => {
                 self.image_tokens += n_tokens;
-                self.images_encoded += 1;
+                if eval.encoded > 0 {
+                    self.images_encoded += 1;
+                }
+                self.image_encode_ms += eval.encode_ms;
             }
             crate::media::Media::Audio(a) => {
                 self.audio_tokens += n_tokens;
-                self.audio_seconds_encoded += a.seconds();
+                // A long clip is several chunks; count the share encoded.
+                let chunks = eval.encoded + eval.cached;
+                if chunks > 0 {
+                    self.audio_seconds_encoded += a.seconds() * eval.encoded as f64 / chunks as f64;
+                }
+                self.audio_encode_ms += eval.encode_ms;
             }
         }
+    }
+
+    /// Fill the per-image and per-second rates from the totals.
+    fn finish_rates(&mut self) {
+        self.encode_ms_per_image = if self.images_encoded > 0 {
+            self.image_encode_ms / self.images_encoded as f64
+        } else {
+            0.0
+        };
+        self.encode_ms_per_audio_second = if self.audio_seconds_encoded > 0.0 {
+            self.audio_encode_ms / self.audio_seconds_encoded
+        } else {
+            0.0
+        };
     }
 }
 

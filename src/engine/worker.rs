@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::bench;
 use super::error::{EngineError, Result};
 use super::gguf::GgufInfo;
-use super::media::{Capabilities, Projector};
+use super::media::{Capabilities, EncoderUse, Projector};
 use super::prompt::{self, Item};
 use super::text::TextStream;
 use super::{
@@ -249,7 +249,15 @@ impl<'m> Session<'m> {
         let projector = config
             .mmproj_path
             .as_deref()
-            .map(|p| Projector::load(p, model, n_threads, config.n_gpu_layers > 0))
+            .map(|p| {
+                Projector::load(
+                    p,
+                    model,
+                    n_threads,
+                    config.n_gpu_layers > 0,
+                    config.encoder_cache_bytes,
+                )
+            })
             .transpose()?;
         Ok(Self {
             model,
@@ -365,21 +373,28 @@ impl<'m> Session<'m> {
                     })?;
                 let t = Instant::now();
                 let is_last = i + 1 == items.len();
-                let next =
-                    match projector.eval(m, &mut self.ctx, self.n_past, self.n_batch, is_last) {
-                        Ok(next) => next,
-                        Err(e) => {
-                            self.reset();
-                            return Err(e);
-                        }
-                    };
+                let eval = projector.eval(
+                    m,
+                    &mut self.ctx,
+                    self.n_past,
+                    self.n_batch,
+                    is_last,
+                    EncoderUse::Cached,
+                );
+                let eval = match eval {
+                    Ok(eval) => eval,
+                    Err(e) => {
+                        self.reset();
+                        return Err(e);
+                    }
+                };
                 stats.media_encode_ms += ms_since(t);
-                stats.record_media(m, projector.n_media_tokens(m)?);
+                stats.record_media(m, projector.n_media_tokens(m)?, &eval);
                 self.cached.push(Cached {
                     item: items[i],
                     pos: self.n_past,
                 });
-                self.n_past = next;
+                self.n_past = eval.next_pos;
                 self.n_cells += n_tokens;
                 i += 1;
                 continue;
@@ -403,8 +418,22 @@ impl<'m> Session<'m> {
         Ok(true)
     }
 
-    /// Evaluate one image or clip on an empty cache (benchmarks); returns
-    /// the KV cells it took.
+    /// Preprocess `media` (resize and normalise, or the mel spectrogram)
+    /// without encoding it; returns the KV cells it will take. Benchmarks
+    /// do this untimed: llama-mtmd-cli's encode time leaves it out too.
+    pub(crate) fn preprocess_media(&mut self, media: &Media) -> Result<usize> {
+        Projector::check(self.capabilities().as_ref(), media)?;
+        self.projector
+            .as_mut()
+            .ok_or(EngineError::UnsupportedMedia {
+                kind: media.kind(),
+                reason: "no projector loaded".into(),
+            })?
+            .n_cells(media)
+    }
+
+    /// Evaluate one image or clip on an empty cache (benchmarks), always
+    /// running the encoder; returns the KV cells it took.
     pub(crate) fn eval_media(&mut self, media: &Media) -> Result<usize> {
         Projector::check(self.capabilities().as_ref(), media)?;
         let projector = self
@@ -415,7 +444,16 @@ impl<'m> Session<'m> {
                 reason: "no projector loaded".into(),
             })?;
         let n_cells = projector.n_cells(media)?;
-        self.n_past = projector.eval(media, &mut self.ctx, self.n_past, self.n_batch, true)?;
+        self.n_past = projector
+            .eval(
+                media,
+                &mut self.ctx,
+                self.n_past,
+                self.n_batch,
+                true,
+                EncoderUse::Fresh,
+            )?
+            .next_pos;
         self.n_cells += n_cells;
         Ok(n_cells)
     }
@@ -515,6 +553,12 @@ impl<'m> Session<'m> {
             return Ok(outcome(text, FinishReason::Cancelled, stats));
         }
         stats.prompt_ms = ms_since(started);
+        if stats.encoder_cache_hits + stats.encoder_cache_misses > 0 {
+            if let Some((entries, bytes)) = self.projector.as_ref().map(|p| p.encoder_cache_usage())
+            {
+                tracing::debug!(entries, bytes, "encoder-output cache");
+            }
+        }
         let generation_started = Instant::now();
 
         let mut sampler = request.sampling.build(self.model, seed);
@@ -579,6 +623,7 @@ fn grammar_sampler(model: &LlamaModel, g: &Grammar) -> Result<LlamaSampler> {
 fn outcome(text: String, finish: FinishReason, mut stats: GenerationStats) -> GenerationOutcome {
     stats.prompt_tokens_per_s = per_second(stats.prompt_evaluated, stats.prompt_ms);
     stats.tokens_per_s = per_second(stats.generated_tokens, stats.generation_ms);
+    stats.finish_rates();
     GenerationOutcome {
         text,
         finish,
