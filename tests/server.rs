@@ -44,6 +44,12 @@ fn assert_openai_error(body: &Value, code: &str) {
 
 /// Every `data:` payload of a streamed answer, `[DONE]` included.
 async fn stream_events(s: &ServeProcess, body: &Value) -> Vec<String> {
+    read_events(start_stream(s, body).await).await
+}
+
+/// Send a streamed request; returns once the server answered with its
+/// headers (the request is then queued on the engine).
+async fn start_stream(s: &ServeProcess, body: &Value) -> reqwest::Response {
     let res = client()
         .post(format!("{}/chat/completions", s.base))
         .bearer_auth(&s.token)
@@ -56,6 +62,10 @@ async fn stream_events(s: &ServeProcess, body: &Value) -> Vec<String> {
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
+    res
+}
+
+async fn read_events(res: reqwest::Response) -> Vec<String> {
     let text = res.text().await.unwrap();
     text.split("\n\n")
         .filter_map(|ev| ev.strip_prefix("data: "))
@@ -381,6 +391,10 @@ async fn a_client_that_disconnects_frees_the_engine() {
 async fn concurrent_streams_are_answered_whole_and_unmixed() {
     let s = gemma();
     let questions = ["Name three colours.", "What is the capital of France?"];
+    // Each answer below must start from the same KV cache as its streamed
+    // twin (the previous question's), or greedy ties may break differently:
+    // so the second question goes first once, and the streams keep order.
+    s.post("/chat/completions", &ask(questions[1], 20)).await;
     let mut expected = Vec::new();
     for q in questions {
         let (_, plain) = s.post("/chat/completions", &ask(q, 20)).await;
@@ -398,7 +412,11 @@ async fn concurrent_streams_are_answered_whole_and_unmixed() {
         b
     };
     let (first, second) = (stream_body(questions[0]), stream_body(questions[1]));
-    let (a, b) = tokio::join!(stream_events(&s, &first), stream_events(&s, &second));
+    // Both are queued before either is read: the second waits while the
+    // first streams.
+    let first = start_stream(&s, &first).await;
+    let second = start_stream(&s, &second).await;
+    let (a, b) = tokio::join!(read_events(first), read_events(second));
     assert_eq!(streamed_text(&a), expected[0]);
     assert_eq!(streamed_text(&b), expected[1]);
 }
