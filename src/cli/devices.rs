@@ -1,4 +1,4 @@
-//! `omnidesk audio devices` and `omnidesk camera list|snap`.
+//! `omnidesk audio devices|say` and `omnidesk camera list|snap`.
 
 use anyhow::{Context as _, Result};
 use omnidesk::audio;
@@ -9,7 +9,16 @@ use super::context::Context;
 use super::voice;
 
 pub fn audio(ctx: &Context, args: &AudioArgs) -> Result<()> {
-    let AudioCommand::Devices { use_device, json } = &args.command;
+    match &args.command {
+        AudioCommand::Devices { use_device, json } => devices(ctx, use_device.as_deref(), *json),
+        AudioCommand::Say { text, out, json } => {
+            let text = super::ask::question_text(text)?;
+            voice::say(ctx, &text, out.as_deref(), *json)
+        }
+    }
+}
+
+fn devices(ctx: &Context, use_device: Option<&str>, json: bool) -> Result<()> {
     let devices = audio::list_input_devices()?;
     if let Some(wanted) = use_device {
         if wanted == "default" {
@@ -18,9 +27,9 @@ pub fn audio(ctx: &Context, args: &AudioArgs) -> Result<()> {
         } else {
             let found = devices
                 .iter()
-                .find(|d| d.id == *wanted || d.name == *wanted)
+                .find(|d| d.id == wanted || d.name == wanted)
                 .ok_or_else(|| audio::AudioError::DeviceNotFound {
-                    name: wanted.clone(),
+                    name: wanted.to_string(),
                 })?;
             config::remember_input_device(&ctx.config_path, Some(&found.id))?;
             eprintln!(
@@ -33,7 +42,7 @@ pub fn audio(ctx: &Context, args: &AudioArgs) -> Result<()> {
         return Ok(());
     }
     let chosen = ctx.config.audio.input_device.as_deref();
-    if *json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&devices)?);
         return Ok(());
     }
