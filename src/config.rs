@@ -107,6 +107,10 @@ pub struct AudioSettings {
     /// `libonnxruntime.so` for Piper; unset = `$ORT_DYLIB_PATH`, else
     /// `<data dir>/voices/libonnxruntime.so`.
     pub onnxruntime: Option<PathBuf>,
+    /// whisper.cpp model for hearing questions with models that have no
+    /// audio input (and for `listen --transcribe`); unset = off. Run by
+    /// the `omnidesk-whisper` helper program.
+    pub whisper_model: Option<PathBuf>,
 }
 
 impl AudioSettings {
@@ -130,6 +134,7 @@ impl Default for AudioSettings {
             voice: VoiceEngine::Auto,
             piper_voice: None,
             onnxruntime: None,
+            whisper_model: None,
         }
     }
 }

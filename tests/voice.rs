@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{greedy, omni_fixture, request};
-use omnidesk::audio::{self, AudioError, Recorder, RecorderSettings, RecordingEvent, StopReason};
+use omnidesk::audio::{
+    self, AudioError, Recorder, RecorderSettings, RecordingEvent, StopReason, Whisper,
+};
 use omnidesk::camera::{self, CameraError, CameraSettings, FakeSource, FrameSource, NokhwaSource};
 use omnidesk::chat::{ChatMessage, Role};
 use omnidesk::engine::{EngineConfig, EngineHandle, GenerationEvent};
@@ -795,6 +797,171 @@ fn the_cli_says_a_sentence_into_a_wav_with_each_voice() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("en_US-joe-medium.onnx"), "{err}");
+}
+
+// ---------------------------------------------------------------- whisper
+
+/// Whisper tiny.en and its helper program, or `None` (skipped, saying why)
+/// when OMNIDESK_TEST_WHISPER_MODEL is not set.
+fn whisper() -> Option<Whisper> {
+    let Some(model) = std::env::var_os("OMNIDESK_TEST_WHISPER_MODEL").filter(|v| !v.is_empty())
+    else {
+        eprintln!(
+            "skipped: set OMNIDESK_TEST_WHISPER_MODEL \
+             (scripts/test.sh does, from scripts/fetch-test-models.sh whisper-tiny-en)"
+        );
+        return None;
+    };
+    // The helper is built beside the omnidesk binary (target/<profile>/).
+    let helper = std::env::var_os("OMNIDESK_WHISPER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_BIN_EXE_omnidesk")).with_file_name("omnidesk-whisper")
+        });
+    assert!(
+        helper.is_file(),
+        "{} is missing: cargo build -p omnidesk-whisper",
+        helper.display()
+    );
+    Some(Whisper {
+        program: helper,
+        ..Whisper::new(model)
+    })
+}
+
+fn words(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect()
+}
+
+#[test]
+fn whisper_transcribes_a_spoken_question() {
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("question.wav");
+    run(Command::new("espeak-ng").arg("-w").arg(&wav).arg(QUESTION));
+    // espeak-ng writes 22.05 kHz: the clip is resampled on the way.
+    let clip = media::audio::load(&wav, 22_050, &Default::default()).unwrap();
+    let t = w.transcribe(&clip).unwrap();
+    let heard = words(&t.text);
+    assert!(heard.contains("capital of france"), "{t:?}");
+    assert!(!t.segments.is_empty() && t.segments[0].start_ms >= 0);
+}
+
+#[test]
+fn whisper_understands_the_piper_voice() {
+    let (Some(w), Some(paths)) = (whisper(), piper()) else {
+        return;
+    };
+    let pcm = PiperSpeaker::load(&paths)
+        .unwrap()
+        .synthesize("The weather is fine today.")
+        .unwrap();
+    let clip = media::Audio::from_samples(pcm.sample_rate, pcm.samples).unwrap();
+    let heard = words(&w.transcribe(&clip).unwrap().text);
+    assert!(heard.contains("weather"), "{heard}");
+}
+
+#[test]
+fn a_broken_whisper_model_is_a_typed_error() {
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ggml-bad.bin");
+    std::fs::write(&bad, b"not a model").unwrap();
+    let clip = media::Audio::from_samples(16_000, vec![0.0; 16_000]).unwrap();
+    let err = Whisper {
+        model: bad,
+        ..w.clone()
+    }
+    .transcribe(&clip)
+    .unwrap_err();
+    assert_eq!(err.code(), "WHISPER_FAILED", "{err}");
+    let err = Whisper {
+        model: dir.path().join("absent.bin"),
+        ..w
+    }
+    .transcribe(&clip)
+    .unwrap_err();
+    assert!(matches!(err, AudioError::WhisperMissing { .. }), "{err}");
+}
+
+#[test]
+fn listen_with_a_text_model_asks_what_whisper_heard() {
+    // Gemma has no audio input: Whisper's transcript becomes the question.
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (raw, reference) = spoken_raw(dir.path(), QUESTION, 0.5, DEVICE_RATE);
+    let conf = capture_conf(dir.path(), &raw);
+    let seconds = reference.len() as f64 / 16_000.0 + 0.3;
+    let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .env("ALSA_CONFIG_PATH", alsa_path(&conf))
+        .env("OMNIDESK_WHISPER", &w.program)
+        .args(["listen", "--json", "-t", "2", "--temp", "0", "-n", "12"])
+        .args(["--max-seconds", &seconds.to_string(), "--whisper-model"])
+        .arg(&w.model)
+        .arg("--model")
+        .arg(common::test_model())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let heard = words(body["transcript"].as_str().unwrap());
+    assert!(heard.contains("capital of france"), "{body}");
+    assert!(!body["text"].as_str().unwrap().trim().is_empty(), "{body}");
+    // The text model got text, not audio.
+    assert!(body["recording"].is_null(), "{body}");
+    // The stored question is the transcript.
+    let id = body["conversation_id"].as_i64().unwrap().to_string();
+    let shown = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .args(["history", "--json", &id])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let asked = shown["messages"][0]["content"].to_string();
+    assert!(words(&asked).contains("capital of france"), "{shown}");
+}
+
+#[test]
+fn the_cli_transcribes_a_file() {
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("q.wav");
+    run(Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg("Good morning, everyone."));
+    let out = run(Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .env("OMNIDESK_WHISPER", &w.program)
+        .args(["audio", "transcribe", "--json", "--whisper-model"])
+        .arg(&w.model)
+        .arg(&wav));
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        words(body["text"].as_str().unwrap()).contains("good morning"),
+        "{body}"
+    );
+    // Without a model it says how to get one.
+    let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .args(["audio", "transcribe"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("whisper_model"));
 }
 
 #[tokio::test]

@@ -342,9 +342,14 @@ pub struct ListenArgs {
     /// Stop recording after this many seconds [default: `[audio] max_seconds`, 60]
     #[arg(long, value_name = "S")]
     pub max_seconds: Option<f64>,
-    /// First ask the model what it heard and show it ("heard: …")
+    /// First show what was heard ("heard: …"): by Whisper when
+    /// `[audio] whisper_model` is set, else by the model itself
     #[arg(long)]
     pub transcribe: bool,
+    /// whisper.cpp model [default: `[audio] whisper_model`]. With a model
+    /// that has no audio input, Whisper's transcript is the question.
+    #[arg(long, value_name = "PATH")]
+    pub whisper_model: Option<PathBuf>,
     /// Speak the answer aloud (see --voice), sentence by sentence
     #[arg(long)]
     pub speak: bool,
@@ -370,6 +375,18 @@ pub enum AudioCommand {
         /// `default` forgets the choice
         #[arg(long = "use", value_name = "DEVICE")]
         use_device: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Transcribe an audio file (WAV, MP3, FLAC, OGG) with Whisper (the
+    /// omnidesk-whisper helper)
+    Transcribe {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// whisper.cpp model [default: `[audio] whisper_model`]
+        #[arg(long, value_name = "PATH")]
+        whisper_model: Option<PathBuf>,
+        /// Print the JSON transcript (text, segments, ms)
         #[arg(long)]
         json: bool,
     },

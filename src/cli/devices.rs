@@ -1,4 +1,6 @@
-//! `omnidesk audio devices|say` and `omnidesk camera list|snap`.
+//! `omnidesk audio devices|transcribe|say` and `omnidesk camera list|snap`.
+
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use omnidesk::audio;
@@ -11,11 +13,32 @@ use super::voice;
 pub fn audio(ctx: &Context, args: &AudioArgs) -> Result<()> {
     match &args.command {
         AudioCommand::Devices { use_device, json } => devices(ctx, use_device.as_deref(), *json),
+        AudioCommand::Transcribe {
+            file,
+            whisper_model,
+            json,
+        } => transcribe(ctx, file, whisper_model.as_deref(), *json),
         AudioCommand::Say { text, out, json } => {
             let text = super::ask::question_text(text)?;
             voice::say(ctx, &text, out.as_deref(), *json)
         }
     }
+}
+
+/// `omnidesk audio transcribe FILE`.
+fn transcribe(ctx: &Context, file: &Path, model: Option<&Path>, json: bool) -> Result<()> {
+    let whisper = voice::whisper(ctx, model).context(
+        "no Whisper model: pass --whisper-model or set [audio] whisper_model \
+         (scripts/fetch-test-models.sh whisper-tiny-en makes one)",
+    )?;
+    let clip = omnidesk::media::audio::load(file, 16_000, &Default::default())?;
+    let t = whisper.transcribe(&clip)?;
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        println!("{}", t.text);
+    }
+    Ok(())
 }
 
 fn devices(ctx: &Context, use_device: Option<&str>, json: bool) -> Result<()> {

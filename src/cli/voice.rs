@@ -19,6 +19,17 @@ pub struct Voice {
     pub first_audio: Arc<Mutex<Option<Instant>>>,
 }
 
+/// Whisper with `flag`'s model, else `[audio] whisper_model`; `None` when
+/// neither is set.
+pub fn whisper(ctx: &Context, flag: Option<&Path>) -> Option<omnidesk::audio::Whisper> {
+    let model = flag.or(ctx.config.audio.whisper_model.as_deref());
+    model.map(|m| {
+        let mut w = omnidesk::audio::Whisper::new(m);
+        w.threads = ctx.config.engine.threads;
+        w
+    })
+}
+
 /// The voice `[audio] voice` (or `--voice`) asks for.
 pub fn speaker(ctx: &Context) -> Result<Arc<dyn Speaker>> {
     let audio = &ctx.config.audio;
