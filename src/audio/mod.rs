@@ -12,6 +12,7 @@ pub mod devices;
 pub mod error;
 pub mod transcript;
 pub mod trim;
+pub mod whisper;
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ pub use devices::{list_input_devices, InputDevice};
 pub use error::{AudioError, Result};
 pub use transcript::transcribe;
 pub use trim::{Level, TrimSettings};
+pub use whisper::{Transcript, Whisper};
 
 use crate::media::Audio;
 

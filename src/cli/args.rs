@@ -55,6 +55,16 @@ pub struct GlobalArgs {
     /// Prompt tokens evaluated per batch
     #[arg(long, short = 'b', global = true, value_name = "N")]
     pub batch_size: Option<u32>,
+    /// Voice for spoken answers: auto (Piper for English when installed,
+    /// else espeak-ng; espeak-ng for Chinese), piper or espeak
+    /// [default: `[audio] voice`, auto]
+    #[arg(
+        long,
+        global = true,
+        env = "OMNIDESK_VOICE",
+        value_name = "auto|piper|espeak"
+    )]
+    pub voice: Option<omnidesk::tts::VoiceEngine>,
     /// Show llama.cpp's and Omnidesk's logs (-v info, -vv debug)
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -313,7 +323,7 @@ pub struct GenerationArgs {
 pub struct ChatArgs {
     #[command(flatten)]
     pub gen: GenerationArgs,
-    /// Speak answers aloud (espeak-ng), sentence by sentence
+    /// Speak answers aloud (see --voice), sentence by sentence
     #[arg(long)]
     pub speak: bool,
 }
@@ -332,10 +342,15 @@ pub struct ListenArgs {
     /// Stop recording after this many seconds [default: `[audio] max_seconds`, 60]
     #[arg(long, value_name = "S")]
     pub max_seconds: Option<f64>,
-    /// First ask the model what it heard and show it ("heard: …")
+    /// First show what was heard ("heard: …"): by Whisper when
+    /// `[audio] whisper_model` is set, else by the model itself
     #[arg(long)]
     pub transcribe: bool,
-    /// Speak the answer aloud (espeak-ng), sentence by sentence
+    /// whisper.cpp model [default: `[audio] whisper_model`]. With a model
+    /// that has no audio input, Whisper's transcript is the question.
+    #[arg(long, value_name = "PATH")]
+    pub whisper_model: Option<PathBuf>,
+    /// Speak the answer aloud (see --voice), sentence by sentence
     #[arg(long)]
     pub speak: bool,
     /// Print one JSON object (transcript, text, counters, timings)
@@ -360,6 +375,31 @@ pub enum AudioCommand {
         /// `default` forgets the choice
         #[arg(long = "use", value_name = "DEVICE")]
         use_device: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Transcribe an audio file (WAV, MP3, FLAC, OGG) with Whisper (the
+    /// omnidesk-whisper helper)
+    Transcribe {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// whisper.cpp model [default: `[audio] whisper_model`]
+        #[arg(long, value_name = "PATH")]
+        whisper_model: Option<PathBuf>,
+        /// Print the JSON transcript (text, segments, ms)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Speak text with the chosen voice (see --voice): play it, or write
+    /// a WAV with --out
+    Say {
+        /// The text; `-` reads it from standard input
+        #[arg(required = true, value_name = "TEXT")]
+        text: Vec<String>,
+        /// Write a 16-bit WAV here instead of playing
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print one JSON object (voice, seconds, sample rate, file)
         #[arg(long)]
         json: bool,
     },
@@ -416,7 +456,7 @@ pub struct AskArgs {
     /// Take --camera snapshots from generated frames (tests, demos)
     #[arg(long, hide = true)]
     pub fake_camera: bool,
-    /// Speak the answer aloud (espeak-ng), sentence by sentence
+    /// Speak the answer aloud (see --voice), sentence by sentence
     #[arg(long)]
     pub speak: bool,
     /// Do not store the exchange in the history

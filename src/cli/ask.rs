@@ -175,7 +175,7 @@ async fn ask_docs(ctx: &Context, args: &AskArgs, question: &str) -> Result<()> {
 }
 
 /// Join the words; a lone `-` means read standard input.
-fn question_text(words: &[String]) -> Result<String> {
+pub(super) fn question_text(words: &[String]) -> Result<String> {
     let text = if words.len() == 1 && words[0] == "-" {
         let mut s = String::new();
         std::io::stdin()

@@ -53,6 +53,9 @@ impl Context {
         if let Some(n) = global.batch_size {
             config.engine.batch_size = n;
         }
+        if let Some(v) = global.voice {
+            config.audio.voice = v;
+        }
         let data_dir = match &global.data_dir {
             Some(d) => d.clone(),
             None => config::data_dir()?,

@@ -1,4 +1,6 @@
-//! `omnidesk audio devices` and `omnidesk camera list|snap`.
+//! `omnidesk audio devices|transcribe|say` and `omnidesk camera list|snap`.
+
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use omnidesk::audio;
@@ -9,7 +11,37 @@ use super::context::Context;
 use super::voice;
 
 pub fn audio(ctx: &Context, args: &AudioArgs) -> Result<()> {
-    let AudioCommand::Devices { use_device, json } = &args.command;
+    match &args.command {
+        AudioCommand::Devices { use_device, json } => devices(ctx, use_device.as_deref(), *json),
+        AudioCommand::Transcribe {
+            file,
+            whisper_model,
+            json,
+        } => transcribe(ctx, file, whisper_model.as_deref(), *json),
+        AudioCommand::Say { text, out, json } => {
+            let text = super::ask::question_text(text)?;
+            voice::say(ctx, &text, out.as_deref(), *json)
+        }
+    }
+}
+
+/// `omnidesk audio transcribe FILE`.
+fn transcribe(ctx: &Context, file: &Path, model: Option<&Path>, json: bool) -> Result<()> {
+    let whisper = voice::whisper(ctx, model).context(
+        "no Whisper model: pass --whisper-model or set [audio] whisper_model \
+         (scripts/fetch-test-models.sh whisper-tiny-en makes one)",
+    )?;
+    let clip = omnidesk::media::audio::load(file, 16_000, &Default::default())?;
+    let t = whisper.transcribe(&clip)?;
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        println!("{}", t.text);
+    }
+    Ok(())
+}
+
+fn devices(ctx: &Context, use_device: Option<&str>, json: bool) -> Result<()> {
     let devices = audio::list_input_devices()?;
     if let Some(wanted) = use_device {
         if wanted == "default" {
@@ -18,9 +50,9 @@ pub fn audio(ctx: &Context, args: &AudioArgs) -> Result<()> {
         } else {
             let found = devices
                 .iter()
-                .find(|d| d.id == *wanted || d.name == *wanted)
+                .find(|d| d.id == wanted || d.name == wanted)
                 .ok_or_else(|| audio::AudioError::DeviceNotFound {
-                    name: wanted.clone(),
+                    name: wanted.to_string(),
                 })?;
             config::remember_input_device(&ctx.config_path, Some(&found.id))?;
             eprintln!(
@@ -33,7 +65,7 @@ pub fn audio(ctx: &Context, args: &AudioArgs) -> Result<()> {
         return Ok(());
     }
     let chosen = ctx.config.audio.input_device.as_deref();
-    if *json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&devices)?);
         return Ok(());
     }

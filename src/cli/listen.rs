@@ -23,11 +23,16 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
     };
     let engine = ctx.start_engine(args.json).await?;
     let caps = engine.info().capabilities;
-    let Some(rate) = caps.audio_sample_rate.filter(|_| caps.audio) else {
-        anyhow::bail!(
-            "{} has no audio input: load a model with an audio projector (e.g. Qwen2.5-Omni with its mmproj)",
+    let whisper = voice::whisper(ctx, args.whisper_model.as_deref());
+    // A model without audio input hears the question through Whisper: the
+    // transcript is the question, and no audio is sent.
+    let (rate, text_only) = match (caps.audio_sample_rate.filter(|_| caps.audio), &whisper) {
+        (Some(rate), _) => (rate, false),
+        (None, Some(_)) => (16_000, true),
+        (None, None) => anyhow::bail!(
+            "{} has no audio input: load a model with an audio projector (e.g. Qwen2.5-Omni with its mmproj), or set [audio] whisper_model (--whisper-model) to transcribe the question",
             engine.info().path.display()
-        );
+        ),
     };
     let voice = if args.speak {
         Some(voice::start_voice(ctx)?)
@@ -94,23 +99,33 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
 
     let mut attached = Attached::default();
     let recorded = match &store {
-        Some(_) => Some(voice::save_recording(&ctx.data_dir, &clip.audio)?),
-        None => None,
+        Some(_) if !text_only => Some(voice::save_recording(&ctx.data_dir, &clip.audio)?),
+        _ => None,
     };
     let media = Media::Audio(clip.audio.clone());
     match &recorded {
         Some(p) => attached.push(p, media),
-        None => attached.media.push(media),
+        None if !text_only => attached.media.push(media),
+        None => {}
     }
 
-    let transcript = if args.transcribe {
-        let t = audio::transcribe(&engine, &clip.audio, 128).await?;
-        if !args.json {
-            eprintln!("heard: {t}");
+    let transcript = match &whisper {
+        Some(w) if args.transcribe || text_only => {
+            let (w, clip_audio) = (w.clone(), clip.audio.clone());
+            let t = tokio::task::spawn_blocking(move || w.transcribe(&clip_audio))
+                .await
+                .context("the Whisper task failed")??;
+            Some(t.text)
         }
-        Some(t)
-    } else {
-        None
+        _ if args.transcribe => Some(audio::transcribe(&engine, &clip.audio, 128).await?),
+        _ => None,
+    };
+    if let (Some(t), false) = (&transcript, args.json) {
+        eprintln!("heard: {t}");
+    }
+    let question = match (&transcript, text_only) {
+        (Some(t), true) => t.clone(),
+        _ => args.prompt.clone(),
     };
 
     let mut conv = Conversation::start(ctx, store.as_ref(), &args.gen, &engine)?;
@@ -123,7 +138,7 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
             &engine,
             store.as_ref(),
             &template,
-            &args.prompt,
+            &question,
             attached,
             Some(&mut writer),
         )

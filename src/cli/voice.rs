@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use omnidesk::camera::{self, CameraSettings, FakeSource, FrameSource, NokhwaSource};
 use omnidesk::media::{Audio, Image};
-use omnidesk::tts::{EspeakSpeaker, Narrator, SentenceSplitter, SpeechEvent};
+use omnidesk::tts::{self, Narrator, Pcm, SentenceSplitter, Speaker, SpeechEvent};
 
 use super::context::Context;
 
@@ -19,9 +19,29 @@ pub struct Voice {
     pub first_audio: Arc<Mutex<Option<Instant>>>,
 }
 
-/// Start espeak-ng speech on the configured output device.
+/// Whisper with `flag`'s model, else `[audio] whisper_model`; `None` when
+/// neither is set.
+pub fn whisper(ctx: &Context, flag: Option<&Path>) -> Option<omnidesk::audio::Whisper> {
+    let model = flag.or(ctx.config.audio.whisper_model.as_deref());
+    model.map(|m| {
+        let mut w = omnidesk::audio::Whisper::new(m);
+        w.threads = ctx.config.engine.threads;
+        w
+    })
+}
+
+/// The voice `[audio] voice` (or `--voice`) asks for.
+pub fn speaker(ctx: &Context) -> Result<Arc<dyn Speaker>> {
+    let audio = &ctx.config.audio;
+    let speaker = tts::choose_speaker(audio.voice, &audio.piper_paths(&ctx.data_dir))
+        .context("cannot load the voice")?;
+    tracing::info!(voice = speaker.name(), "speaking with");
+    Ok(speaker)
+}
+
+/// Start speech with the chosen voice on the configured output device.
 pub fn start_voice(ctx: &Context) -> Result<Voice> {
-    let speaker = Arc::new(EspeakSpeaker::default());
+    let speaker = speaker(ctx)?;
     let (narrator, mut events) = Narrator::start(speaker, ctx.config.audio.output_device.clone())
         .context("cannot speak answers")?;
     let first_audio = Arc::new(Mutex::new(None));
@@ -139,4 +159,64 @@ pub fn save_snapshot(data_dir: &Path, image: &Image) -> Result<PathBuf> {
         &data_dir.join("snapshots"),
         image,
     )?)
+}
+
+/// `omnidesk audio say`: speak `text` sentence by sentence into one clip,
+/// then write it as a WAV (`out`) or play it.
+pub fn say(ctx: &Context, text: &str, out: Option<&Path>, json: bool) -> Result<()> {
+    let speaker = speaker(ctx)?;
+    let started = Instant::now();
+    let pcm = synthesize_all(&*speaker, text)?;
+    let synth_ms = started.elapsed().as_millis();
+    if let Some(path) = out {
+        let audio = omnidesk::media::Audio::from_samples(pcm.sample_rate, pcm.samples.clone())
+            .context("the voice produced no audio")?;
+        omnidesk::audio::write_wav(&audio, path)?;
+    } else {
+        let (device, label) =
+            tts::player::output_device(ctx.config.audio.output_device.as_deref())?;
+        tts::player::play(&device, &label, &pcm, &|| false, &|| {}, &|| {})?;
+    }
+    if json {
+        let report = serde_json::json!({
+            "voice": speaker.name(),
+            "sample_rate": pcm.sample_rate,
+            "seconds": pcm.seconds(),
+            "synthesis_ms": synth_ms,
+            "file": out,
+        });
+        println!("{report}");
+    } else if let Some(path) = out {
+        eprintln!(
+            "{:.1} s of speech ({}) written to {}",
+            pcm.seconds(),
+            speaker.name(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Speak each sentence and join the clips at the first clip's rate.
+fn synthesize_all(speaker: &dyn Speaker, text: &str) -> Result<Pcm> {
+    let mut splitter = SentenceSplitter::new();
+    let mut sentences = splitter.push(text);
+    sentences.extend(splitter.finish());
+    let mut all: Option<Pcm> = None;
+    for sentence in sentences.iter().filter(|s| !s.trim().is_empty()) {
+        let pcm = speaker.synthesize(sentence)?;
+        match &mut all {
+            None => all = Some(pcm),
+            Some(a) => {
+                let samples = omnidesk::media::resample::resample(
+                    &pcm.samples,
+                    pcm.sample_rate,
+                    a.sample_rate,
+                )
+                .map_err(anyhow::Error::msg)?;
+                a.samples.extend(samples);
+            }
+        }
+    }
+    all.context("nothing to say")
 }

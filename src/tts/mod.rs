@@ -1,4 +1,5 @@
-//! Spoken replies: a [`Speaker`] turns text into PCM, and a [`Narrator`]
+//! Spoken replies: a [`Speaker`] turns text into PCM (the Piper neural
+//! voice or espeak-ng, see [`choose_speaker`]), and a [`Narrator`]
 //! speaks a streamed answer sentence by sentence — sentence N plays while
 //! N+1 is synthesised and the model writes N+2 — and falls silent at once
 //! on [`Narrator::stop`].
@@ -8,8 +9,10 @@
 //! [`Narrator`] is `Clone + Send + Sync`; every method only sends on a
 //! channel or flips an atomic, so it is safe to call from async code.
 
+pub mod choice;
 pub mod error;
 pub mod espeak;
+pub mod piper;
 pub mod player;
 pub mod sentences;
 
@@ -19,8 +22,10 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
+pub use choice::{choose_speaker, piper_paths, BilingualSpeaker, VoiceEngine};
 pub use error::{Result, TtsError};
 pub use espeak::EspeakSpeaker;
+pub use piper::{PiperPaths, PiperSpeaker};
 pub use sentences::SentenceSplitter;
 
 /// Mono PCM from a speech engine.
