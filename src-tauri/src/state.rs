@@ -18,7 +18,7 @@ use omnidesk::media::Media;
 use omnidesk::rag::{self, Embedder, LlamaEmbedder, Rag, RemoteEmbedder};
 use omnidesk::store::{Attachment, Store};
 use omnidesk::tools::ConsentDecision;
-use omnidesk::tts::{EspeakSpeaker, Narrator};
+use omnidesk::tts::{choose_speaker, Narrator};
 use serde::Serialize;
 use std::sync::atomic::AtomicBool;
 
@@ -519,22 +519,27 @@ impl Capture {
     }
 }
 
-/// Spoken replies: one narrator (espeak-ng on the configured speaker),
-/// started the first time an answer is to be spoken.
+/// Spoken replies: one narrator with the configured voice (Piper for
+/// English when installed, espeak-ng otherwise and for Chinese), started
+/// the first time an answer is to be spoken.
 #[derive(Clone, Default)]
 pub struct Speech(Arc<Mutex<Option<Narrator>>>);
 
 impl Speech {
-    /// The narrator, starting it on `output` (`None` = default device).
+    /// The narrator with the voice and speaker of `settings` (`None` =
+    /// default device).
     ///
     /// # Errors
-    /// `NO_OUTPUT_DEVICE` and the like when there is nothing to play on.
-    pub fn narrator(&self, output: Option<String>) -> CommandResult<Narrator> {
+    /// `NO_OUTPUT_DEVICE` and the like when there is nothing to play on; a
+    /// Piper voice chosen explicitly that cannot load.
+    pub fn narrator(&self, settings: &Settings) -> CommandResult<Narrator> {
         let mut g = lock(&self.0);
         if let Some(n) = g.as_ref() {
             return Ok(n.clone());
         }
-        let (narrator, mut events) = Narrator::start(Arc::new(EspeakSpeaker::default()), output)?;
+        let audio = settings.get().audio;
+        let speaker = choose_speaker(audio.voice, &audio.piper_paths(&settings.data_dir))?;
+        let (narrator, mut events) = Narrator::start(speaker, audio.output_device.clone())?;
         // Nobody shows these yet; drain them so they do not pile up.
         tauri::async_runtime::spawn(async move {
             while let Some(e) = events.recv().await {
@@ -543,6 +548,13 @@ impl Speech {
         });
         *g = Some(narrator.clone());
         Ok(narrator)
+    }
+
+    /// Stop and forget the narrator (the voice or speaker changed).
+    pub fn reset(&self) {
+        if let Some(n) = lock(&self.0).take() {
+            n.stop();
+        }
     }
 
     /// Fall silent now (stop pressed, push-to-talk pressed).

@@ -192,6 +192,7 @@ export interface Settings {
   repeatPenalty: number;
   seed: number | null;
   speakReplies: boolean;
+  voice: "auto" | "piper" | "espeak";
   backendKind: "local" | "openai";
   backendUrl: string;
   backendModel: string;

@@ -1045,6 +1045,7 @@ async function saveSettings() {
     repeatPenalty: num("repeatPenalty"),
     seed: seed === "" ? null : Number(seed),
     speakReplies: (f.elements.namedItem("speakReplies") as HTMLInputElement).checked,
+    voice: (f.elements.namedItem("voice") as HTMLSelectElement).value as Settings["voice"],
     backendKind: (f.elements.namedItem("backendKind") as HTMLSelectElement).value === "openai" ? "openai" : "local",
     backendUrl: get("backendUrl"),
     backendModel: get("backendModel"),

@@ -212,7 +212,7 @@ async fn run(
     let mut voice = None;
     if config.audio.speak_replies {
         state.speech.stop();
-        match state.speech.narrator(config.audio.output_device.clone()) {
+        match state.speech.narrator(&state.settings) {
             Ok(n) => voice = Some((n, SentenceSplitter::new())),
             Err(e) => {
                 let _ = on_event.send(ChatEvent::Notice {

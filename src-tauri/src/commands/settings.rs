@@ -4,6 +4,7 @@
 use omnidesk::config::{BackendKind, Config};
 use omnidesk::engine::SamplingParams;
 use omnidesk::models::fit::GpuLayers;
+use omnidesk::tts::VoiceEngine;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
 
@@ -32,6 +33,10 @@ pub struct SettingsView {
     /// Speak answers aloud, sentence by sentence.
     #[serde(default)]
     pub speak_replies: bool,
+    /// `auto` (Piper for English when installed, else espeak-ng), `piper`
+    /// or `espeak`.
+    #[serde(default)]
+    pub voice: VoiceEngine,
     /// `local` (this computer) or `openai` (any OpenAI-compatible server).
     #[serde(default)]
     pub backend_kind: BackendKind,
@@ -74,6 +79,7 @@ impl SettingsView {
             repeat_penalty: c.sampling.repeat_penalty,
             seed: c.sampling.seed,
             speak_replies: c.audio.speak_replies,
+            voice: c.audio.voice,
             backend_kind: c.backend.kind,
             backend_url: c.backend.url.clone().unwrap_or_default(),
             backend_model: c.backend.model.clone().unwrap_or_default(),
@@ -92,6 +98,7 @@ impl SettingsView {
         c.engine.threads = self.threads;
         c.engine.n_gpu_layers = self.n_gpu_layers.map_or(GpuLayers::Auto, GpuLayers::Count);
         c.audio.speak_replies = self.speak_replies;
+        c.audio.voice = self.voice;
         let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
         c.backend.kind = self.backend_kind;
         c.backend.url = text(&self.backend_url);
@@ -143,6 +150,10 @@ pub async fn update_settings<R: Runtime>(
     let saved = state.settings.update(|c| settings.apply(c))?;
     if saved.engine != before.engine || saved.backend != before.backend {
         load_configured(&app, &state);
+    }
+    if saved.audio != before.audio {
+        // The next spoken answer starts a narrator with the new voice.
+        state.speech.reset();
     }
     Ok(SettingsView::from_config(
         &saved,
