@@ -30,8 +30,8 @@ OMNIDESK_TEST_PIPER_VOICE="$(scripts/fetch-test-models.sh piper-joe-medium | tai
 export OMNIDESK_TEST_PIPER_VOICE
 OMNIDESK_TEST_ONNXRUNTIME="$(scripts/fetch-test-models.sh onnxruntime | tail -n 1)"
 export OMNIDESK_TEST_ONNXRUNTIME
-# Whisper tiny.en (converted to ggml) for the omnidesk-whisper helper, which
-# `cargo test --workspace` builds next to the omnidesk binary.
+# Whisper tiny.en (converted to ggml) for the omnidesk-whisper helper, built
+# below next to the omnidesk binary (cargo test alone does not build it).
 OMNIDESK_TEST_WHISPER_MODEL="$(scripts/fetch-test-models.sh whisper-tiny-en | tail -n 1)"
 export OMNIDESK_TEST_WHISPER_MODEL
 
@@ -42,6 +42,8 @@ echo "[test] cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "[test] cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "[test] cargo build -p omnidesk-whisper (the helper the Whisper tests run)" >&2
+cargo build --locked -p omnidesk-whisper
 echo "[test] cargo test" >&2
 cargo test --workspace --all-targets --locked
 if [ "${OMNIDESK_SKIP_E2E:-0}" != 1 ]; then

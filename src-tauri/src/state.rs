@@ -216,6 +216,10 @@ pub struct AttachmentView {
     pub thumbnail: Option<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// What Whisper heard, instead of an attachment, for a recording made
+    /// while a model without audio input is loaded (`kind` "transcript").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
 }
 
 /// Attachments waiting in the composer, by id.

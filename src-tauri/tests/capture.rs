@@ -189,3 +189,53 @@ fn answers_are_spoken_when_the_setting_is_on() {
     // At least a quarter second of 16 kHz 16-bit audio reached the device.
     assert!(bytes > 8_000, "{bytes} bytes played");
 }
+
+#[test]
+fn push_to_talk_with_a_model_that_cannot_hear_gives_whispers_transcript() {
+    alsa();
+    let Some(whisper_model) =
+        std::env::var_os("OMNIDESK_TEST_WHISPER_MODEL").filter(|v| !v.is_empty())
+    else {
+        eprintln!("skipped: set OMNIDESK_TEST_WHISPER_MODEL (scripts/test.sh does)");
+        return;
+    };
+    // The helper program is built beside the test binaries' folder
+    // (target/<profile>/omnidesk-whisper) by `cargo test --workspace`.
+    let helper = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("omnidesk-whisper");
+    assert!(
+        helper.is_file(),
+        "{}: cargo build -p omnidesk-whisper",
+        helper.display()
+    );
+    std::env::set_var("OMNIDESK_WHISPER", &helper);
+    let t = TestApp::with_config(Some(test_model()), |c| {
+        c.audio.max_seconds = 3.0;
+        c.audio.whisper_model = Some(whisper_model.into());
+    });
+    t.wait_for_model();
+    let (channel, events) = collecting_channel();
+    tauri::async_runtime::block_on(capture::start_recording(t.app.state::<AppState>(), channel))
+        .expect("the file-backed microphone opens");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "stopped")
+    {
+        assert!(Instant::now() < deadline, "no stop event");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let view = t
+        .invoke("stop_recording", InvokeBody::default())
+        .expect("the clip is transcribed");
+    assert_eq!(view["kind"], "transcript", "{view}");
+    assert!(view["id"].is_null(), "nothing is staged: {view}");
+    let heard = view["transcript"].as_str().unwrap().to_lowercase();
+    assert!(heard.contains("weather"), "Whisper heard {heard:?}");
+}

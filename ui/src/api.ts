@@ -36,6 +36,8 @@ export interface AttachmentView {
   thumbnail: string | null;
   width: number | null;
   height: number | null;
+  /** What Whisper heard (recordings with a model that cannot hear). */
+  transcript?: string;
 }
 
 export interface Stats {

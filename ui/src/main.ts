@@ -960,9 +960,17 @@ async function stopRecording(afterStart = false) {
   recording = null;
   endRecordingUi();
   try {
-    stageAll([await api.stopRecording()]);
+    const clip = await api.stopRecording();
+    if (clip.transcript !== undefined) {
+      // A model without audio input: Whisper's transcript is the question.
+      if (!clip.transcript) notify("Nothing was understood in the recording.", "info");
+      ui.input.value = ui.input.value ? `${ui.input.value} ${clip.transcript}` : clip.transcript;
+      ui.input.focus();
+      return;
+    }
+    stageAll([clip]);
     if (view.model?.model && !view.model.model.audio)
-      notify("The loaded model cannot hear audio; it will refuse the recording when you send.", "info");
+      notify("The loaded model cannot hear audio; it will refuse the recording when you send (set [audio] whisper_model to transcribe instead).", "info");
   } catch (e) {
     notifyError(e);
   }

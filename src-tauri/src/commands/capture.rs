@@ -1,11 +1,12 @@
 //! Push-to-talk and the camera. A recording streams level-meter events over
 //! a `Channel` until `stop_recording` turns it into an audio attachment at
-//! the model's rate; the camera streams small preview frames and
+//! the model's rate (or, for a model that cannot hear, into Whisper's
+//! transcript when `[audio] whisper_model` is set); the camera streams small preview frames and
 //! `snap_camera` stages a full-size picture. Both captures are kept under
 //! the data dir so their messages can be replayed, and both enter the
 //! composer exactly like a picked file.
 
-use omnidesk::audio::{self, Recorder, RecorderSettings, RecordingEvent};
+use omnidesk::audio::{self, Recorder, RecorderSettings, RecordingEvent, Whisper};
 use omnidesk::camera::{self, CameraInfo, CameraSettings, Preview};
 use omnidesk::media::{self, attach, Media};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use tauri::State;
 
 use crate::commands::media::{stage, thumbnail};
 use crate::error::{CommandError, CommandResult};
-use crate::state::{AppState, AttachmentView};
+use crate::state::{AppState, AttachmentView, EngineState};
 
 /// Preview frames per second and width: enough to aim the camera, cheap to
 /// send through the IPC.
@@ -74,6 +75,25 @@ pub async fn stop_recording(state: State<'_, AppState>) -> CommandResult<Attachm
         .ok_or_else(|| CommandError::invalid("nothing is being recorded"))?;
     let clip = recording.finish().await?;
     let state = state.inner().clone();
+    let hears = match state.engine.get() {
+        EngineState::Ready { engine, .. } => engine.info().capabilities.audio,
+        _ => true,
+    };
+    if let Some(model) = state.settings.get().audio.whisper_model.filter(|_| !hears) {
+        let heard = tauri::async_runtime::spawn_blocking(move || {
+            Whisper::new(model).transcribe(&clip.audio)
+        })
+        .await??;
+        return Ok(AttachmentView {
+            id: None,
+            name: "Transcript".into(),
+            kind: "transcript".into(),
+            thumbnail: None,
+            width: None,
+            height: None,
+            transcript: Some(heard.text.trim().to_owned()),
+        });
+    }
     tauri::async_runtime::spawn_blocking(move || {
         let dir = state.settings.data_dir.join("recordings");
         let path = audio::keep_recording(&dir, &clip.audio)?;

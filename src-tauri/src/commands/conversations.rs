@@ -97,6 +97,7 @@ pub async fn get_conversation(
                             thumbnail: img.as_ref().and_then(thumbnail),
                             width: img.as_ref().map(|i| i.width),
                             height: img.as_ref().map(|i| i.height),
+                            transcript: None,
                         }
                     })
                     .collect(),

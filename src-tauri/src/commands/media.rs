@@ -43,6 +43,7 @@ fn view(id: Option<u64>, name: &str, media: &Media) -> AttachmentView {
         thumbnail: thumb,
         width: w,
         height: h,
+        transcript: None,
     }
 }
 
