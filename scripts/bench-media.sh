@@ -2,7 +2,7 @@
 # Image and audio encode time: omnidesk bench next to llama.cpp's own
 # llama-mtmd-cli (built by scripts/build-reference.sh) on the same model,
 # projector, files and threads. Both report encode + decode of the
-# embeddings; prints our/reference speed ratios.
+# embeddings; prints our/reference speed ratios of the medians over REPS.
 #
 # Usage: scripts/bench-media.sh [MODEL.gguf MMPROJ.gguf]
 #        (default: the tiny omni fixture from scripts/make-omni-fixture.sh)
@@ -40,15 +40,15 @@ ours_json="$(OMNIDESK_CONFIG=/dev/null "$OURS" bench --model "$MODEL" --mmproj "
     -p 0 -g 0 -r "$REPS" --image "$WORK/image-448.jpg" --image "$WORK/image-896.jpg" \
     --audio "$WORK/audio-30s.wav" --json)"
 
-ref_ms() { # flag file -> mean of encode+decode ms over REPS runs
-    local total=0
+ref_ms() { # flag file -> median of encode+decode ms over REPS runs
+    local all=""
     for _ in $(seq "$REPS"); do
         ms=$("$REF_BIN/llama-mtmd-cli" -m "$MODEL" --mmproj "$MMPROJ" "$1" "$2" -p x -n 1 \
                 -t "$THREADS" --temp 0 -v 2>&1 |
              awk '/batch encoding done in|decoded \(batch/ { for (i=1;i<=NF;i++) if ($i=="ms") s+=$(i-1) } END { print s+0 }')
-        total=$(python3 -c "print($total + $ms)")
+        all="$all $ms"
     done
-    python3 -c "print($total / $REPS)"
+    python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" $all
 }
 ref_448=$(ref_ms --image "$WORK/image-448.jpg")
 ref_896=$(ref_ms --image "$WORK/image-896.jpg")
@@ -61,6 +61,6 @@ refs = {"image-448.jpg": float(sys.argv[2]), "image-896.jpg": float(sys.argv[3])
 print(f"{'input':<16}{'cells':>7}{'omnidesk ms':>13}{'mtmd-cli ms':>13}{'speed ratio':>13}")
 for name, ref in refs.items():
     m = ours[name]
-    mean = m["encode_ms"]["mean"]
-    print(f"{name:<16}{m['n_cells']:>7}{mean:>13.1f}{ref:>13.1f}{ref / mean:>13.3f}")
+    med = m["encode_ms"]["median"]
+    print(f"{name:<16}{m['n_cells']:>7}{med:>13.1f}{ref:>13.1f}{ref / med:>13.3f}")
 PY

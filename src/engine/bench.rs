@@ -47,11 +47,14 @@ pub struct MediaBench {
     pub encode_ms: Measure,
 }
 
-/// Mean and standard deviation over repetitions.
+/// Mean, standard deviation and median over repetitions (the median for
+/// comparisons: one preempted repetition on a busy machine moves the mean).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measure {
     pub mean: f64,
     pub stddev: f64,
+    #[serde(default)]
+    pub median: f64,
 }
 
 impl Measure {
@@ -62,9 +65,18 @@ impl Measure {
         let n = samples.len() as f64;
         let mean = samples.iter().sum::<f64>() / n;
         let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let mid = sorted.len() / 2;
+        let median = if sorted.len().is_multiple_of(2) {
+            (sorted[mid - 1] + sorted[mid]) / 2.0
+        } else {
+            sorted[mid]
+        };
         Self {
             mean,
             stddev: var.sqrt(),
+            median,
         }
     }
 }
@@ -174,6 +186,14 @@ fn pseudo_random_tokens(n_vocab: i32, n: usize) -> Vec<LlamaToken> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn measure_median_ignores_one_slow_repetition() {
+        let m = Measure::of(&[10.0, 11.0, 12.0, 100.0]);
+        assert_eq!(m.median, 11.5);
+        assert!(m.mean > 30.0);
+        assert_eq!(Measure::of(&[3.0, 1.0, 2.0]).median, 2.0);
+    }
 
     #[test]
     fn measure_of_constant_samples_has_no_spread() {

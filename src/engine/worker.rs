@@ -450,7 +450,9 @@ impl<'m> Session<'m> {
                 &mut self.ctx,
                 self.n_past,
                 self.n_batch,
-                true,
+                // No logits: like llama-mtmd-cli's timing, this measures
+                // encoding and decoding the embeddings, nothing after.
+                false,
                 EncoderUse::Fresh,
             )?
             .next_pos;
