@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{collecting_channel, file_sound_card, test_model, FileSoundCard, TestApp};
@@ -53,16 +53,7 @@ fn push_to_talk_records_real_speech_into_an_audio_attachment() {
     assert_eq!(again["code"], "BUSY", "{again}");
     // The file plugin is not clocked: the whole clip arrives at once, and
     // the recording then stops itself at the 3 s maximum.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !events
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|e| e["kind"] == "stopped")
-    {
-        assert!(Instant::now() < deadline, "no stop event");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_stopped(&events);
     let events = events.lock().unwrap().clone();
     let levels: Vec<&Value> = events.iter().filter(|e| e["kind"] == "level").collect();
     assert!(!levels.is_empty(), "level-meter events: {events:?}");
@@ -87,6 +78,20 @@ fn push_to_talk_records_real_speech_into_an_audio_attachment() {
         .invoke("stop_recording", InvokeBody::default())
         .unwrap_err();
     assert_eq!(err["code"], "INVALID_INPUT", "{err}");
+}
+
+/// Wait (at most 20 s) for the recording's `stopped` event.
+fn wait_until_stopped(events: &Mutex<Vec<Value>>) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "stopped")
+    {
+        assert!(Instant::now() < deadline, "no stop event");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Seconds of audio in a 16-bit mono WAV, from its header.
@@ -221,16 +226,7 @@ fn push_to_talk_with_a_model_that_cannot_hear_gives_whispers_transcript() {
     let (channel, events) = collecting_channel();
     tauri::async_runtime::block_on(capture::start_recording(t.app.state::<AppState>(), channel))
         .expect("the file-backed microphone opens");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !events
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|e| e["kind"] == "stopped")
-    {
-        assert!(Instant::now() < deadline, "no stop event");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_stopped(&events);
     let view = t
         .invoke("stop_recording", InvokeBody::default())
         .expect("the clip is transcribed");
