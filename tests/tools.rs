@@ -558,20 +558,7 @@ fn mcp_add_list_remove_keep_the_server_list() {
 #[test]
 fn ask_with_tools_runs_calls_and_stores_them_with_the_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let out = stdout_json(&run_ok(omnidesk(dir.path()).args([
-        "ask",
-        "--json",
-        "--tools",
-        "current_datetime",
-        "--require-tool",
-        "--max-steps",
-        "2",
-        "--temp",
-        "0",
-        "-n",
-        "48",
-        "What day is it?",
-    ])));
+    let out = ask_forced(dir.path(), "current_datetime", &[], "What day is it?");
     let calls = out["tool_calls"].as_array().unwrap();
     assert_eq!(calls.len(), 1, "{out}");
     assert_eq!(calls[0]["call"]["name"], "current_datetime");
@@ -584,6 +571,32 @@ fn ask_with_tools_runs_calls_and_stores_them_with_the_answer() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].tool, "current_datetime");
     assert_eq!(stored[0].output, calls[0]["output"].as_str().unwrap());
+
+    // The conversation goes on with its earlier call shown to the model.
+    let id_arg = id.to_string();
+    let next = ask_forced(
+        dir.path(),
+        "current_datetime",
+        &["--conversation", &id_arg],
+        "And what time is it?",
+    );
+    assert_eq!(next["conversation_id"], id);
+    assert_eq!(next["tool_calls"].as_array().unwrap().len(), 1, "{next}");
+    let messages = store.messages(id).unwrap();
+    assert_eq!(messages.len(), 4);
+    assert_eq!(store.tool_calls(messages[3].id).unwrap().len(), 1);
+}
+
+/// `ask --json` with only `tool` offered and the first step forced to call
+/// it (greedy, at most two steps).
+fn ask_forced(dir: &std::path::Path, tool: &str, extra: &[&str], question: &str) -> Value {
+    stdout_json(&run_ok(
+        omnidesk(dir)
+            .args(["ask", "--json", "--tools", tool, "--require-tool"])
+            .args(["--max-steps", "2", "--temp", "0", "-n", "48"])
+            .args(extra)
+            .arg(question),
+    ))
 }
 
 #[test]
@@ -595,21 +608,7 @@ fn ask_with_an_mcp_tool_starts_only_the_configured_server() {
             .args(["mcp", "add", "fixture", "--"])
             .arg(&server),
     );
-    let out = stdout_json(&run_ok(omnidesk(dir.path()).args([
-        "ask",
-        "--json",
-        "--no-save",
-        "--tools",
-        "add",
-        "--require-tool",
-        "--max-steps",
-        "2",
-        "--temp",
-        "0",
-        "-n",
-        "48",
-        "Add 2 and 3.",
-    ])));
+    let out = ask_forced(dir.path(), "add", &["--no-save"], "Add 2 and 3.");
     let calls = out["tool_calls"].as_array().unwrap();
     assert_eq!(calls.len(), 1, "{out}");
     assert_eq!(calls[0]["call"]["name"], "add");
