@@ -174,6 +174,8 @@ pub struct EngineSettings {
     pub n_gpu_layers: GpuLayers,
     pub batch_size: u32,
     pub chat_template: Option<String>,
+    /// MiB of image/audio encoder output kept for rebuilt contexts; 0 = off.
+    pub encoder_cache_mib: u32,
 }
 
 impl Default for EngineSettings {
@@ -184,6 +186,8 @@ impl Default for EngineSettings {
             n_gpu_layers: GpuLayers::Auto,
             batch_size: 512,
             chat_template: None,
+            encoder_cache_mib: u32::try_from(crate::engine::ENCODER_CACHE_BYTES >> 20)
+                .unwrap_or(256),
         }
     }
 }
@@ -372,7 +376,7 @@ impl Config {
             n_batch: self.engine.batch_size.max(1),
             chat_template: self.engine.chat_template.clone(),
             mmproj_path: self.mmproj.clone(),
-            encoder_cache_bytes: crate::engine::ENCODER_CACHE_BYTES,
+            encoder_cache_bytes: (self.engine.encoder_cache_mib as usize) << 20,
         }
     }
 }
@@ -504,6 +508,23 @@ mod tests {
         let err = Config::parse("[engine]\nn_cxt = 1\n", Path::new("my.toml")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("my.toml") && msg.contains("n_cxt"), "{msg}");
+    }
+
+    #[test]
+    fn encoder_cache_size_comes_from_engine_table() {
+        let default = Config::default().engine_config("/m.gguf".into());
+        assert_eq!(
+            default.encoder_cache_bytes,
+            crate::engine::ENCODER_CACHE_BYTES
+        );
+        let off = Config::parse("[engine]\nencoder_cache_mib = 0\n", Path::new("x.toml")).unwrap();
+        assert_eq!(off.engine_config("/m.gguf".into()).encoder_cache_bytes, 0);
+        let big =
+            Config::parse("[engine]\nencoder_cache_mib = 1024\n", Path::new("x.toml")).unwrap();
+        assert_eq!(
+            big.engine_config("/m.gguf".into()).encoder_cache_bytes,
+            1 << 30
+        );
     }
 
     #[test]
