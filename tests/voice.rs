@@ -517,20 +517,13 @@ fn listen_sends_the_recording_to_the_model_and_keeps_it() {
     let conf = capture_conf(dir.path(), &raw);
     let (model, _) = omni_fixture();
     let seconds = reference.len() as f64 / 16_000.0 + 0.3;
-    let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+    let out = run(Command::new(env!("CARGO_BIN_EXE_omnidesk"))
         .env("OMNIDESK_DATA_DIR", dir.path())
         .env("OMNIDESK_CONFIG", "/dev/null")
         .env("ALSA_CONFIG_PATH", alsa_path(&conf))
         .args(["listen", "--json", "-t", "2", "--temp", "0", "-n", "4"])
         .args(["--max-seconds", &seconds.to_string(), "--model"])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&model));
     let body: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["stats"]["audio_tokens"], 750, "{body}");
     assert_eq!(body["stop_reason"], "maxLength");
@@ -757,19 +750,12 @@ fn the_cli_says_a_sentence_into_a_wav_with_each_voice() {
     .unwrap();
     for voice in ["piper", "espeak"] {
         let wav = dir.path().join(format!("{voice}.wav"));
-        let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        let out = run(Command::new(env!("CARGO_BIN_EXE_omnidesk"))
             .env("OMNIDESK_DATA_DIR", dir.path())
             .env("OMNIDESK_CONFIG", &config)
             .args(["audio", "say", "--json", "--voice", voice, "--out"])
             .arg(&wav)
-            .args(["Good morning.", "The weather is fine today."])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .args(["Good morning.", "The weather is fine today."]));
         let body: Value = serde_json::from_slice(&out.stdout).unwrap();
         let name = if voice == "piper" {
             "piper"
@@ -895,7 +881,7 @@ fn listen_with_a_text_model_asks_what_whisper_heard() {
     let (raw, reference) = spoken_raw(dir.path(), QUESTION, 0.5, DEVICE_RATE);
     let conf = capture_conf(dir.path(), &raw);
     let seconds = reference.len() as f64 / 16_000.0 + 0.3;
-    let out = Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+    let out = run(Command::new(env!("CARGO_BIN_EXE_omnidesk"))
         .env("OMNIDESK_DATA_DIR", dir.path())
         .env("OMNIDESK_CONFIG", "/dev/null")
         .env("ALSA_CONFIG_PATH", alsa_path(&conf))
@@ -904,14 +890,7 @@ fn listen_with_a_text_model_asks_what_whisper_heard() {
         .args(["--max-seconds", &seconds.to_string(), "--whisper-model"])
         .arg(&w.model)
         .arg("--model")
-        .arg(common::test_model())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(common::test_model()));
     let body: Value = serde_json::from_slice(&out.stdout).unwrap();
     let heard = words(body["transcript"].as_str().unwrap());
     assert!(heard.contains("capital of france"), "{body}");

@@ -110,6 +110,18 @@ impl From<omnidesk::tts::TtsError> for CommandError {
     }
 }
 
+impl From<omnidesk::tools::ToolError> for CommandError {
+    fn from(e: omnidesk::tools::ToolError) -> Self {
+        omnidesk::Error::from(e).into()
+    }
+}
+
+impl From<omnidesk::server::ServerError> for CommandError {
+    fn from(e: omnidesk::server::ServerError) -> Self {
+        omnidesk::Error::from(e).into()
+    }
+}
+
 impl From<tauri::Error> for CommandError {
     fn from(e: tauri::Error) -> Self {
         Self::new(codes::INTERNAL, format!("the app shell failed: {e}"))

@@ -5,7 +5,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use omnidesk::media::{audio::AudioLimits, image::ImageLimits};
 use omnidesk::server::{self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerOptions};
 
 use super::args::ServeArgs;
@@ -43,18 +42,8 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         },
         None => None,
     };
-    let model_id = model_id(&engine);
-    let defaults = Defaults {
-        sampling: ctx.config.sampling.clone(),
-        max_tokens: ctx.config.max_tokens,
-        audio_rate: engine
-            .info()
-            .capabilities
-            .audio_sample_rate
-            .unwrap_or(16_000),
-        image_limits: ImageLimits::default(),
-        audio_limits: AudioLimits::default(),
-    };
+    let model_id = server::model_id(&engine);
+    let defaults = Defaults::for_engine(&ctx.config, &engine);
     let options = ServerOptions {
         addr: SocketAddr::new(ip, args.port),
         token: token.clone(),
@@ -91,18 +80,6 @@ fn parse_host(host: &str) -> Result<IpAddr> {
     }
     host.parse()
         .with_context(|| format!("--host {host:?} is not an IP address (e.g. 127.0.0.1 or ::1)"))
-}
-
-/// The id clients see: the model file's stem, or the remote model's name.
-fn model_id(engine: &omnidesk::engine::EngineHandle) -> String {
-    let info = engine.info();
-    if engine.is_remote() {
-        return info.name.clone().unwrap_or_else(|| "remote".into());
-    }
-    info.path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "omnidesk".into())
 }
 
 /// The id clients see for the embedding model: the file stem, or the

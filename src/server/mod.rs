@@ -52,6 +52,19 @@ pub struct ServerOptions {
     pub embedder: Option<Arc<dyn EmbeddingBackend>>,
 }
 
+/// The id clients see for `engine`'s model: the model file's stem, or the
+/// remote model's name.
+pub fn model_id(engine: &EngineHandle) -> String {
+    let info = engine.info();
+    if engine.is_remote() {
+        return info.name.clone().unwrap_or_else(|| "remote".into());
+    }
+    info.path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "omnidesk".into())
+}
+
 /// A bound, not yet serving, server: bind first so the caller can print
 /// the real port (`--port 0`) before requests arrive.
 pub struct Server {

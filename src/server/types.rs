@@ -31,6 +31,27 @@ pub struct Defaults {
     pub audio_limits: AudioLimits,
 }
 
+impl Defaults {
+    /// The configured sampling and answer length, the engine's audio rate
+    /// and the default media limits.
+    pub fn for_engine(
+        config: &crate::config::Config,
+        engine: &crate::engine::EngineHandle,
+    ) -> Self {
+        Self {
+            sampling: config.sampling.clone(),
+            max_tokens: config.max_tokens,
+            audio_rate: engine
+                .info()
+                .capabilities
+                .audio_sample_rate
+                .unwrap_or(16_000),
+            image_limits: ImageLimits::default(),
+            audio_limits: AudioLimits::default(),
+        }
+    }
+}
+
 /// A request ready for the engine.
 #[derive(Debug)]
 pub struct Prepared {

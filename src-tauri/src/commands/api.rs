@@ -6,7 +6,6 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use omnidesk::media::{audio::AudioLimits, image::ImageLimits};
 use omnidesk::server::{
     self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerOptions, DEFAULT_BODY_LIMIT,
 };
@@ -95,20 +94,7 @@ pub async fn restart(state: &AppState) -> CommandResult<()> {
     let EngineState::Ready { engine, .. } = state.engine.get() else {
         return Ok(());
     };
-    let config = state.settings.get();
-    let token = server::load_or_create_token(&state.settings.data_dir)
-        .map_err(|e| CommandError::from(omnidesk::Error::from(e)))?;
-    let info = engine.info();
-    let model_id = info
-        .name
-        .clone()
-        .filter(|_| engine.is_remote())
-        .or_else(|| {
-            info.path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "omnidesk".into());
+    let token = server::load_or_create_token(&state.settings.data_dir)?;
     // Embeddings come from the documents' model when it is loaded already.
     let embedder = state.docs.opened().map(|rag| {
         Arc::new(LocalEmbeddings::new(rag.embedder().clone(), "embedding"))
@@ -117,23 +103,13 @@ pub async fn restart(state: &AppState) -> CommandResult<()> {
     let options = ServerOptions {
         addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), serve.port),
         token,
-        model_id,
+        model_id: server::model_id(&engine),
         body_limit: DEFAULT_BODY_LIMIT,
-        defaults: Defaults {
-            sampling: config.sampling.clone(),
-            max_tokens: config.max_tokens,
-            audio_rate: info.capabilities.audio_sample_rate.unwrap_or(16_000),
-            image_limits: ImageLimits::default(),
-            audio_limits: AudioLimits::default(),
-        },
+        defaults: Defaults::for_engine(&state.settings.get(), &engine),
         embedder,
     };
-    let bound = Server::bind(engine.clone(), options)
-        .await
-        .map_err(|e| CommandError::from(omnidesk::Error::from(e)))?;
-    let addr = bound
-        .local_addr()
-        .map_err(|e| CommandError::from(omnidesk::Error::from(e)))?;
+    let bound = Server::bind(engine.clone(), options).await?;
+    let addr = bound.local_addr()?;
     let stop = tokio_util::sync::CancellationToken::new();
     let shutdown = stop.clone();
     let done = tauri::async_runtime::spawn(async move {

@@ -155,43 +155,28 @@ async fn toolbox(
     vision: bool,
     channel: &Channel<ChatEvent>,
 ) -> CommandResult<Toolbox> {
-    let tool_err = |e: omnidesk::tools::ToolError| CommandError::from(omnidesk::Error::from(e));
     let mut registry = ToolRegistry::new();
-    registry
-        .add(Arc::new(DateTimeTool::default()))
-        .map_err(tool_err)?;
+    registry.add(Arc::new(DateTimeTool::default()))?;
     if Docs::model(&state.settings).is_some() {
         match state.docs.open(&state.settings).await {
-            Ok(rag) => registry
-                .add(Arc::new(SearchDocumentsTool::new(rag)))
-                .map_err(tool_err)?,
+            Ok(rag) => registry.add(Arc::new(SearchDocumentsTool::new(rag)))?,
             Err(e) => notice(channel, &e, "searching your documents is unavailable"),
         }
     }
-    registry
-        .add(Arc::new(CameraTool::new(state.capture.camera(), 0, vision)))
-        .map_err(tool_err)?;
+    registry.add(Arc::new(CameraTool::new(state.capture.camera(), 0, vision)))?;
     let path = McpServers::path_for_config(&state.settings.config_path);
-    let servers = McpServers::load(&path).map_err(tool_err)?;
+    let servers = McpServers::load(&path)?;
     let mut connections = Vec::new();
     for server in servers.servers() {
         match McpConnection::connect(server).await {
             Ok(conn) => match conn.register(&mut registry) {
                 Ok(()) => connections.push(conn),
                 Err(e) => {
-                    notice(
-                        channel,
-                        &tool_err(e),
-                        &format!("MCP server {}", server.name),
-                    );
+                    notice(channel, &e.into(), &format!("MCP server {}", server.name));
                     conn.close().await;
                 }
             },
-            Err(e) => notice(
-                channel,
-                &tool_err(e),
-                &format!("MCP server {}", server.name),
-            ),
+            Err(e) => notice(channel, &e.into(), &format!("MCP server {}", server.name)),
         }
     }
     Ok(Toolbox {
@@ -269,7 +254,7 @@ pub async fn answer_with_tools(
                 for conn in toolbox.connections {
                     conn.close().await;
                 }
-                return Err(CommandError::from(omnidesk::Error::from(e)));
+                return Err(e.into());
             }
         }
     }
@@ -322,7 +307,7 @@ pub async fn answer_with_tools(
     for conn in toolbox.connections {
         conn.close().await;
     }
-    let run = result.map_err(|e| CommandError::from(omnidesk::Error::from(e)))?;
+    let run = result?;
     if run.step_limit_reached {
         let _ = channel.send(ChatEvent::Notice {
             code: "STEP_LIMIT",
