@@ -186,20 +186,18 @@ impl Projector {
             other => other,
         };
         if let Some(cache) = encoder.as_mut() {
-            if let Some(mut raw) = Raw::new(mtmd, ctx) {
-                let cache = (encoder_use == EncoderUse::Cached).then_some(cache);
-                return eval_chunks_cached(
-                    &mut raw,
-                    chunks,
-                    hash,
-                    cache,
-                    n_past,
-                    n_batch,
-                    logits_last,
-                )
-                .map_err(failed);
-            }
-            tracing::warn!("cannot reach llama.cpp's media handles; encoding without the cache");
+            let mut raw = Raw::new(mtmd, ctx);
+            let cache = (encoder_use == EncoderUse::Cached).then_some(cache);
+            return eval_chunks_cached(
+                &mut raw,
+                chunks,
+                hash,
+                cache,
+                n_past,
+                n_batch,
+                logits_last,
+            )
+            .map_err(failed);
         }
         // llama.cpp's own path: encoder and decoder in one call per chunk.
         let t = Instant::now();

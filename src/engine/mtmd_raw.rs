@@ -10,17 +10,8 @@
 //! in `eval_chunks`. A cached image is thus decoded bit for bit like a
 //! freshly encoded one.
 //!
-//! llama-cpp-2 keeps its raw handles crate-private. Their one public view
-//! is the `Debug` output (`LlamaContext { context: 0x… }`,
-//! `MtmdContext { context: 0x… }`, `MtmdInputChunk { chunk: 0x…, … }`),
-//! which prints the pointer itself; [`Raw::new`] reads it back from there
-//! instead of guessing struct layouts. llama-cpp-2 is pinned with `=` in
-//! Cargo.toml: a version bump must re-check these formats (the unit test
-//! below pins the format, tests/multimodal.rs the behaviour). When a handle
-//! cannot be read, callers fall back to `eval_chunks` without the cache.
-
-use std::fmt::Debug;
-use std::ptr::NonNull;
+//! The raw handles come from the `as_ptr()` accessors that the repository's
+//! patched llama-cpp-2 adds (`patches/llama-cpp-2`, `[patch.crates-io]`).
 
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::mtmd::{MtmdContext, MtmdInputChunk, MtmdInputChunkType};
@@ -34,22 +25,21 @@ pub(crate) struct Raw<'a, 'm> {
     mtmd: &'a mut MtmdContext,
     /// Only held: nothing else may use the context while its handle is.
     _lctx: &'a mut LlamaContext<'m>,
-    mtmd_ptr: NonNull<mtmd_context>,
-    lctx_ptr: NonNull<llama_context>,
+    mtmd_ptr: *mut mtmd_context,
+    lctx_ptr: *mut llama_context,
 }
 
 impl<'a, 'm> Raw<'a, 'm> {
-    /// `None` when a handle cannot be read (another llama-cpp-2 `Debug`
-    /// format); the caller then uses llama-cpp-2's safe path.
-    pub(crate) fn new(mtmd: &'a mut MtmdContext, lctx: &'a mut LlamaContext<'m>) -> Option<Self> {
-        let mtmd_ptr = handle(&*mtmd, "context")?;
-        let lctx_ptr = handle(&*lctx, "context")?;
-        Some(Self {
+    /// Borrow both contexts for raw calls.
+    pub(crate) fn new(mtmd: &'a mut MtmdContext, lctx: &'a mut LlamaContext<'m>) -> Self {
+        let mtmd_ptr = mtmd.as_ptr();
+        let lctx_ptr = lctx.as_ptr();
+        Self {
             mtmd,
             _lctx: lctx,
             mtmd_ptr,
             lctx_ptr,
-        })
+        }
     }
 
     /// Run the vision/audio encoder on `chunk` and copy its output:
@@ -73,7 +63,7 @@ impl<'a, 'm> Raw<'a, 'm> {
         // size; mtmd_init refuses a projector whose width differs from the
         // model's `n_embd_inp`). It is copied out before any other call.
         let embd = unsafe {
-            let p = llama_cpp_sys_2::mtmd_get_output_embd(self.mtmd_ptr.as_ptr());
+            let p = llama_cpp_sys_2::mtmd_get_output_embd(self.mtmd_ptr);
             if p.is_null() {
                 return Err(EngineError::Decode("the encoder produced no output".into()));
             }
@@ -104,7 +94,7 @@ impl<'a, 'm> Raw<'a, 'm> {
                 embd.len()
             )));
         }
-        let chunk_ptr = chunk_handle(chunk)?;
+        let chunk_ptr = chunk.as_ptr();
         let n_batch = batch_size(n_batch);
         let mut next = n_past;
         // SAFETY: both contexts are alive and exclusively borrowed; the chunk
@@ -115,8 +105,8 @@ impl<'a, 'm> Raw<'a, 'm> {
         // assert requires; no callback is passed.
         let rc = unsafe {
             llama_cpp_sys_2::mtmd_helper_decode_image_chunk(
-                self.mtmd_ptr.as_ptr(),
-                self.lctx_ptr.as_ptr(),
+                self.mtmd_ptr,
+                self.lctx_ptr,
                 chunk_ptr,
                 embd.as_mut_ptr(),
                 n_past,
@@ -150,15 +140,15 @@ impl<'a, 'm> Raw<'a, 'm> {
         if chunk.chunk_type() != MtmdInputChunkType::Text {
             return Err(EngineError::Decode("not a text chunk".into()));
         }
-        let chunk_ptr = chunk_handle(chunk)?;
+        let chunk_ptr = chunk.as_ptr();
         // The helper adds the tokens it decodes to this value.
         let mut next = n_past;
         // SAFETY: both contexts are alive and exclusively borrowed, the text
         // chunk outlives the call and `n_batch ≥ 1` as the helper asserts.
         let rc = unsafe {
             llama_cpp_sys_2::mtmd_helper_eval_chunk_single(
-                self.mtmd_ptr.as_ptr(),
-                self.lctx_ptr.as_ptr(),
+                self.mtmd_ptr,
+                self.lctx_ptr,
                 chunk_ptr,
                 n_past,
                 0,
@@ -181,7 +171,7 @@ impl<'a, 'm> Raw<'a, 'm> {
         // SAFETY: the context is alive; the model it returns lives as long
         // as the context (`LlamaContext<'m>` borrows it).
         let n_embd = unsafe {
-            let model = llama_cpp_sys_2::llama_get_model(self.lctx_ptr.as_ptr());
+            let model = llama_cpp_sys_2::llama_get_model(self.lctx_ptr);
             if model.is_null() {
                 return Err(EngineError::Decode("the context has no model".into()));
             }
@@ -203,60 +193,3 @@ fn batch_size(n_batch: u32) -> i32 {
     i32::try_from(n_batch.max(1)).unwrap_or(i32::MAX)
 }
 
-fn chunk_handle(chunk: &MtmdInputChunk<'_>) -> Result<*const mtmd_input_chunk> {
-    handle(chunk, "chunk")
-        .map(|p: NonNull<mtmd_input_chunk>| p.as_ptr().cast_const())
-        .ok_or_else(|| EngineError::Decode("cannot read the media chunk's handle".into()))
-}
-
-/// The pointer in field `field` of `value`'s `Debug` output.
-fn handle<T>(value: &impl Debug, field: &str) -> Option<NonNull<T>> {
-    let address = address_in(&format!("{value:?}"), field)?;
-    NonNull::new(address as *mut T)
-}
-
-/// Parses `field: 0x1234abcd` out of a `Debug` string.
-fn address_in(debug: &str, field: &str) -> Option<usize> {
-    let pattern = format!("{field}: 0x");
-    let start = debug.find(&pattern)? + pattern.len();
-    let hex: String = debug[start..]
-        .chars()
-        .take_while(char::is_ascii_hexdigit)
-        .collect();
-    usize::from_str_radix(&hex, 16).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use llama_cpp_2::mtmd::MtmdInputChunks;
-
-    #[test]
-    fn an_address_is_read_from_its_field() {
-        let s = "MtmdInputChunk { chunk: 0x5581f2a0, owned: false, phantom: PhantomData<x> }";
-        assert_eq!(address_in(s, "chunk"), Some(0x5581_f2a0));
-        assert_eq!(
-            address_in("LlamaContext { context: 0xff }", "context"),
-            Some(0xff)
-        );
-    }
-
-    #[test]
-    fn a_missing_or_malformed_field_gives_none() {
-        assert_eq!(address_in("LlamaContext { .. }", "context"), None);
-        assert_eq!(address_in("X { context: 0x }", "context"), None);
-        assert_eq!(address_in("X { context: 12 }", "context"), None);
-    }
-
-    /// Pins llama-cpp-2's `Debug` format for its handles (all share one
-    /// pointer wrapper): an empty chunk list is the one that needs no model.
-    #[test]
-    fn llama_cpp_2_prints_its_handles_as_addresses() {
-        let chunks = MtmdInputChunks::new();
-        let p: NonNull<llama_cpp_sys_2::mtmd_input_chunks> =
-            handle(&chunks, "chunks").expect("an address in the Debug output");
-        // SAFETY: the address was just read from a live chunk list.
-        let n = unsafe { llama_cpp_sys_2::mtmd_input_chunks_size(p.as_ptr()) };
-        assert_eq!(n, 0);
-    }
-}
