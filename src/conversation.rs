@@ -10,7 +10,9 @@ use crate::chat::{ChatMessage, Role};
 use crate::engine::GenerationOutcome;
 use crate::media::attach::{self, ReloadSkip};
 use crate::rag::answer::Source;
-use crate::store::{Attachment, Conversation, ConversationId, NewMessage, Store, StoredMessage};
+use crate::store::{
+    Attachment, Conversation, ConversationId, NewMessage, NewToolCall, Store, StoredMessage,
+};
 use crate::tools::run::EarlierCalls;
 use crate::tools::{ToolCall, ToolRecord};
 
@@ -169,13 +171,29 @@ pub fn save_exchange(
         },
     )?;
     if !exchange.tool_calls.is_empty() {
-        store.append_tool_calls(answer.id, exchange.tool_calls)?;
+        store.append_tool_calls(answer.id, &tool_call_rows(exchange.tool_calls))?;
     }
     Ok(Saved {
         conversation: id,
         question: question.id,
         answer: answer.id,
     })
+}
+
+/// `records` as the store keeps them.
+pub fn tool_call_rows(records: &[ToolRecord]) -> Vec<NewToolCall<'_>> {
+    records
+        .iter()
+        .map(|r| NewToolCall {
+            step: r.step,
+            call_id: &r.call.id,
+            tool: &r.call.name,
+            arguments: &r.call.arguments,
+            output: &r.output,
+            error: r.error.as_deref(),
+            duration_ms: r.duration_ms,
+        })
+        .collect()
 }
 
 /// The first 60 characters of the question, trimmed; "Image" for a

@@ -28,5 +28,6 @@ pub mod server;
 pub mod store;
 pub mod tools;
 pub mod tts;
+pub mod turn;
 
 pub use error::{Error, Result};

@@ -612,7 +612,7 @@ async fn a_spoken_question_file_reaches_the_model_as_audio() {
     assert_eq!(out.stats.audio_tokens, 750);
     assert!((out.stats.audio_seconds_encoded - clip.seconds()).abs() < 1e-6);
     // The model is asked for a transcript the same way (noise here).
-    let heard = audio::transcribe(&e, &clip, 4).await.unwrap();
+    let heard = omnidesk::turn::transcribe(&e, &clip, 4).await.unwrap();
     assert!(heard.len() < 200);
 }
 

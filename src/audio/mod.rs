@@ -10,7 +10,6 @@
 pub mod capture;
 pub mod devices;
 pub mod error;
-pub mod transcript;
 pub mod trim;
 pub mod whisper;
 
@@ -19,7 +18,6 @@ use std::path::Path;
 pub use capture::{Clip, Recorder, RecorderSettings, Recording, RecordingEvent, StopReason};
 pub use devices::{list_input_devices, InputDevice};
 pub use error::{AudioError, Result};
-pub use transcript::transcribe;
 pub use trim::{Level, TrimSettings};
 pub use whisper::{Transcript, Whisper};
 

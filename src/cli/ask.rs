@@ -31,9 +31,7 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
     let engine = ctx.start_engine(args.json).await?;
     let rate = engine
         .info()
-        .capabilities
-        .audio_sample_rate
-        .unwrap_or(16_000);
+        .capabilities.audio_rate();
     let mut attached = attach::load(&args.image, &args.audio, rate)?;
     if args.camera {
         let image = voice::snapshot(args.camera_index, args.fake_camera).await?;

@@ -11,9 +11,7 @@ pub async fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     let engine = ctx.start_engine(args.json).await?;
     let rate = engine
         .info()
-        .capabilities
-        .audio_sample_rate
-        .unwrap_or(16_000);
+        .capabilities.audio_rate();
     let attached = attach::load(&args.image, &args.audio, rate)?;
     let labels = args
         .image

@@ -19,9 +19,7 @@ pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
     let engine = ctx.start_engine(false).await?;
     let rate = engine
         .info()
-        .capabilities
-        .audio_sample_rate
-        .unwrap_or(16_000);
+        .capabilities.audio_rate();
     let mut conv = Conversation::start(ctx, Some(&store), &args.gen, &engine)?;
     let mut pending = Attached::default();
     let template = ctx.request(&args.gen);

@@ -37,7 +37,7 @@ impl Conversation {
             .clone()
             .or_else(|| ctx.config.system_prompt.clone());
         let info = engine.info();
-        let rate = info.capabilities.audio_sample_rate.unwrap_or(16_000);
+        let rate = info.capabilities.audio_rate();
         Self::open(
             store,
             gen.conversation,

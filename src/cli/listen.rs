@@ -6,7 +6,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use omnidesk::audio::{self, Recorder, RecorderSettings, RecordingEvent};
+use omnidesk::audio::{Recorder, RecorderSettings, RecordingEvent};
+use omnidesk::turn::{self, Hearing};
 use omnidesk::media::Media;
 
 use super::args::ListenArgs;
@@ -24,12 +25,18 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
     let engine = ctx.start_engine(args.json).await?;
     let caps = engine.info().capabilities;
     let whisper = voice::whisper(ctx, args.whisper_model.as_deref());
+    let whisper_model = args
+        .whisper_model
+        .as_deref()
+        .or(ctx.config.audio.whisper_model.as_deref());
     // A model without audio input hears the question through Whisper: the
     // transcript is the question, and no audio is sent.
-    let (rate, text_only) = match (caps.audio_sample_rate.filter(|_| caps.audio), &whisper) {
-        (Some(rate), _) => (rate, false),
-        (None, Some(_)) => (16_000, true),
-        (None, None) => anyhow::bail!(
+    let hearing = Hearing::decide(&caps, whisper_model);
+    let rate = hearing.record_rate();
+    let text_only = match hearing {
+        Hearing::Native { .. } => false,
+        Hearing::Whisper { .. } => true,
+        Hearing::Deaf => anyhow::bail!(
             "{} has no audio input: load a model with an audio projector (e.g. Qwen2.5-Omni with its mmproj), or set [audio] whisper_model (--whisper-model) to transcribe the question",
             engine.info().path.display()
         ),
@@ -117,7 +124,7 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
                 .context("the Whisper task failed")??;
             Some(t.text)
         }
-        _ if args.transcribe => Some(audio::transcribe(&engine, &clip.audio, 128).await?),
+        _ if args.transcribe => Some(turn::transcribe(&engine, &clip.audio, 128).await?),
         _ => None,
     };
     if let (Some(t), false) = (&transcript, args.json) {

@@ -217,9 +217,7 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
         (Some(s), Some(id)) => {
             let rate = engine
                 .info()
-                .capabilities
-                .audio_sample_rate
-                .unwrap_or(16_000);
+                .capabilities.audio_rate();
             let h = omnidesk::conversation::history(s, id, rate)?;
             omnidesk::conversation::earlier_tool_calls(s, &h)?
         }
@@ -284,7 +282,10 @@ pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> R
                 stats: Some(&stats),
             },
         )?;
-        store.append_tool_calls(msg.id, &outcome.records)?;
+        store.append_tool_calls(
+            msg.id,
+            &omnidesk::conversation::tool_call_rows(&outcome.records),
+        )?;
     }
     if json {
         let out = serde_json::json!({

@@ -33,6 +33,17 @@ pub struct Capabilities {
     pub audio_sample_rate: Option<u32>,
 }
 
+/// The rate audio is resampled to for a model that does not say (Whisper's).
+pub const DEFAULT_AUDIO_RATE: u32 = 16_000;
+
+impl Capabilities {
+    /// The rate audio attachments are resampled to for this model (history
+    /// reload, attachments, recordings): the projector's, else 16 kHz.
+    pub fn audio_rate(&self) -> u32 {
+        self.audio_sample_rate.unwrap_or(DEFAULT_AUDIO_RATE)
+    }
+}
+
 /// An mtmd context plus its chunk and encoder-output caches.
 pub(crate) struct Projector {
     ctx: MtmdContext,

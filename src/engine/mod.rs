@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use bench::{BenchParams, BenchReport};
 pub use encoder_cache::DEFAULT_BYTES as ENCODER_CACHE_BYTES;
 pub use error::{EngineError, Result};
-pub use media::Capabilities;
+pub use media::{Capabilities, DEFAULT_AUDIO_RATE};
 pub use remote::{RemoteConfig, RemoteError};
 pub use sampling::SamplingParams;
 

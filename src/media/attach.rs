@@ -7,7 +7,18 @@
 use std::path::{Path, PathBuf};
 
 use super::{audio, image, Media, MediaError};
-use crate::store::Attachment;
+
+/// A file attached to a message, as the history store keeps it: only this
+/// metadata; the bytes stay where `path` points.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    /// `"image"`, `"audio"` or `"file"`.
+    pub kind: String,
+    /// Where the file lives on disk.
+    pub path: String,
+    /// Hex SHA-256 of the content, when known, to notice a changed file.
+    pub sha256: Option<String>,
+}
 
 /// Decoded media and how to store them, in the same order.
 #[derive(Debug, Default, Clone)]

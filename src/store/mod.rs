@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{Result, StoreError};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
-pub use tool_calls::StoredToolCall;
+pub use tool_calls::{NewToolCall, StoredToolCall};
 
 /// Row id of a conversation; stable for the life of the database (never reused).
 pub type ConversationId = i64;
@@ -27,17 +27,9 @@ pub type MessageId = i64;
 
 pub use crate::chat::Role;
 
-/// A file attached to a message. The store keeps only this metadata; the
-/// bytes stay where `path` points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attachment {
-    /// `"image"`, `"audio"` or `"file"`.
-    pub kind: String,
-    /// Where the file lives on disk.
-    pub path: String,
-    /// Hex SHA-256 of the content, when known, to notice a changed file.
-    pub sha256: Option<String>,
-}
+/// The attachment record a message keeps (defined beside the media it
+/// describes, so media needs nothing from the store).
+pub use crate::media::attach::Attachment;
 
 /// A conversation's header as listed in the sidebar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,22 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Result, StoreError};
 use super::{now_ms, MessageId, Store};
-use crate::tools::ToolRecord;
+
+/// A call to keep: the store's own row type, so the store needs nothing
+/// from the tools module (the caller maps its records onto it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NewToolCall<'a> {
+    /// Which generation step of the answer made the call (0-based).
+    pub step: usize,
+    pub call_id: &'a str,
+    pub tool: &'a str,
+    pub arguments: &'a serde_json::Value,
+    /// What the model was told (output or error text).
+    pub output: &'a str,
+    /// Failure code, `None` on success.
+    pub error: Option<&'a str>,
+    pub duration_ms: f64,
+}
 
 /// One stored call and its result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,7 +47,7 @@ impl Store {
     /// [`StoreError::Json`] if arguments cannot be encoded;
     /// [`StoreError::Sqlite`] (e.g. a foreign-key failure for an unknown
     /// message) on database failure.
-    pub fn append_tool_calls(&self, message: MessageId, records: &[ToolRecord]) -> Result<()> {
+    pub fn append_tool_calls(&self, message: MessageId, records: &[NewToolCall<'_>]) -> Result<()> {
         let now = now_ms();
         let tx = self.conn.unchecked_transaction()?;
         {
@@ -43,10 +58,10 @@ impl Store {
             for r in records {
                 stmt.execute(params![
                     message,
-                    r.step as i64,
-                    r.call.id,
-                    r.call.name,
-                    serde_json::to_string(&r.call.arguments)?,
+                    i64::try_from(r.step).unwrap_or(i64::MAX),
+                    r.call_id,
+                    r.tool,
+                    serde_json::to_string(r.arguments)?,
                     r.output,
                     r.error,
                     r.duration_ms,
@@ -117,7 +132,6 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::{NewMessage, Role};
-    use crate::tools::ToolCall;
 
     #[test]
     fn calls_are_kept_with_their_message_and_go_with_it() {
@@ -135,21 +149,20 @@ mod tests {
                 },
             )
             .unwrap();
-        let record = ToolRecord {
+        let args = serde_json::json!({"timezone": "UTC"});
+        let record = NewToolCall {
             step: 0,
-            call: ToolCall {
-                id: "call_0_0".into(),
-                name: "current_datetime".into(),
-                arguments: serde_json::json!({"timezone": "UTC"}),
-            },
-            output: "Monday 12:00".into(),
+            call_id: "call_0_0",
+            tool: "current_datetime",
+            arguments: &args,
+            output: "Monday 12:00",
             error: None,
             duration_ms: 1.5,
         };
-        let failed = ToolRecord {
-            error: Some("UNKNOWN_TOOL".into()),
-            output: "error: no such tool".into(),
-            ..record.clone()
+        let failed = NewToolCall {
+            error: Some("UNKNOWN_TOOL"),
+            output: "error: no such tool",
+            ..record
         };
         store.append_tool_calls(msg.id, &[record, failed]).unwrap();
         let calls = store.tool_calls(msg.id).unwrap();

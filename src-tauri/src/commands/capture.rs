@@ -16,6 +16,7 @@ use tauri::State;
 use crate::commands::media::{stage, thumbnail};
 use crate::error::{CommandError, CommandResult};
 use crate::state::{AppState, AttachmentView, EngineState};
+use omnidesk::turn::Hearing;
 
 /// Preview frames per second and width: enough to aim the camera, cheap to
 /// send through the IPC.
@@ -37,12 +38,11 @@ pub async fn start_recording(
     let config = state.settings.get();
     // The clip is converted to what the model's audio encoder takes.
     let target_rate = match state.engine.get() {
-        crate::state::EngineState::Ready { engine, .. } => engine
-            .info()
-            .capabilities
-            .audio_sample_rate
-            .unwrap_or(16_000),
-        _ => 16_000,
+        EngineState::Ready { engine, .. } => {
+            let caps = engine.info().capabilities;
+            Hearing::decide(&caps, config.audio.whisper_model.as_deref()).record_rate()
+        }
+        _ => omnidesk::turn::DEFAULT_AUDIO_RATE,
     };
     let settings = RecorderSettings {
         device: config.audio.input_device.clone(),
@@ -75,11 +75,17 @@ pub async fn stop_recording(state: State<'_, AppState>) -> CommandResult<Attachm
         .ok_or_else(|| CommandError::invalid("nothing is being recorded"))?;
     let clip = recording.finish().await?;
     let state = state.inner().clone();
-    let hears = match state.engine.get() {
-        EngineState::Ready { engine, .. } => engine.info().capabilities.audio,
-        _ => true,
+    // Before a model is loaded, assume it hears: the clip is kept either way.
+    let caps = match state.engine.get() {
+        EngineState::Ready { engine, .. } => engine.info().capabilities,
+        _ => omnidesk::engine::Capabilities {
+            audio: true,
+            audio_sample_rate: Some(omnidesk::turn::DEFAULT_AUDIO_RATE),
+            ..Default::default()
+        },
     };
-    if let Some(model) = state.settings.get().audio.whisper_model.filter(|_| !hears) {
+    let whisper_model = state.settings.get().audio.whisper_model;
+    if let Hearing::Whisper { model } = Hearing::decide(&caps, whisper_model.as_deref()) {
         let heard = tauri::async_runtime::spawn_blocking(move || {
             Whisper::new(model).transcribe(&clip.audio)
         })

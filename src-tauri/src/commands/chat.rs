@@ -156,9 +156,7 @@ async fn run(
     let config = state.settings.get();
     let audio_rate = engine
         .info()
-        .capabilities
-        .audio_sample_rate
-        .unwrap_or(16_000);
+        .capabilities.audio_rate();
     let mut sources = Vec::new();
     let (mut messages, earlier) = match message.conversation_id {
         Some(id) => state.store.with(|s| {
