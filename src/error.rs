@@ -12,6 +12,7 @@ use crate::server::ServerError;
 use crate::store::StoreError;
 use crate::tools::ToolError;
 use crate::tts::TtsError;
+use crate::turn::TurnError;
 
 /// Any Omnidesk failure.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,8 @@ pub enum Error {
     Tts(#[from] TtsError),
     #[error(transparent)]
     Tools(#[from] ToolError),
+    #[error(transparent)]
+    Turn(#[from] TurnError),
 }
 
 /// Result with the crate-wide error.
@@ -48,7 +51,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Engine(e) => e.code(),
-            Error::Store(_) => "STORE",
+            Error::Store(e) => e.code(),
             Error::Config(_) => "CONFIG",
             Error::Models(e) => e.code(),
             Error::Media(_) => "INVALID_MEDIA",
@@ -58,6 +61,7 @@ impl Error {
             Error::Camera(e) => e.code(),
             Error::Tts(e) => e.code(),
             Error::Tools(e) => e.code(),
+            Error::Turn(e) => e.code(),
         }
     }
 }

@@ -66,11 +66,7 @@ impl From<omnidesk::media::MediaError> for CommandError {
 
 impl From<omnidesk::store::StoreError> for CommandError {
     fn from(e: omnidesk::store::StoreError) -> Self {
-        let code = match e {
-            omnidesk::store::StoreError::NotFound(_) => "NOT_FOUND",
-            _ => "STORE",
-        };
-        Self::new(code, e.to_string())
+        omnidesk::Error::from(e).into()
     }
 }
 

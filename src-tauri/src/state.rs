@@ -15,7 +15,7 @@ use omnidesk::engine::RemoteConfig;
 use omnidesk::engine::{CancelToken, EngineHandle};
 use omnidesk::media::Image;
 use omnidesk::media::Media;
-use omnidesk::rag::{self, Embedder, LlamaEmbedder, Rag, RemoteEmbedder};
+use omnidesk::rag::{self, EmbedSource, Embedder, LlamaEmbedder, Rag, RemoteEmbedder};
 use omnidesk::store::{Attachment, Store};
 use omnidesk::tools::ConsentDecision;
 use omnidesk::tts::{choose_speaker, Narrator};
@@ -151,6 +151,18 @@ impl StoreHandle {
         match &*lock(&self.0) {
             Ok(store) => f(store),
             Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+impl omnidesk::turn::StoreAccess for StoreHandle {
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&Store) -> omnidesk::Result<T>,
+    ) -> omnidesk::Result<T> {
+        match &*lock(&self.0) {
+            Ok(store) => f(store),
+            Err(e) => Err(omnidesk::store::StoreError::Unavailable(e.message.clone()).into()),
         }
     }
 }
@@ -332,36 +344,34 @@ impl Docs {
     /// `NO_EMBEDDING_MODEL` when none is configured; the model's or the
     /// index's load errors.
     pub async fn open(&self, settings: &Settings) -> CommandResult<Rag> {
-        if let Some(remote) = settings.get().backend.remote_embeddings()? {
-            let key = remote_key(&remote);
-            return self
-                .open_keyed(settings, key, move || {
+        match Self::source(settings)? {
+            Some(EmbedSource::Remote(remote)) => {
+                let key = remote_key(&remote);
+                self.open_keyed(settings, key, move || {
                     Ok(Arc::new(RemoteEmbedder::connect(remote)?) as Arc<dyn Embedder>)
                 })
-                .await;
-        }
-        let Some(model) = Self::model(settings) else {
-            return Err(CommandError::new(
+                .await
+            }
+            Some(EmbedSource::Local(model)) => self.open_with(settings, model).await,
+            None => Err(CommandError::new(
                 codes::NO_EMBEDDING_MODEL,
                 "choose an embedding model for your documents first",
-            ));
-        };
-        self.open_with(settings, model).await
+            )),
+        }
     }
 
-    /// The embedding model to use: a remote one (`[backend] embed_model`,
-    /// shown as its URL), the one in the settings, else the manifest's
-    /// default embedding model if it was downloaded.
+    /// The library's choice of embedding model (the CLI makes the same).
+    fn source(settings: &Settings) -> CommandResult<Option<EmbedSource>> {
+        let models = omnidesk::models::models_dir(&settings.data_dir);
+        Ok(omnidesk::rag::source::choose(&settings.get(), None, &models)?)
+    }
+
+    /// The embedding model in use, as shown: a remote one as its URL.
     pub fn model(settings: &Settings) -> Option<PathBuf> {
-        let config = settings.get();
-        if let Ok(Some(remote)) = config.backend.remote_embeddings() {
-            return Some(remote_key(&remote));
+        match Self::source(settings).ok().flatten()? {
+            EmbedSource::Remote(remote) => Some(remote_key(&remote)),
+            EmbedSource::Local(path) => Some(path),
         }
-        config.embedding_model.or_else(|| {
-            omnidesk::models::Manifest::load()
-                .ok()?
-                .find_embedding_model(&omnidesk::models::models_dir(&settings.data_dir))
-        })
     }
 
     /// The index for local embedding model `model`, reopened when it

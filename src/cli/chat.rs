@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use super::args::ChatArgs;
 use super::attach::{self, Attached};
 use super::context::Context;
-use super::conversation::Conversation;
-use super::voice::{self, SpeakingWriter};
+use super::conversation::{Ask, Conversation};
+use super::voice;
 
 const HELP: &str =
     "Commands: /new starts a fresh conversation, /exit quits (or Ctrl-D). Ctrl-C stops an answer.";
@@ -17,12 +17,9 @@ const HELP: &str =
 pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
     let store = ctx.open_store()?;
     let engine = ctx.start_engine(false).await?;
-    let rate = engine
-        .info()
-        .capabilities.audio_rate();
-    let mut conv = Conversation::start(ctx, Some(&store), &args.gen, &engine)?;
+    let rate = engine.info().capabilities.audio_rate();
+    let mut conv = Conversation::start(ctx, Some(store), &args.gen, &engine)?;
     let mut pending = Attached::default();
-    let template = ctx.request(&args.gen);
     eprintln!(
         "Ready: {} ({} context tokens). {HELP}",
         engine
@@ -89,20 +86,17 @@ pub async fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
         if let Some(v) = &speech {
             v.narrator.stop();
         }
-        let mut stdout = std::io::stdout();
-        let out: Option<&mut dyn Write> = Some(&mut stdout);
-        let mut writer = SpeakingWriter::new(out, speech.as_ref().map(|v| &v.narrator));
         let result = conv
             .ask(
                 &engine,
-                Some(&store),
-                &template,
                 line,
-                std::mem::take(&mut pending),
-                Some(&mut writer),
+                Ask {
+                    attached: std::mem::take(&mut pending),
+                    narrator: speech.as_ref().map(|v| &v.narrator),
+                    ..Ask::default()
+                },
             )
             .await;
-        writer.finish();
         match result {
             Ok(_) => println!(),
             Err(e) => eprintln!("error: {e:#}"),

@@ -9,20 +9,11 @@ use omnidesk::engine::{EngineHandle, GenerateRequest, RemoteConfig};
 use omnidesk::launch;
 use omnidesk::models::fit::FitReport;
 use omnidesk::models::{self, Manifest, Sources};
-use omnidesk::rag::{self, Embedder, LlamaEmbedder, Rag, RemoteEmbedder};
+use omnidesk::rag::{self, EmbedSource, Embedder, LlamaEmbedder, Rag, RemoteEmbedder};
 use omnidesk::store::Store;
 use std::sync::Arc;
 
 use super::args::{EmbedArgs, GenerationArgs, GlobalArgs};
-
-/// Where the embedding model runs.
-#[derive(Debug, Clone)]
-pub enum EmbedSource {
-    /// A GGUF on this machine.
-    Local(PathBuf),
-    /// An OpenAI-compatible server.
-    Remote(RemoteConfig),
-}
 
 /// Effective settings for one invocation.
 pub struct Context {
@@ -143,20 +134,11 @@ impl Context {
     /// server, else the manifest's default embedding model if downloaded.
     /// `None` when there is none of these.
     pub fn embed_source(&self, embed: &EmbedArgs) -> Result<Option<EmbedSource>> {
-        if let Some(p) = embed
-            .embed_model
-            .clone()
-            .or_else(|| self.config.embedding_model.clone())
-        {
-            return Ok(Some(EmbedSource::Local(p)));
-        }
-        if let Some(remote) = self.config.backend.remote_embeddings()? {
-            return Ok(Some(EmbedSource::Remote(remote)));
-        }
-        let manifest = Manifest::load()?;
-        Ok(manifest
-            .find_embedding_model(&self.models_dir())
-            .map(EmbedSource::Local))
+        Ok(rag::source::choose(
+            &self.config,
+            embed.embed_model.as_deref(),
+            &self.models_dir(),
+        )?)
     }
 
     /// Start the embedding model (on its own thread).

@@ -1,207 +1,178 @@
-//! One conversation as the CLI drives it: history in memory, mirrored to
-//! the store after every exchange so nothing is lost on a crash.
+//! The CLI's side of a turn: which conversation a question belongs to, and
+//! how the turn's events look in a terminal. Everything else (history,
+//! documents, tools, speech, saving) is the library's [`omnidesk::turn`].
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use omnidesk::chat::{ChatMessage, Role};
-use omnidesk::conversation::{self, Exchange, NewConversation};
-use omnidesk::engine::{
-    EngineHandle, FinishReason, GenerateRequest, GenerationEvent, GenerationOutcome,
-};
-use omnidesk::store::{Attachment, ConversationId, Store};
+use omnidesk::engine::{EngineHandle, FinishReason};
+use omnidesk::media::attach::Attached;
+use omnidesk::store::{ConversationId, Store};
+use omnidesk::tts::Narrator;
+use omnidesk::turn::{self, DocsScope, Thread, TurnEvent, TurnIo, TurnOutcome, TurnRequest, TurnTools};
+use tokio_util::sync::CancellationToken;
 
 use super::args::GenerationArgs;
-use super::attach::{self, Attached};
 use super::context::Context;
-use std::io::Write;
 
-/// History plus where it is stored (if anywhere).
+/// A conversation as the CLI drives it: stored after every exchange, or
+/// kept in memory with `--no-save`.
 pub struct Conversation {
     pub id: Option<ConversationId>,
-    pub messages: Vec<ChatMessage>,
+    store: Option<Mutex<Store>>,
+    /// `--no-save`: the messages so far (system prompt first).
+    memory: Vec<ChatMessage>,
     system_prompt: Option<String>,
     model: String,
+    template: omnidesk::engine::GenerateRequest,
+}
+
+/// What one question brings beside its text.
+#[derive(Default)]
+pub struct Ask<'a> {
+    pub attached: Attached,
+    pub docs: Option<DocsScope>,
+    pub tools: Option<TurnTools<'a>>,
+    pub narrator: Option<&'a Narrator>,
+    /// Print nothing while streaming (`--json`).
+    pub quiet: bool,
+}
+
+/// A finished question, and when its first token arrived.
+pub struct Asked {
+    pub outcome: TurnOutcome,
+    pub first_token: Option<Instant>,
 }
 
 impl Conversation {
     /// Continue `gen.conversation` or prepare a new one for `engine`: the
-    /// system prompt from `--system` or the config, the model's name and
-    /// audio rate from the engine.
+    /// system prompt from `--system` or the config, the model's path as its
+    /// name. `store` is `None` with `--no-save`.
     pub fn start(
         ctx: &Context,
-        store: Option<&Store>,
+        store: Option<Store>,
         gen: &GenerationArgs,
         engine: &EngineHandle,
     ) -> Result<Self> {
-        let system = gen
+        let system_prompt = gen
             .system
             .clone()
             .or_else(|| ctx.config.system_prompt.clone());
-        let info = engine.info();
-        let rate = info.capabilities.audio_rate();
-        Self::open(
-            store,
-            gen.conversation,
-            system,
-            info.path.display().to_string(),
-            rate,
-        )
-    }
-
-    /// The system prompt new conversations get.
-    pub fn system_prompt(&self) -> Option<&str> {
-        self.system_prompt.as_deref()
-    }
-
-    /// The model name stored with a new conversation.
-    pub fn model(&self) -> &str {
-        &self.model
-    }
-
-    /// Continue a stored conversation, or prepare a new one.
-    pub fn open(
-        store: Option<&Store>,
-        id: Option<ConversationId>,
-        system_prompt: Option<String>,
-        model: String,
-        audio_rate: u32,
-    ) -> Result<Self> {
-        let Some(id) = id else {
-            let messages = system_prompt
-                .iter()
-                .map(|s| ChatMessage::new(Role::System, s.clone()))
-                .collect();
-            return Ok(Self {
-                id: None,
-                messages,
-                system_prompt,
-                model,
-            });
-        };
-        let store = store.context("--conversation needs the history database (drop --no-save)")?;
-        let stored = store
-            .conversation(id)
-            .with_context(|| format!("conversation {id}"))?;
-        let mut messages: Vec<ChatMessage> = stored
-            .system_prompt
-            .iter()
-            .map(|s| ChatMessage::new(Role::System, s.clone()))
-            .collect();
-        messages.extend(store.messages(id)?.into_iter().map(|m| {
-            let media = attach::reload(&m.attachments, audio_rate);
-            ChatMessage::with_media(m.role, m.content, media)
-        }));
+        if let Some(id) = gen.conversation {
+            let store = store
+                .as_ref()
+                .context("--conversation needs the history database (drop --no-save)")?;
+            store
+                .conversation(id)
+                .with_context(|| format!("conversation {id}"))?;
+        }
         Ok(Self {
-            id: Some(id),
-            messages,
-            system_prompt: stored.system_prompt,
-            model,
+            id: gen.conversation,
+            memory: omnidesk::conversation::fresh(system_prompt.as_deref()),
+            store: store.map(Mutex::new),
+            system_prompt,
+            model: engine.info().path.display().to_string(),
+            template: ctx.request(gen),
         })
     }
 
     /// Start a fresh conversation with the same system prompt.
     pub fn reset(&mut self) {
-        *self = Self {
-            id: None,
-            messages: self
-                .system_prompt
-                .iter()
-                .map(|s| ChatMessage::new(Role::System, s.clone()))
-                .collect(),
-            system_prompt: self.system_prompt.take(),
-            model: std::mem::take(&mut self.model),
-        };
+        self.id = None;
+        self.memory = omnidesk::conversation::fresh(self.system_prompt.as_deref());
     }
 
-    /// Ask `question`, streaming tokens to `out` (when given). Ctrl-C
-    /// cancels the answer; what was written so far is kept and stored.
-    pub async fn ask(
-        &mut self,
-        engine: &EngineHandle,
-        store: Option<&Store>,
-        template: &GenerateRequest,
-        question: &str,
-        attached: Attached,
-        mut out: Option<&mut dyn Write>,
-    ) -> Result<GenerationOutcome> {
-        self.messages.push(ChatMessage::with_media(
-            Role::User,
-            question,
-            attached.media,
-        ));
-        let mut request = template.clone();
-        request.messages = self.messages.clone();
-        let mut stream = match engine.generate(request) {
-            Ok(s) => s,
-            Err(e) => {
-                self.messages.pop();
-                return Err(e.into());
-            }
+    /// Ask `text`, streaming the answer to stdout (unless quiet) and notes
+    /// to stderr. Ctrl-C stops the answer; what was written is kept and
+    /// stored.
+    pub async fn ask(&mut self, engine: &EngineHandle, text: &str, ask: Ask<'_>) -> Result<Asked> {
+        let thread = match (&self.store, self.id) {
+            (Some(_), Some(id)) => Thread::Stored {
+                id,
+                truncate_after: None,
+            },
+            (Some(_), None) => Thread::New,
+            (None, _) => Thread::Unsaved(self.memory.clone()),
         };
-        let outcome = loop {
-            let event = tokio::select! {
-                ev = stream.next() => ev,
-                _ = tokio::signal::ctrl_c() => { stream.cancel(); continue; }
-            };
-            match event {
-                Some(GenerationEvent::Started {
-                    dropped_messages, ..
-                }) if dropped_messages > 0 => {
-                    eprintln!(
-                        "[the conversation outgrew the context: the {dropped_messages} oldest messages are left out of this answer]"
-                    );
-                }
-                Some(GenerationEvent::Token(t)) => {
-                    if let Some(w) = out.as_deref_mut() {
-                        w.write_all(t.as_bytes())?;
-                        w.flush()?;
-                    }
-                }
-                Some(GenerationEvent::Done(o)) => break o,
-                Some(GenerationEvent::Failed(e)) => {
-                    self.messages.pop();
-                    return Err(e.into());
-                }
-                Some(GenerationEvent::Started { .. }) => {}
-                None => {
-                    self.messages.pop();
-                    anyhow::bail!("the engine stopped unexpectedly");
-                }
-            }
+        let request = TurnRequest {
+            thread,
+            system_prompt: self.system_prompt.clone(),
+            model_name: Some(self.model.clone()),
+            text: text.to_owned(),
+            attached: ask.attached,
+            docs: ask.docs,
+            generation: self.template.clone(),
         };
-        if outcome.finish == FinishReason::Cancelled {
+        let cancel = CancellationToken::new();
+        let on_ctrl_c = cancel.clone();
+        let ctrl_c = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_ctrl_c.cancel();
+            }
+        });
+        let quiet = ask.quiet;
+        let mut first_token = None;
+        let mut on_event = |ev: TurnEvent| print_event(ev, quiet, &mut first_token);
+        let result = turn::run(
+            engine,
+            self.store.as_ref(),
+            request,
+            TurnIo {
+                tools: ask.tools,
+                narrator: ask.narrator,
+                cancel,
+                on_event: &mut on_event,
+            },
+        )
+        .await;
+        ctrl_c.abort();
+        let outcome = result?;
+        if outcome.finish == FinishReason::Cancelled && !quiet {
             eprintln!("\n[stopped]");
         }
-        self.messages
-            .push(ChatMessage::new(Role::Assistant, outcome.text.clone()));
-        if let Some(store) = store {
-            self.save_exchange(store, question, &attached.records, &outcome)?;
+        if let Some(saved) = &outcome.saved {
+            self.id = Some(saved.conversation);
+        } else {
+            self.memory.push(outcome.question.clone());
+            self.memory
+                .push(ChatMessage::new(Role::Assistant, outcome.text.clone()));
         }
-        Ok(outcome)
+        Ok(Asked {
+            outcome,
+            first_token,
+        })
     }
+}
 
-    fn save_exchange(
-        &mut self,
-        store: &Store,
-        question: &str,
-        attachments: &[Attachment],
-        outcome: &GenerationOutcome,
-    ) -> Result<()> {
-        let saved = conversation::save_exchange(
-            store,
-            self.id,
-            NewConversation {
-                model: Some(&self.model),
-                system_prompt: self.system_prompt.as_deref(),
-            },
-            Exchange {
-                question,
-                attachments,
-                outcome,
-                sources: &[],
-                tool_calls: &[],
-            },
-        )?;
-        self.id = Some(saved.conversation);
-        Ok(())
+/// One turn event in the terminal: answer text on stdout, the rest on
+/// stderr.
+fn print_event(ev: TurnEvent, quiet: bool, first_token: &mut Option<Instant>) {
+    if let TurnEvent::Token(_) = ev {
+        first_token.get_or_insert_with(Instant::now);
+    }
+    if quiet {
+        return;
+    }
+    match ev {
+        TurnEvent::Token(t) => {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(t.as_bytes());
+            let _ = out.flush();
+        }
+        TurnEvent::Started {
+            dropped_messages, ..
+        } if dropped_messages > 0 => eprintln!(
+            "[the conversation outgrew the context: the {dropped_messages} oldest messages are left out of this answer]"
+        ),
+        TurnEvent::ToolCall(c) => eprintln!("\n[tool] {} {}", c.name, c.arguments),
+        TurnEvent::ToolResult(r) => {
+            let shown: String = r.output.chars().take(300).collect();
+            eprintln!("[tool] {} → {shown}", r.call.name);
+        }
+        TurnEvent::Notice { message, .. } => eprintln!("\n[{message}]"),
+        TurnEvent::Sources(_) | TurnEvent::Started { .. } | TurnEvent::Spoken(_) => {}
     }
 }

@@ -2,7 +2,7 @@
 //! once and stops on Enter (or at the length limit); the clip goes to the
 //! model as audio and the answer streams back (and is spoken with --speak).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -13,8 +13,8 @@ use omnidesk::media::Media;
 use super::args::ListenArgs;
 use super::attach::Attached;
 use super::context::Context;
-use super::conversation::Conversation;
-use super::voice::{self, SpeakingWriter};
+use super::conversation::{Ask, Conversation};
+use super::voice;
 
 pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
     let store = if args.no_save {
@@ -135,23 +135,20 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
         _ => args.prompt.clone(),
     };
 
-    let mut conv = Conversation::start(ctx, store.as_ref(), &args.gen, &engine)?;
-    let template = ctx.request(&args.gen);
-    let mut stdout = std::io::stdout();
-    let out: Option<&mut dyn Write> = if args.json { None } else { Some(&mut stdout) };
-    let mut writer = SpeakingWriter::new(out, voice.as_ref().map(|v| &v.narrator));
-    let outcome = conv
+    let mut conv = Conversation::start(ctx, store, &args.gen, &engine)?;
+    let asked = conv
         .ask(
             &engine,
-            store.as_ref(),
-            &template,
             &question,
-            attached,
-            Some(&mut writer),
+            Ask {
+                attached,
+                narrator: voice.as_ref().map(|v| &v.narrator),
+                quiet: args.json,
+                ..Ask::default()
+            },
         )
         .await?;
-    writer.finish();
-    let first_token = writer.first_token;
+    let (outcome, first_token) = (asked.outcome, asked.first_token);
     if let Some(v) = &voice {
         v.wait().await;
     }

@@ -8,7 +8,8 @@ use anyhow::{Context as _, Result};
 use omnidesk::server::{self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerOptions};
 
 use super::args::ServeArgs;
-use super::context::{Context, EmbedSource};
+use super::context::Context;
+use omnidesk::rag::EmbedSource;
 
 pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let token = server::load_or_create_token(&ctx.data_dir)?;

@@ -1,7 +1,6 @@
-//! `omnidesk ask --tools …`: a question answered with tool calls. Builds
-//! the offered tools (built-ins plus configured MCP servers), asks consent
-//! on the terminal, streams the answer and each call, and stores the calls
-//! with the assistant message.
+//! `omnidesk ask --tools …`: which tools a question may call (built-ins plus
+//! configured MCP servers) and consent asked on the terminal; the turn
+//! itself (calls, answer, storing them) is the library's.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -13,19 +12,16 @@ use clap::Args;
 use futures_util::future::BoxFuture;
 
 use omnidesk::camera::{FakeSource, FrameSource, NokhwaSource};
-use omnidesk::chat::{ChatMessage, Role};
-use omnidesk::store::NewMessage;
 use omnidesk::tools::builtin::{CameraTool, DateTimeTool, ReadFileTool, SearchDocumentsTool};
 use omnidesk::tools::mcp::{McpConnection, McpServers};
 use omnidesk::tools::run::ToolChoice;
 use omnidesk::tools::{
-    Consent, ConsentDecision, ConsentGate, ToolCall, ToolEvent, ToolLoop, ToolOptions,
-    ToolRegistry, ToolSpec,
+    Consent, ConsentDecision, ConsentGate, ToolCall, ToolOptions, ToolRegistry, ToolSpec,
 };
+use omnidesk::turn::TurnTools;
 
 use super::args::AskArgs;
 use super::context::Context;
-use super::conversation::Conversation;
 
 /// Flags of `ask` for tool calling.
 #[derive(Debug, Args)]
@@ -92,15 +88,21 @@ fn parse_answer(line: &str) -> ConsentDecision {
     }
 }
 
-/// The offered tools and the MCP connections behind some of them.
-struct Toolbox {
+/// The offered tools, who consents, and the MCP connections behind some.
+pub struct Toolbox {
     registry: ToolRegistry,
+    gate: ConsentGate,
     connections: Vec<McpConnection>,
 }
 
 /// Build what `--tools` asks for. MCP servers are started only when named
 /// (`mcp:NAME`, one of their tools, or `all`).
-async fn toolbox(ctx: &Context, args: &AskArgs, list: &str, vision: bool) -> Result<Toolbox> {
+pub async fn toolbox(
+    ctx: &Context,
+    args: &AskArgs,
+    list: &str,
+    vision: bool,
+) -> Result<Toolbox> {
     let wanted: Vec<String> = list
         .split(',')
         .map(|s| s.trim().to_string())
@@ -173,146 +175,52 @@ async fn toolbox(ctx: &Context, args: &AskArgs, list: &str, vision: bool) -> Res
         );
     }
     let registry = available.select(&selected)?;
-    Ok(Toolbox {
-        registry,
-        connections,
-    })
-}
-
-/// Answer `question` with tools; see the module docs.
-pub async fn ask(ctx: &Context, args: &AskArgs, question: &str, list: &str) -> Result<()> {
-    let store = if args.no_save {
-        None
-    } else {
-        Some(ctx.open_store()?)
-    };
-    let engine = ctx.start_engine(args.json).await?;
-    let vision = engine.info().capabilities.vision;
-    let toolbox = toolbox(ctx, args, list, vision).await?;
     let gate = ConsentGate::new(Arc::new(TerminalConsent));
     for name in &args.tools.allow_tool {
         gate.allow_always(name);
     }
-    let template = match &args.tools.tool_template {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the template {}", p.display()))?,
-        ),
-        None => None,
-    };
-    let options = ToolOptions {
-        max_steps: args.tools.max_steps,
-        call_timeout: Duration::from_secs(args.tools.tool_timeout.max(1)),
-        tool_choice: if args.tools.require_tool {
-            ToolChoice::Required
-        } else {
-            ToolChoice::Auto
-        },
-        template,
-        parallel_calls: false,
-    };
-    let conv = Conversation::start(ctx, store.as_ref(), &args.gen, &engine)?;
-    // Calls made earlier in this conversation are shown to the model again.
-    let earlier = match (store.as_ref(), conv.id) {
-        (Some(s), Some(id)) => {
-            let rate = engine
-                .info()
-                .capabilities.audio_rate();
-            let h = omnidesk::conversation::history(s, id, rate)?;
-            omnidesk::conversation::earlier_tool_calls(s, &h)?
-        }
-        _ => Vec::new(),
-    };
-    let mut messages = conv.messages.clone();
-    messages.push(ChatMessage::new(Role::User, question));
-    let request = ctx.request(&args.gen);
-    let tool_loop = ToolLoop::new(&engine, &toolbox.registry, &gate, options);
-    let json = args.json;
-    let mut on_event = |ev: ToolEvent| {
-        if json {
-            return;
-        }
-        match ev {
-            ToolEvent::Token(t) => {
-                print!("{t}");
-                let _ = std::io::stdout().flush();
-            }
-            ToolEvent::Call(c) => eprintln!("\n[tool] {} {}", c.name, c.arguments),
-            ToolEvent::Result(r) => {
-                let shown: String = r.output.chars().take(300).collect();
-                eprintln!("[tool] {} → {shown}", r.call.name);
-            }
-            ToolEvent::Step(_) => {}
-        }
-    };
-    let outcome = tool_loop
-        .run_continuing(messages, &earlier, &request, &mut on_event)
-        .await?;
-    for conn in toolbox.connections {
-        conn.close().await;
-    }
-    let mut conversation_id = conv.id;
-    if let Some(store) = &store {
-        let id = match conv.id {
-            Some(id) => id,
-            None => {
-                let title: String = question.chars().take(60).collect();
-                store
-                    .create_conversation(title.trim(), Some(conv.model()), conv.system_prompt())?
-                    .id
-            }
+    Ok(Toolbox {
+        registry,
+        gate,
+        connections,
+    })
+}
+
+impl Toolbox {
+    /// The tools for one turn: this registry, consent asked on the
+    /// terminal (`--allow-tool` names are allowed up front), the flags'
+    /// limits and template.
+    pub fn turn_tools(&self, args: &AskArgs) -> Result<TurnTools<'_>> {
+        let template = match &args.tools.tool_template {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read the template {}", p.display()))?,
+            ),
+            None => None,
         };
-        conversation_id = Some(id);
-        store.append_message(
-            id,
-            NewMessage {
-                role: Role::User,
-                content: question,
-                attachments: &[],
-                stats: None,
+        Ok(TurnTools {
+            registry: &self.registry,
+            gate: &self.gate,
+            options: ToolOptions {
+                max_steps: args.tools.max_steps,
+                call_timeout: Duration::from_secs(args.tools.tool_timeout.max(1)),
+                tool_choice: if args.tools.require_tool {
+                    ToolChoice::Required
+                } else {
+                    ToolChoice::Auto
+                },
+                template,
+                parallel_calls: false,
             },
-        )?;
-        let stats = serde_json::to_value(&outcome.last.stats)?;
-        let msg = store.append_message(
-            id,
-            NewMessage {
-                role: Role::Assistant,
-                content: &outcome.text,
-                attachments: &[],
-                stats: Some(&stats),
-            },
-        )?;
-        store.append_tool_calls(
-            msg.id,
-            &omnidesk::conversation::tool_call_rows(&outcome.records),
-        )?;
+        })
     }
-    if json {
-        let out = serde_json::json!({
-            "conversation_id": conversation_id,
-            "model": engine.info().path,
-            "text": outcome.text,
-            "tool_calls": outcome.records,
-            "steps": outcome.steps,
-            "step_limit_reached": outcome.step_limit_reached,
-            "prompt_mode": outcome.prompt_mode,
-            "finish_reason": outcome.last.finish,
-            "stats": outcome.last.stats,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!();
-        if outcome.step_limit_reached {
-            eprintln!(
-                "[the model still wanted tools after {} steps; stopped]",
-                outcome.steps
-            );
-        }
-        if let Some(id) = conversation_id {
-            eprintln!("[conversation {id}; continue with --conversation {id}]");
+
+    /// Close the MCP connections.
+    pub async fn close(self) {
+        for conn in self.connections {
+            conn.close().await;
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -76,55 +76,6 @@ impl Voice {
     }
 }
 
-/// Passes streamed answer text through and hands each completed sentence
-/// to the narrator, so speech starts before the answer is finished.
-pub struct SpeakingWriter<'a> {
-    pub out: Option<&'a mut dyn Write>,
-    pub narrator: Option<&'a Narrator>,
-    pub splitter: SentenceSplitter,
-    pub first_token: Option<Instant>,
-}
-
-impl<'a> SpeakingWriter<'a> {
-    pub fn new(out: Option<&'a mut dyn Write>, narrator: Option<&'a Narrator>) -> Self {
-        Self {
-            out,
-            narrator,
-            splitter: SentenceSplitter::new(),
-            first_token: None,
-        }
-    }
-
-    /// Speak whatever text is left after the last sentence end.
-    pub fn finish(&mut self) {
-        if let (Some(n), Some(rest)) = (self.narrator, self.splitter.finish()) {
-            n.say(rest);
-        }
-    }
-}
-
-impl Write for SpeakingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.first_token.get_or_insert_with(Instant::now);
-        if let Some(o) = self.out.as_deref_mut() {
-            o.write_all(buf)?;
-        }
-        if let Some(n) = self.narrator {
-            for sentence in self.splitter.push(&String::from_utf8_lossy(buf)) {
-                n.say(sentence);
-            }
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self.out.as_deref_mut() {
-            Some(o) => o.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
 /// Keep a recorded question as a WAV in `<data dir>/recordings`, so the
 /// conversation can be replayed (the message stores this path).
 pub fn save_recording(data_dir: &Path, audio: &Audio) -> Result<PathBuf> {

@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod parse;
 pub mod remote;
 pub mod search;
+pub mod source;
 pub mod vector;
 pub mod watch;
 
@@ -34,6 +35,7 @@ pub use error::{RagError, Result};
 pub use ingest::{IngestEvent, IngestJob, IngestOptions, IngestReport};
 pub use remote::RemoteEmbedder;
 pub use search::{SearchHit, SearchMode, SearchOptions};
+pub use source::EmbedSource;
 pub use watch::{FolderWatch, WatchEvent};
 
 use db::Db;

@@ -41,9 +41,26 @@ pub enum StoreError {
     /// Creating the database's directory failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// The front end could not open the database earlier (the reason is
+    /// what it reported then).
+    #[error("the history database is not available: {0}")]
+    Unavailable(String),
     /// A JSON column (attachments, stats) could not be encoded or decoded.
     #[error("malformed JSON in the database: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    /// Stable code for scripts and the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NewerSchema { .. } => "STORE_NEWER_SCHEMA",
+            StoreError::Corrupt { .. } => "STORE_CORRUPT",
+            StoreError::NotFound(_) => "NOT_FOUND",
+            StoreError::Unavailable(_) => "STORE_UNAVAILABLE",
+            StoreError::Sqlite(_) | StoreError::Io(_) | StoreError::Json(_) => "STORE",
+        }
+    }
 }
 
 /// Result alias used throughout the store.

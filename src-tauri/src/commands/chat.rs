@@ -3,17 +3,16 @@
 //! task, so the UI thread never waits; `stop_generation` cancels it, and a
 //! window that stops listening cancels it too.
 
-use omnidesk::chat::{ChatMessage, Role};
-use omnidesk::conversation::{self, Exchange, NewConversation};
-use omnidesk::engine::{FinishReason, GenerateRequest, GenerationEvent, GenerationStats};
+use omnidesk::engine::{FinishReason, GenerateRequest, GenerationStats};
 use omnidesk::media::attach::Attached;
-use omnidesk::rag::answer::{self, CitationCheck, Source};
+use omnidesk::rag::answer::{CitationCheck, Source};
 use omnidesk::rag::SearchOptions;
 use omnidesk::store::{ConversationId, MessageId, StoreError};
-use omnidesk::tts::SentenceSplitter;
+use omnidesk::turn::{self, DocsScope, Thread, TurnError, TurnEvent, TurnIo, TurnRequest};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::State;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
@@ -100,9 +99,10 @@ pub struct SendMessage {
     /// regenerate).
     #[serde(default)]
     pub truncate_after: Option<MessageId>,
-    /// Answer from the user's documents: the question goes to the model
-    /// with the best-matching snippets (and without the earlier turns), and
-    /// the answer cites them.
+    /// Answer from the user's documents: the question (and its
+    /// attachments) goes to the model with the best-matching snippets
+    /// (without the earlier turns), and the answer cites them. Combines
+    /// with attachments and tools.
     #[serde(default)]
     pub use_docs: bool,
     /// Let the model call tools (clock, documents, camera, MCP servers),
@@ -154,64 +154,46 @@ async fn run(
     }
     let engine = state.engine.ready()?;
     let config = state.settings.get();
-    let audio_rate = engine
-        .info()
-        .capabilities.audio_rate();
-    let mut sources = Vec::new();
-    let (mut messages, earlier) = match message.conversation_id {
-        Some(id) => state.store.with(|s| {
-            if let Some(after) = message.truncate_after {
-                s.delete_messages_after(id, after)?;
-            }
-            let history = conversation::history(s, id, audio_rate)?;
-            let earlier = conversation::earlier_tool_calls(s, &history)?;
-            Ok((history.messages, earlier))
-        })?,
-        None => (
-            conversation::fresh(config.system_prompt.as_deref()),
-            Vec::new(),
-        ),
-    };
+    // A database that could not be opened says why, with its own code.
+    state.store.with(|_| Ok(()))?;
     let mut attached = Attached::default();
     for staged in state.staged.take(&message.attachment_ids)? {
         attached.media.push(staged.media);
         attached.records.push(staged.record);
     }
-    if message.use_docs && message.use_tools {
-        return Err(CommandError::invalid(
-            "answer from documents or with tools, not both (the tools can search your documents)",
-        ));
-    }
-    if message.use_docs {
-        if !attached.media.is_empty() {
-            return Err(CommandError::invalid(
-                "ask about documents or about attachments, not both at once",
-            ));
-        }
-        let docs = docs_question(state, &message.text, &config, engine.info().n_ctx).await?;
-        sources = docs.prompt.sources;
-        let _ = on_event.send(ChatEvent::Sources {
-            sources: sources.clone(),
-        });
-        messages = docs.messages;
+    let docs = if message.use_docs {
+        Some(DocsScope {
+            rag: state.docs.open(&state.settings).await?,
+            options: SearchOptions::default(),
+        })
     } else {
-        messages.push(ChatMessage::with_media(
-            Role::User,
-            message.text.clone(),
-            attached.media,
-        ));
-    }
-    let request = GenerateRequest {
-        messages,
-        sampling: config.sampling.clone(),
-        max_tokens: config.max_tokens,
-        stop: Vec::new(),
+        None
     };
-    let mut voice = None;
+    let stop = CancellationToken::new();
+    let guard = state.generations.register_turn(stop.clone());
+    let tools = if message.use_tools {
+        if engine.is_remote() {
+            return Err(omnidesk::Error::from(TurnError::RemoteBackend).into());
+        }
+        Some(
+            super::tools::window_tools(
+                state,
+                engine.info().capabilities.vision,
+                message.tools.as_deref(),
+                message.require_tool,
+                on_event,
+                stop.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let mut narrator = None;
     if config.audio.speak_replies {
         state.speech.stop();
         match state.speech.narrator(&state.settings) {
-            Ok(n) => voice = Some((n, SentenceSplitter::new())),
+            Ok(n) => narrator = Some(n),
             Err(e) => {
                 let _ = on_event.send(ChatEvent::Notice {
                     code: e.code,
@@ -220,104 +202,35 @@ async fn run(
             }
         }
     }
-    let (outcome, tool_calls) = if message.use_tools {
-        let mut speak = |text: &str| {
-            if let Some((narrator, splitter)) = voice.as_mut() {
-                for sentence in splitter.push(text) {
-                    narrator.say(sentence);
-                }
-            }
-        };
-        let turn = super::tools::answer_with_tools(
-            state,
-            super::tools::ToolTurnRequest {
-                engine: engine.clone(),
-                messages: request.messages.clone(),
-                earlier: &earlier,
-                request,
-                only: message.tools.as_deref(),
-                require_tool: message.require_tool,
-            },
-            on_event,
-            &mut speak,
-        )
-        .await?;
-        (turn.outcome, turn.records)
-    } else {
-        (
-            stream_answer(state, &engine, request, on_event, &mut voice).await?,
-            Vec::new(),
-        )
+    let thread = match message.conversation_id {
+        Some(id) => Thread::Stored {
+            id,
+            truncate_after: message.truncate_after,
+        },
+        None => Thread::New,
     };
-    if let Some((narrator, mut splitter)) = voice {
-        if outcome.finish == FinishReason::Cancelled {
-            narrator.stop();
-        } else if let Some(rest) = splitter.finish() {
-            narrator.say(rest);
-        }
-    }
-    let model = engine
-        .info()
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned());
-    let saved = state.store.with(|s| {
-        conversation::save_exchange(
-            s,
-            message.conversation_id,
-            NewConversation {
-                model: model.as_deref(),
-                system_prompt: config.system_prompt.as_deref(),
-            },
-            Exchange {
-                question: &message.text,
-                attachments: &attached.records,
-                outcome: &outcome,
-                sources: &sources,
-                tool_calls: &tool_calls,
-            },
-        )
-        .map_err(|e| match e {
-            omnidesk::Error::Store(StoreError::NotFound(id)) => CommandError::new(
-                "NOT_FOUND",
-                format!("conversation {id} was deleted meanwhile"),
-            ),
-            other => other.into(),
-        })
-    })?;
-    let _ = on_event.send(ChatEvent::Done {
-        finish: outcome.finish,
-        stats: outcome.stats.clone(),
-        conversation_id: saved.conversation,
-        question_id: saved.question,
-        answer_id: saved.answer,
-        citations: (!sources.is_empty())
-            .then(|| answer::check_citations(&outcome.text, sources.len())),
-    });
-    Ok(SendResult {
-        conversation_id: saved.conversation,
-        finish: outcome.finish,
-        text: outcome.text,
-    })
-}
-
-/// Stream a plain answer (no tools) into `on_event`, feeding the narrator.
-async fn stream_answer(
-    state: &AppState,
-    engine: &omnidesk::engine::EngineHandle,
-    request: GenerateRequest,
-    on_event: &Channel<ChatEvent>,
-    voice: &mut Option<(omnidesk::tts::Narrator, SentenceSplitter)>,
-) -> CommandResult<omnidesk::engine::GenerationOutcome> {
-    let mut stream = engine.generate(request)?;
-    let guard = state.generations.register(stream.cancel_token());
-    let outcome = loop {
-        let event = match stream.next().await {
-            Some(ev) => ev,
-            None => return Err(omnidesk::engine::EngineError::Stopped.into()),
-        };
-        let sent = match event {
-            GenerationEvent::Started {
+    let request = TurnRequest {
+        thread,
+        system_prompt: config.system_prompt.clone(),
+        model_name: engine
+            .info()
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        text: message.text.clone(),
+        attached,
+        docs,
+        generation: GenerateRequest {
+            messages: Vec::new(),
+            sampling: config.sampling.clone(),
+            max_tokens: config.max_tokens,
+            stop: Vec::new(),
+        },
+    };
+    let mut forward = |ev: TurnEvent| {
+        let sent = match ev {
+            TurnEvent::Sources(sources) => on_event.send(ChatEvent::Sources { sources }),
+            TurnEvent::Started {
                 prompt_tokens,
                 reused_tokens,
                 dropped_messages,
@@ -327,24 +240,68 @@ async fn stream_answer(
                 reused_tokens,
                 dropped_messages,
             }),
-            GenerationEvent::Token(text) => {
-                if let Some((narrator, splitter)) = voice.as_mut() {
-                    for sentence in splitter.push(&text) {
-                        narrator.say(sentence);
-                    }
-                }
-                on_event.send(ChatEvent::Token { text })
+            TurnEvent::Token(text) => on_event.send(ChatEvent::Token { text }),
+            TurnEvent::ToolCall(call) => on_event.send(ChatEvent::ToolCall {
+                call_id: call.id,
+                name: call.name,
+                arguments: call.arguments,
+            }),
+            TurnEvent::ToolResult(r) => on_event.send(ChatEvent::ToolResult {
+                call_id: r.call.id,
+                name: r.call.name,
+                output: r.output,
+                error: r.error,
+                duration_ms: r.duration_ms,
+            }),
+            TurnEvent::Notice { code, message } => {
+                on_event.send(ChatEvent::Notice { code, message })
             }
-            GenerationEvent::Done(outcome) => break outcome,
-            GenerationEvent::Failed(e) => return Err(e.into()),
+            TurnEvent::Spoken(_) => Ok(()),
         };
         if sent.is_err() {
             // Nobody is listening any more: stop spending the engine on it.
-            stream.cancel();
+            stop.cancel();
         }
     };
+    let result = turn::run(
+        &engine,
+        Some(&state.store),
+        request,
+        TurnIo {
+            tools: tools.as_ref().map(|t| t.turn_tools()),
+            narrator: narrator.as_ref(),
+            cancel: stop.clone(),
+            on_event: &mut forward,
+        },
+    )
+    .await;
+    if let Some(tools) = tools {
+        tools.close().await;
+    }
     drop(guard);
-    Ok(outcome)
+    let outcome = result.map_err(|e| match e {
+        omnidesk::Error::Store(StoreError::NotFound(id)) => CommandError::new(
+            "NOT_FOUND",
+            format!("conversation {id} was deleted meanwhile"),
+        ),
+        other => other.into(),
+    })?;
+    let saved = outcome.saved.ok_or_else(|| {
+        CommandError::new(crate::error::codes::INTERNAL, "the answer was not saved")
+    })?;
+    let _ = on_event.send(ChatEvent::Done {
+        finish: outcome.finish,
+        stats: outcome.stats.clone(),
+        conversation_id: saved.conversation,
+        question_id: saved.question,
+        answer_id: saved.answer,
+        citations: outcome.citations.clone(),
+    });
+    Ok(SendResult {
+        conversation_id: saved.conversation,
+        finish: outcome.finish,
+        text: outcome.text,
+    })
 }
 
 /// Stop generation `id` (from its `started` event), or every running one
@@ -353,36 +310,4 @@ async fn stream_answer(
 pub async fn stop_generation(state: State<'_, AppState>, id: Option<u64>) -> CommandResult<usize> {
     state.speech.stop();
     Ok(state.generations.stop(id))
-}
-
-/// Retrieve snippets for `question` and fit them into the context.
-///
-/// # Errors
-/// `NO_EMBEDDING_MODEL`, `NOTHING_RELEVANT` when no document matches well
-/// enough, and the index's errors.
-async fn docs_question(
-    state: &AppState,
-    question: &str,
-    config: &omnidesk::config::Config,
-    n_ctx: u32,
-) -> CommandResult<answer::DocsQuestion> {
-    let rag = state.docs.open(&state.settings).await?;
-    let q = question.to_owned();
-    let hits = tokio::task::spawn_blocking(move || rag.search(&q, &SearchOptions::default()))
-        .await
-        .map_err(|e| CommandError::new(crate::error::codes::INTERNAL, e.to_string()))??;
-    if hits.is_empty() {
-        return Err(CommandError::new(
-            "NOTHING_RELEVANT",
-            "nothing relevant found in your documents",
-        ));
-    }
-    Ok(answer::docs_question(
-        question,
-        &hits,
-        // The citation instructions, not the chat's system prompt.
-        None,
-        n_ctx as usize,
-        config.max_tokens,
-    )?)
 }

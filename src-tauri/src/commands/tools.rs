@@ -5,20 +5,14 @@
 //! [`answer_tool_consent`] (or a stop, or a timeout, which decline).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use omnidesk::chat::ChatMessage;
-use omnidesk::engine::{
-    ConstrainedRequest, EngineError, EngineHandle, GenerateRequest, GenerationEvent,
-    GenerationOutcome,
-};
 use omnidesk::tools::builtin::{CameraTool, DateTimeTool, SearchDocumentsTool};
 use omnidesk::tools::mcp::{McpConnection, McpServers};
-use omnidesk::tools::run::{EarlierCalls, ToolChoice};
+use omnidesk::tools::run::ToolChoice;
 use omnidesk::tools::{
-    Consent, ConsentDecision, ConsentGate, Generator, ToolCall, ToolEvent, ToolLoop, ToolOptions,
-    ToolRecord, ToolRegistry, ToolSpec,
+    Consent, ConsentDecision, ConsentGate, ToolCall, ToolOptions, ToolRegistry, ToolSpec,
 };
+use omnidesk::turn::{TurnTools, CONSENT_TIMEOUT};
 use serde::Deserialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -30,9 +24,6 @@ use crate::state::{AppState, Docs, ToolConsents};
 
 /// The library's boxed future (`futures_util::future::BoxFuture`).
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
-/// How long the dialog waits for an answer before declining.
-const CONSENT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What the consent dialog answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -95,51 +86,6 @@ impl Consent for DialogConsent {
     }
 }
 
-/// The engine, with every generation of the turn stopped by one token.
-struct Stoppable {
-    engine: EngineHandle,
-    stop: CancellationToken,
-}
-
-impl Generator for Stoppable {
-    fn chat_template(&self) -> Option<String> {
-        Generator::chat_template(&self.engine)
-    }
-
-    fn generate<'a>(
-        &'a self,
-        request: ConstrainedRequest,
-        on_text: &'a mut (dyn FnMut(&str) + Send),
-    ) -> BoxFuture<'a, Result<GenerationOutcome, EngineError>> {
-        Box::pin(async move {
-            let mut stream = self.engine.generate_constrained(request)?;
-            let token = stream.cancel_token();
-            let stop = self.stop.clone();
-            let watcher = tauri::async_runtime::spawn(async move {
-                stop.cancelled().await;
-                token.cancel();
-            });
-            let mut result = Err(EngineError::Stopped);
-            while let Some(ev) = stream.next().await {
-                match ev {
-                    GenerationEvent::Token(t) => on_text(&t),
-                    GenerationEvent::Done(o) => {
-                        result = Ok(o);
-                        break;
-                    }
-                    GenerationEvent::Failed(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                    GenerationEvent::Started { .. } => {}
-                }
-            }
-            watcher.abort();
-            result
-        })
-    }
-}
-
 /// The tools offered in the window, and the MCP connections behind some.
 struct Toolbox {
     registry: ToolRegistry,
@@ -192,61 +138,52 @@ fn notice(channel: &Channel<ChatEvent>, e: &CommandError, what: &str) {
     });
 }
 
-/// How a tool-calling turn ended, ready to be stored.
-pub struct ToolTurn {
-    pub outcome: GenerationOutcome,
-    pub records: Vec<ToolRecord>,
+/// The window's tools for one turn, asked about in the dialog.
+pub struct WindowTools {
+    toolbox: Toolbox,
+    gate: ConsentGate,
+    require_tool: bool,
 }
 
-/// One question to answer with tools.
-pub struct ToolTurnRequest<'a> {
-    pub engine: EngineHandle,
-    /// The conversation, ending with the question.
-    pub messages: Vec<ChatMessage>,
-    /// Calls made earlier in the conversation, replayed to the model.
-    pub earlier: &'a [EarlierCalls],
-    /// Sampling and limits.
-    pub request: GenerateRequest,
-    /// Offer only these tools; all when `None`.
-    pub only: Option<&'a [String]>,
-    pub require_tool: bool,
+impl WindowTools {
+    /// The library's view of them.
+    pub fn turn_tools(&self) -> TurnTools<'_> {
+        TurnTools {
+            registry: &self.toolbox.registry,
+            gate: &self.gate,
+            options: ToolOptions {
+                tool_choice: if self.require_tool {
+                    ToolChoice::Required
+                } else {
+                    ToolChoice::Auto
+                },
+                ..ToolOptions::default()
+            },
+        }
+    }
+
+    /// Close the MCP connections.
+    pub async fn close(self) {
+        for conn in self.toolbox.connections {
+            conn.close().await;
+        }
+    }
 }
 
-/// Answer the last of the messages with tools, streaming answer text (and,
-/// through `on_text`, to the narrator), calls and results to `channel`.
+/// The tools a window turn offers (`only` these, by name, when given), with
+/// consent asked through `channel`; a stop (`stop`) declines open questions.
 ///
 /// # Errors
-/// `REMOTE_BACKEND` when the engine is remote, `UNKNOWN_TOOL` for a name
-/// in `only` that is not offered; the loop's errors.
-pub async fn answer_with_tools(
+/// `UNKNOWN_TOOL` for a name in `only` that is not offered.
+pub async fn window_tools(
     state: &AppState,
-    turn: ToolTurnRequest<'_>,
+    vision: bool,
+    only: Option<&[String]>,
+    require_tool: bool,
     channel: &Channel<ChatEvent>,
-    on_text: &mut (dyn FnMut(&str) + Send),
-) -> CommandResult<ToolTurn> {
-    let ToolTurnRequest {
-        engine,
-        messages,
-        earlier,
-        request,
-        only,
-        require_tool,
-    } = turn;
-    if engine.is_remote() {
-        return Err(CommandError::new(
-            "REMOTE_BACKEND",
-            "tools need the model on this computer; the remote backend cannot call them",
-        ));
-    }
-    let stop = CancellationToken::new();
-    let guard = state.generations.register_turn(stop.clone());
-    let _ = channel.send(ChatEvent::Started {
-        generation_id: guard.id,
-        prompt_tokens: 0,
-        reused_tokens: 0,
-        dropped_messages: 0,
-    });
-    let mut toolbox = toolbox(state, engine.info().capabilities.vision, channel).await?;
+    stop: CancellationToken,
+) -> CommandResult<WindowTools> {
+    let mut toolbox = toolbox(state, vision, channel).await?;
     if let Some(names) = only {
         match toolbox.registry.select(names) {
             Ok(selected) => toolbox.registry = selected,
@@ -261,68 +198,14 @@ pub async fn answer_with_tools(
     let gate = ConsentGate::new(Arc::new(DialogConsent {
         consents: state.consents.clone(),
         channel: channel.clone(),
-        stop: stop.clone(),
+        stop,
     }));
     for tool in state.consents.always() {
         gate.allow_always(&tool);
     }
-    let generator = Stoppable { engine, stop };
-    let options = ToolOptions {
-        tool_choice: if require_tool {
-            ToolChoice::Required
-        } else {
-            ToolChoice::Auto
-        },
-        ..ToolOptions::default()
-    };
-    let tool_loop = ToolLoop::new(&generator, &toolbox.registry, &gate, options);
-    let mut forward = |ev: ToolEvent| {
-        let sent = match ev {
-            ToolEvent::Token(text) => {
-                on_text(&text);
-                channel.send(ChatEvent::Token { text })
-            }
-            ToolEvent::Call(call) => channel.send(ChatEvent::ToolCall {
-                call_id: call.id,
-                name: call.name,
-                arguments: call.arguments,
-            }),
-            ToolEvent::Result(r) => channel.send(ChatEvent::ToolResult {
-                call_id: r.call.id,
-                name: r.call.name,
-                output: r.output,
-                error: r.error,
-                duration_ms: r.duration_ms,
-            }),
-            ToolEvent::Step(_) => Ok(()),
-        };
-        if sent.is_err() {
-            // The window stopped listening: stop spending the engine on it.
-            state.generations.stop(Some(guard.id));
-        }
-    };
-    let result = tool_loop
-        .run_continuing(messages, earlier, &request, &mut forward)
-        .await;
-    for conn in toolbox.connections {
-        conn.close().await;
-    }
-    let run = result?;
-    if run.step_limit_reached {
-        let _ = channel.send(ChatEvent::Notice {
-            code: "STEP_LIMIT",
-            message: format!(
-                "the model still wanted tools after {} steps; it was stopped there",
-                run.steps
-            ),
-        });
-    }
-    Ok(ToolTurn {
-        outcome: GenerationOutcome {
-            text: run.text,
-            finish: run.last.finish,
-            stats: run.last.stats,
-        },
-        records: run.records,
+    Ok(WindowTools {
+        toolbox,
+        gate,
+        require_tool,
     })
 }

@@ -1,0 +1,30 @@
+//! What can stop a turn before or beside the modules it drives.
+
+/// A turn's own failures; everything else is the failing module's error.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    /// Neither text nor an attachment.
+    #[error("the message is empty")]
+    Empty,
+    /// A documents question found no passage that matches well enough.
+    #[error("nothing relevant found in your documents")]
+    NothingRelevant,
+    /// Tools need the local engine (the loop constrains its sampling).
+    #[error("tools need the model on this computer; the remote backend cannot call them")]
+    RemoteBackend,
+    /// A blocking step (search, store) could not be run.
+    #[error("a background task of the turn failed: {0}")]
+    Task(String),
+}
+
+impl TurnError {
+    /// Stable code for scripts and the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TurnError::Empty => "INVALID_INPUT",
+            TurnError::NothingRelevant => "NOTHING_RELEVANT",
+            TurnError::RemoteBackend => "REMOTE_BACKEND",
+            TurnError::Task(_) => "INTERNAL",
+        }
+    }
+}
