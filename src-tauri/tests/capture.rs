@@ -196,6 +196,82 @@ fn answers_are_spoken_when_the_setting_is_on() {
 }
 
 #[test]
+fn a_photo_documents_a_tool_and_a_spoken_reply_in_one_message() {
+    let played = &alsa().played;
+    let t = TestApp::with_config(Some(common::omni_model()), |c| {
+        c.audio.speak_replies = true;
+        c.embedding_model = Some(common::embed_model());
+        c.max_tokens = 24;
+    });
+    let notes = t.dir.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(
+        notes.join("warranty.md"),
+        "# Warranty\n\nThe kettle's warranty covers a cracked lid for two years.\n",
+    )
+    .unwrap();
+    let state = t.state();
+    let rag = tauri::async_runtime::block_on(state.docs.open(&state.settings)).unwrap();
+    rag.add_blocking(
+        std::slice::from_ref(&notes),
+        &omnidesk::rag::IngestOptions::default(),
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .unwrap();
+    let mut headers = tauri::http::HeaderMap::new();
+    headers.insert("x-file-name", "kettle.png".parse().unwrap());
+    let bytes = std::fs::read(common::fixture("cat-64x48.png")).unwrap();
+    let staged = t
+        .invoke_with("attach_image", InvokeBody::Raw(bytes), headers)
+        .unwrap();
+    let id = staged["id"].as_u64().unwrap();
+    t.wait_for_model();
+    let before = std::fs::metadata(played).map_or(0, |m| m.len());
+    let (channel, events) = collecting_channel();
+    let answer = tauri::async_runtime::block_on(send_message(
+        t.app.state::<AppState>(),
+        SendMessage {
+            text: "What is on this photo, and does my warranty cover a cracked lid?".into(),
+            attachment_ids: vec![id],
+            use_docs: true,
+            use_tools: true,
+            tools: Some(vec!["current_datetime".into()]),
+            require_tool: true,
+            ..Default::default()
+        },
+        channel,
+    ))
+    .expect("the combined question is answered");
+    let events = events.lock().unwrap().clone();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"sources"), "{kinds:?}");
+    let call = events
+        .iter()
+        .find(|e| e["kind"] == "toolCall")
+        .expect("a tool call");
+    assert_eq!(call["name"], "current_datetime");
+    assert!(kinds.contains(&"toolResult"), "{kinds:?}");
+    let done = events.last().unwrap();
+    assert_eq!(done["kind"], "done", "{done}");
+    assert_eq!(done["imageTokens"], 12, "the photo was seen: {done}");
+    state.store.with(|s| {
+        let m = s.messages(answer.conversation_id).unwrap();
+        assert_eq!(m[0].attachments.len(), 1, "the photo is kept");
+        assert_eq!(s.tool_calls(m[1].id).unwrap().len(), 1, "the call is kept");
+        Ok(())
+    })
+    .unwrap();
+    tauri::async_runtime::block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), state.speech.wait_idle())
+            .await
+            .expect("the answer is spoken within a minute")
+    });
+    let after = std::fs::metadata(played).map_or(0, |m| m.len());
+    assert!(after > before + 4_000, "{} bytes played", after - before);
+}
+
+#[test]
 fn push_to_talk_with_a_model_that_cannot_hear_gives_whispers_transcript() {
     alsa();
     let Some(whisper_model) =

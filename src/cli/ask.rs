@@ -99,7 +99,12 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
             "text": outcome.text,
             "finish_reason": outcome.finish,
             "stats": outcome.stats,
+            "image_tokens": outcome.image_tokens,
+            "audio_tokens": outcome.audio_tokens,
         });
+        if args.speak {
+            out["spoken"] = json!(outcome.spoken);
+        }
         if args.docs {
             out["sources"] = json!(outcome.sources);
             out["dropped_snippets"] = json!(outcome.dropped_snippets);

@@ -166,6 +166,11 @@ pub struct TurnOutcome {
     pub step_limit_reached: bool,
     /// Which prompt path the tool loop took (`"jinja"`, `"system-prompt"`).
     pub prompt_mode: Option<&'static str>,
+    /// Image and audio tokens evaluated over all of the turn's generations.
+    pub image_tokens: usize,
+    pub audio_tokens: usize,
+    /// Sentences handed to the voice, in order.
+    pub spoken: Vec<String>,
     /// Where the exchange was stored; `None` when nothing is saved.
     pub saved: Option<Saved>,
 }
@@ -269,10 +274,12 @@ pub async fn run<S: StoreAccess + ?Sized>(
     }
 
     let mut voice = narrator.map(|n| (n, SentenceSplitter::new()));
+    let mut spoken = Vec::new();
     let mut speak = |text: &str, on_event: &mut (dyn FnMut(TurnEvent) + Send)| {
         if let Some((narrator, splitter)) = voice.as_mut() {
             for sentence in splitter.push(text) {
                 on_event(TurnEvent::Spoken(sentence.clone()));
+                spoken.push(sentence.clone());
                 narrator.say(sentence);
             }
         }
@@ -290,6 +297,7 @@ pub async fn run<S: StoreAccess + ?Sized>(
             let generator = Cancellable {
                 engine,
                 cancel: cancel.clone(),
+                media: Mutex::new((0, 0)),
             };
             let tool_loop = ToolLoop::new(&generator, tools.registry, tools.gate, tools.options);
             let mut forward = |ev: ToolEvent| match ev {
@@ -313,12 +321,16 @@ pub async fn run<S: StoreAccess + ?Sized>(
                     ),
                 });
             }
+            let (image_tokens, audio_tokens) =
+                *generator.media.lock().unwrap_or_else(|e| e.into_inner());
             Generated {
                 outcome: GenerationOutcome {
                     text: run.text,
                     finish: run.last.finish,
                     stats: run.last.stats,
                 },
+                image_tokens,
+                audio_tokens,
                 records: run.records,
                 steps: run.steps,
                 step_limit_reached: run.step_limit_reached,
@@ -336,6 +348,8 @@ pub async fn run<S: StoreAccess + ?Sized>(
             })
             .await?;
             Generated {
+                image_tokens: outcome.stats.image_tokens,
+                audio_tokens: outcome.stats.audio_tokens,
                 outcome,
                 records: Vec::new(),
                 steps: 1,
@@ -349,6 +363,7 @@ pub async fn run<S: StoreAccess + ?Sized>(
             narrator.stop();
         } else if let Some(rest) = splitter.finish() {
             on_event(TurnEvent::Spoken(rest.clone()));
+            spoken.push(rest.clone());
             narrator.say(rest);
         }
     }
@@ -390,6 +405,9 @@ pub async fn run<S: StoreAccess + ?Sized>(
         steps: generated.steps,
         step_limit_reached: generated.step_limit_reached,
         prompt_mode: generated.prompt_mode,
+        image_tokens: generated.image_tokens,
+        audio_tokens: generated.audio_tokens,
+        spoken,
         saved,
     })
 }
@@ -397,6 +415,8 @@ pub async fn run<S: StoreAccess + ?Sized>(
 /// What the generation step produced, with or without tools.
 struct Generated {
     outcome: GenerationOutcome,
+    image_tokens: usize,
+    audio_tokens: usize,
     records: Vec<ToolRecord>,
     steps: usize,
     step_limit_reached: bool,
@@ -445,6 +465,8 @@ async fn stream(
 struct Cancellable<'a> {
     engine: &'a EngineHandle,
     cancel: CancellationToken,
+    /// Image and audio tokens evaluated so far, over every step.
+    media: Mutex<(usize, usize)>,
 }
 
 impl Generator for Cancellable<'_> {
@@ -471,7 +493,12 @@ impl Generator for Cancellable<'_> {
                 };
                 match event {
                     Some(GenerationEvent::Token(t)) => on_text(&t),
-                    Some(GenerationEvent::Done(o)) => return Ok(o),
+                    Some(GenerationEvent::Done(o)) => {
+                        let mut m = self.media.lock().unwrap_or_else(|e| e.into_inner());
+                        m.0 += o.stats.image_tokens;
+                        m.1 += o.stats.audio_tokens;
+                        return Ok(o);
+                    }
                     Some(GenerationEvent::Failed(e)) => return Err(e),
                     Some(GenerationEvent::Started { .. }) => {}
                     None => return Err(EngineError::Stopped),

@@ -217,6 +217,9 @@ export type ChatEvent =
       questionId: number;
       answerId: number;
       citations: CitationCheck | null;
+      /** Image and audio tokens the model read in this turn. */
+      imageTokens: number;
+      audioTokens: number;
     }
   | { kind: "failed"; code: string; message: string }
   | { kind: "notice"; code: string; message: string }

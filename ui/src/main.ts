@@ -1106,12 +1106,6 @@ function wire() {
     }
   });
   ui.stop.onclick = stop;
-  ui.useDocs.onchange = () => {
-    if (ui.useDocs.checked) ui.useTools.checked = false;
-  };
-  ui.useTools.onchange = () => {
-    if (ui.useTools.checked) ui.useDocs.checked = false;
-  };
   ui.consentOnce.onclick = () => answerConsent("once");
   ui.consentAlways.onclick = () => answerConsent("always");
   ui.consentDeny.onclick = () => answerConsent("deny");

@@ -48,6 +48,9 @@ pub enum ChatEvent {
         answer_id: MessageId,
         /// For answers from documents: which citations are valid.
         citations: Option<CitationCheck>,
+        /// Image and audio tokens the model read in this turn (all steps).
+        image_tokens: usize,
+        audio_tokens: usize,
     },
     Failed {
         code: &'static str,
@@ -296,6 +299,8 @@ async fn run(
         question_id: saved.question,
         answer_id: saved.answer,
         citations: outcome.citations.clone(),
+        image_tokens: outcome.image_tokens,
+        audio_tokens: outcome.audio_tokens,
     });
     Ok(SendResult {
         conversation_id: saved.conversation,

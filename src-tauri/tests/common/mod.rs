@@ -34,6 +34,18 @@ pub fn embed_model() -> PathBuf {
     PathBuf::from(home).join(".cache/omnidesk/test-models/all-minilm-l6-v2-f16.gguf")
 }
 
+/// The tiny random-weight omni model (its projector beside it), made by
+/// `scripts/make-omni-fixture.sh`.
+pub fn omni_model() -> PathBuf {
+    let dir = std::env::var_os("OMNIDESK_TEST_OMNI_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME or OMNIDESK_TEST_OMNI_DIR");
+            PathBuf::from(home).join(".cache/omnidesk/test-models/omni-tiny")
+        });
+    dir.join("omni-tiny.gguf")
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../assets/fixtures")
