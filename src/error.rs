@@ -52,10 +52,10 @@ impl Error {
         match self {
             Error::Engine(e) => e.code(),
             Error::Store(e) => e.code(),
-            Error::Config(_) => "CONFIG",
+            Error::Config(e) => config_code(e),
             Error::Models(e) => e.code(),
-            Error::Media(_) => "INVALID_MEDIA",
-            Error::Server(_) => "SERVER",
+            Error::Media(e) => media_code(e),
+            Error::Server(e) => server_code(e),
             Error::Rag(e) => e.code(),
             Error::Audio(e) => e.code(),
             Error::Camera(e) => e.code(),
@@ -63,5 +63,67 @@ impl Error {
             Error::Tools(e) => e.code(),
             Error::Turn(e) => e.code(),
         }
+    }
+}
+
+fn config_code(_: &ConfigError) -> &'static str {
+    "CONFIG"
+}
+
+fn media_code(_: &MediaError) -> &'static str {
+    "INVALID_MEDIA"
+}
+
+fn server_code(_: &ServerError) -> &'static str {
+    "SERVER"
+}
+
+/// The one error table: the stable code of `e` when it is one of
+/// Omnidesk's typed errors (the crate-wide one or any module's). Front ends
+/// walk an error chain with it, so the CLI's `--json`, the app and the API
+/// report the same code for the same failure.
+pub fn code_of(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    if let Some(e) = e.downcast_ref::<Error>() {
+        return Some(e.code());
+    }
+    macro_rules! by_type {
+        ($($ty:ty => $code:expr),* $(,)?) => {
+            $(if let Some(e) = e.downcast_ref::<$ty>() {
+                return Some($code(e));
+            })*
+        };
+    }
+    by_type!(
+        EngineError => EngineError::code,
+        StoreError => StoreError::code,
+        ConfigError => config_code,
+        ModelsError => ModelsError::code,
+        MediaError => media_code,
+        ServerError => server_code,
+        RagError => RagError::code,
+        AudioError => AudioError::code,
+        CameraError => CameraError::code,
+        TtsError => TtsError::code,
+        ToolError => ToolError::code,
+        TurnError => TurnError::code,
+    );
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_error_has_the_same_code_alone_and_wrapped() {
+        let missing = StoreError::NotFound(3);
+        assert_eq!(code_of(&missing), Some("NOT_FOUND"));
+        assert_eq!(Error::from(StoreError::NotFound(3)).code(), "NOT_FOUND");
+        assert_eq!(
+            code_of(&TurnError::NothingRelevant),
+            Some("NOTHING_RELEVANT")
+        );
+        let io = std::io::Error::other("not ours");
+        assert_eq!(code_of(&io), None);
     }
 }

@@ -33,24 +33,11 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The stable code of the first typed library error in the chain.
+/// The stable code of the first typed library error in the chain (the
+/// library's one table, as the app and the API use).
 fn error_code(e: &anyhow::Error) -> &'static str {
-    use omnidesk::{
-        audio::AudioError, camera::CameraError, config::ConfigError, engine::EngineError,
-        media::MediaError, store::StoreError, tts::TtsError,
-    };
     e.chain()
-        .find_map(|c| {
-            c.downcast_ref::<omnidesk::Error>()
-                .map(omnidesk::Error::code)
-                .or_else(|| c.downcast_ref::<EngineError>().map(EngineError::code))
-                .or_else(|| c.downcast_ref::<MediaError>().map(|_| "INVALID_MEDIA"))
-                .or_else(|| c.downcast_ref::<StoreError>().map(|_| "STORE"))
-                .or_else(|| c.downcast_ref::<ConfigError>().map(|_| "CONFIG"))
-                .or_else(|| c.downcast_ref::<AudioError>().map(AudioError::code))
-                .or_else(|| c.downcast_ref::<CameraError>().map(CameraError::code))
-                .or_else(|| c.downcast_ref::<TtsError>().map(TtsError::code))
-        })
+        .find_map(omnidesk::error::code_of)
         .unwrap_or("ERROR")
 }
 

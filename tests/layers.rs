@@ -21,11 +21,23 @@ use std::path::{Path, PathBuf};
 
 /// `(from, to)` pairs of top-level modules that must not depend on each other.
 const FORBIDDEN: &[(&str, &str, &str)] = &[
-    ("engine", "store", "the engine never reads the history store"),
+    (
+        "engine",
+        "store",
+        "the engine never reads the history store",
+    ),
     ("engine", "rag", "the engine knows no documents"),
     ("engine", "tools", "the engine runs no tools"),
-    ("engine", "conversation", "the engine knows no conversations"),
-    ("engine", "turn", "the turn drives the engine, not the reverse"),
+    (
+        "engine",
+        "conversation",
+        "the engine knows no conversations",
+    ),
+    (
+        "engine",
+        "turn",
+        "the turn drives the engine, not the reverse",
+    ),
     ("engine", "server", "the engine knows no HTTP"),
     ("audio", "engine", "capture hands clips to its caller"),
     ("camera", "engine", "capture hands frames to its caller"),
@@ -252,7 +264,10 @@ fn violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
         }
     }
     for c in cycles(graph) {
-        out.push(format!("a cycle between top-level modules: {}", c.join(", ")));
+        out.push(format!(
+            "a cycle between top-level modules: {}",
+            c.join(", ")
+        ));
     }
     out
 }
@@ -337,7 +352,11 @@ macro_rules! m { () => { $crate::hidden::x() } }
 
 #[test]
 fn a_forbidden_import_and_a_cycle_are_reported() {
-    let good = graph_of(&[("engine", &["media"]), ("media", &[]), ("store", &["media"])]);
+    let good = graph_of(&[
+        ("engine", &["media"]),
+        ("media", &[]),
+        ("store", &["media"]),
+    ]);
     assert!(violations(&good).is_empty());
 
     let bad_edge = graph_of(&[("engine", &["store"]), ("store", &[])]);

@@ -91,7 +91,13 @@ fn ask_everything(data: &Path, model: &Path, image: Option<&Path>) -> (Value, Ve
     .args(["--json", "--speak", "--temp", "0", "-n", "24"])
     .args(["--docs", "--embed-model"])
     .arg(common::embed_model())
-    .args(["--tools", "current_datetime", "--require-tool", "--max-steps", "2"]);
+    .args([
+        "--tools",
+        "current_datetime",
+        "--require-tool",
+        "--max-steps",
+        "2",
+    ]);
     if let Some(image) = image {
         c.arg("--image").arg(image);
     }
@@ -111,7 +117,10 @@ fn assert_everything_happened(body: &Value, audio: &[u8]) {
     let sources = body["sources"].as_array().expect("sources listed");
     assert!(!sources.is_empty(), "{body}");
     assert!(
-        sources[0]["path"].as_str().unwrap().ends_with("warranty.md"),
+        sources[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("warranty.md"),
         "{body}"
     );
     let calls = body["tool_calls"].as_array().expect("tool calls listed");

@@ -156,10 +156,7 @@ impl StoreHandle {
 }
 
 impl omnidesk::turn::StoreAccess for StoreHandle {
-    fn with_store<T>(
-        &self,
-        f: impl FnOnce(&Store) -> omnidesk::Result<T>,
-    ) -> omnidesk::Result<T> {
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> omnidesk::Result<T>) -> omnidesk::Result<T> {
         match &*lock(&self.0) {
             Ok(store) => f(store),
             Err(e) => Err(omnidesk::store::StoreError::Unavailable(e.message.clone()).into()),
@@ -363,7 +360,11 @@ impl Docs {
     /// The library's choice of embedding model (the CLI makes the same).
     fn source(settings: &Settings) -> CommandResult<Option<EmbedSource>> {
         let models = omnidesk::models::models_dir(&settings.data_dir);
-        Ok(omnidesk::rag::source::choose(&settings.get(), None, &models)?)
+        Ok(omnidesk::rag::source::choose(
+            &settings.get(),
+            None,
+            &models,
+        )?)
     }
 
     /// The embedding model in use, as shown: a remote one as its URL.

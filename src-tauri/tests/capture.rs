@@ -255,13 +255,15 @@ fn a_photo_documents_a_tool_and_a_spoken_reply_in_one_message() {
     let done = events.last().unwrap();
     assert_eq!(done["kind"], "done", "{done}");
     assert_eq!(done["imageTokens"], 12, "the photo was seen: {done}");
-    state.store.with(|s| {
-        let m = s.messages(answer.conversation_id).unwrap();
-        assert_eq!(m[0].attachments.len(), 1, "the photo is kept");
-        assert_eq!(s.tool_calls(m[1].id).unwrap().len(), 1, "the call is kept");
-        Ok(())
-    })
-    .unwrap();
+    state
+        .store
+        .with(|s| {
+            let m = s.messages(answer.conversation_id).unwrap();
+            assert_eq!(m[0].attachments.len(), 1, "the photo is kept");
+            assert_eq!(s.tool_calls(m[1].id).unwrap().len(), 1, "the call is kept");
+            Ok(())
+        })
+        .unwrap();
     tauri::async_runtime::block_on(async {
         tokio::time::timeout(Duration::from_secs(60), state.speech.wait_idle())
             .await

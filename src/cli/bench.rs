@@ -9,9 +9,7 @@ use super::context::Context;
 
 pub async fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     let engine = ctx.start_engine(args.json).await?;
-    let rate = engine
-        .info()
-        .capabilities.audio_rate();
+    let rate = engine.info().capabilities.audio_rate();
     let attached = attach::load(&args.image, &args.audio, rate)?;
     let labels = args
         .image

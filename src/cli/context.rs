@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use omnidesk::config::{self, Config};
-use omnidesk::engine::{EngineHandle, GenerateRequest, RemoteConfig};
+use omnidesk::engine::{EngineHandle, GenerateRequest};
 use omnidesk::launch;
 use omnidesk::models::fit::FitReport;
 use omnidesk::models::{self, Manifest, Sources};

@@ -12,7 +12,9 @@ use omnidesk::engine::{EngineHandle, FinishReason};
 use omnidesk::media::attach::Attached;
 use omnidesk::store::{ConversationId, Store};
 use omnidesk::tts::Narrator;
-use omnidesk::turn::{self, DocsScope, Thread, TurnEvent, TurnIo, TurnOutcome, TurnRequest, TurnTools};
+use omnidesk::turn::{
+    self, DocsScope, Thread, TurnEvent, TurnIo, TurnOutcome, TurnRequest, TurnTools,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::args::GenerationArgs;

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use omnidesk::audio::{Recorder, RecorderSettings, RecordingEvent};
-use omnidesk::turn::{self, Hearing};
 use omnidesk::media::Media;
+use omnidesk::turn::{self, Hearing};
 
 use super::args::ListenArgs;
 use super::attach::Attached;

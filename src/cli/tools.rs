@@ -97,12 +97,7 @@ pub struct Toolbox {
 
 /// Build what `--tools` asks for. MCP servers are started only when named
 /// (`mcp:NAME`, one of their tools, or `all`).
-pub async fn toolbox(
-    ctx: &Context,
-    args: &AskArgs,
-    list: &str,
-    vision: bool,
-) -> Result<Toolbox> {
+pub async fn toolbox(ctx: &Context, args: &AskArgs, list: &str, vision: bool) -> Result<Toolbox> {
     let wanted: Vec<String> = list
         .split(',')
         .map(|s| s.trim().to_string())

@@ -1,7 +1,6 @@
 //! Shared pieces of the hands-free commands: speaking a streamed answer,
 //! keeping recordings and snapshots in the data dir.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -199,16 +199,8 @@ impl Projector {
         if let Some(cache) = encoder.as_mut() {
             let mut raw = Raw::new(mtmd, ctx);
             let cache = (encoder_use == EncoderUse::Cached).then_some(cache);
-            return eval_chunks_cached(
-                &mut raw,
-                chunks,
-                hash,
-                cache,
-                n_past,
-                n_batch,
-                logits_last,
-            )
-            .map_err(failed);
+            return eval_chunks_cached(&mut raw, chunks, hash, cache, n_past, n_batch, logits_last)
+                .map_err(failed);
         }
         // llama.cpp's own path: encoder and decoder in one call per chunk.
         let t = Instant::now();

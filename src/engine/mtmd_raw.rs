@@ -15,7 +15,7 @@
 
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::mtmd::{MtmdContext, MtmdInputChunk, MtmdInputChunkType};
-use llama_cpp_sys_2::{llama_context, mtmd_context, mtmd_input_chunk};
+use llama_cpp_sys_2::{llama_context, mtmd_context};
 
 use super::error::{EngineError, Result};
 
@@ -192,4 +192,3 @@ impl<'a, 'm> Raw<'a, 'm> {
 fn batch_size(n_batch: u32) -> i32 {
     i32::try_from(n_batch.max(1)).unwrap_or(i32::MAX)
 }
-

@@ -59,8 +59,10 @@ mod tests {
     #[test]
     fn remote_embeddings_win_over_a_local_model_and_a_flag_over_both() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.embedding_model = Some("/m/minilm.gguf".into());
+        let mut config = Config {
+            embedding_model: Some("/m/minilm.gguf".into()),
+            ..Config::default()
+        };
         config.backend.url = Some("http://127.0.0.1:9/v1".into());
         config.backend.embed_model = Some("nomic-embed".into());
         let chosen = choose(&config, None, dir.path()).unwrap();

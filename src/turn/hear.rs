@@ -49,7 +49,6 @@ impl Hearing {
     }
 }
 
-
 /// The instruction sent with the clip.
 pub const TRANSCRIBE_PROMPT: &str =
     "Transcribe this audio clip exactly, in its own language. Reply with the transcript only.";

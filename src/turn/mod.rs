@@ -142,7 +142,10 @@ pub enum TurnEvent {
     /// A sentence was handed to the voice.
     Spoken(String),
     /// Something beside the answer (the step limit was reached).
-    Notice { code: &'static str, message: String },
+    Notice {
+        code: &'static str,
+        message: String,
+    },
 }
 
 /// How a turn ended.
@@ -222,23 +225,24 @@ pub async fn run<S: StoreAccess + ?Sized>(
         Thread::Unsaved(messages) => (messages, Vec::new()),
         Thread::Stored { id, truncate_after } => {
             let store = store.ok_or(crate::store::StoreError::NotFound(id))?;
-            store.with_store(|s| {
-                if let Some(after) = truncate_after {
-                    s.delete_messages_after(id, after)?;
-                }
-                let history = conversation::history(s, id, audio_rate)?;
-                let earlier = conversation::earlier_tool_calls(s, &history)?;
-                Ok((history, earlier))
-            })
-            .map(|(history, earlier)| {
-                for skip in &history.skipped {
-                    on_event(TurnEvent::Notice {
-                        code: "ATTACHMENT_SKIPPED",
-                        message: format!("left out of the history: {skip}"),
-                    });
-                }
-                (history.messages, earlier)
-            })?
+            store
+                .with_store(|s| {
+                    if let Some(after) = truncate_after {
+                        s.delete_messages_after(id, after)?;
+                    }
+                    let history = conversation::history(s, id, audio_rate)?;
+                    let earlier = conversation::earlier_tool_calls(s, &history)?;
+                    Ok((history, earlier))
+                })
+                .map(|(history, earlier)| {
+                    for skip in &history.skipped {
+                        on_event(TurnEvent::Notice {
+                            code: "ATTACHMENT_SKIPPED",
+                            message: format!("left out of the history: {skip}"),
+                        });
+                    }
+                    (history.messages, earlier)
+                })?
         }
     };
     let question = ChatMessage::with_media(Role::User, text.clone(), attached.media.clone());
@@ -251,16 +255,20 @@ pub async fn run<S: StoreAccess + ?Sized>(
     let mut earlier: Vec<EarlierCalls> = earlier;
     if let Some(scope) = docs {
         let q = text.clone();
-        let hits =
-            tokio::task::spawn_blocking(move || scope.rag.search(&q, &scope.options))
-                .await
-                .map_err(|e| TurnError::Task(e.to_string()))??;
+        let hits = tokio::task::spawn_blocking(move || scope.rag.search(&q, &scope.options))
+            .await
+            .map_err(|e| TurnError::Task(e.to_string()))??;
         if hits.is_empty() {
             return Err(TurnError::NothingRelevant.into());
         }
         let info = engine.info();
-        let docs =
-            answer::docs_question(&text, &hits, None, info.n_ctx as usize, generation.max_tokens)?;
+        let docs = answer::docs_question(
+            &text,
+            &hits,
+            None,
+            info.n_ctx as usize,
+            generation.max_tokens,
+        )?;
         sources = docs.prompt.sources;
         dropped_snippets = docs.prompt.dropped;
         messages = docs.messages;
@@ -391,8 +399,8 @@ pub async fn run<S: StoreAccess + ?Sized>(
         }
         _ => None,
     };
-    let citations =
-        (!sources.is_empty()).then(|| answer::check_citations(&generated.outcome.text, sources.len()));
+    let citations = (!sources.is_empty())
+        .then(|| answer::check_citations(&generated.outcome.text, sources.len()));
     Ok(TurnOutcome {
         text: generated.outcome.text,
         finish: generated.outcome.finish,
