@@ -46,8 +46,7 @@ fn index_notes(data: &Path) -> PathBuf {
     )
     .unwrap();
     let out = omnidesk(data)
-        .args(["docs", "add", "--embed-model"])
-        .arg(common::embed_model())
+        .args(["docs", "add"])
         .arg(&notes)
         .output()
         .unwrap();
@@ -71,13 +70,20 @@ fn omnidesk(data: &Path) -> Command {
     }
     c.env("OMNIDESK_DATA_DIR", data)
         .env("OMNIDESK_CONFIG", &config)
+        .env("OMNIDESK_EMBED_MODEL", common::embed_model())
         .env_remove("OMNIDESK_LOG")
         .stdin(std::process::Stdio::null());
     c
 }
 
 /// `ask` with image, documents, a forced clock call and speech; the JSON.
-fn ask_everything(data: &Path, model: &Path, image: Option<&Path>) -> (Value, Vec<u8>) {
+fn ask_everything(
+    data: &Path,
+    model: &Path,
+    image: Option<&Path>,
+    max_tokens: &str,
+    max_steps: &str,
+) -> (Value, Vec<u8>) {
     let raw = data.join("spoken.raw");
     let conf = playback_conf(data, &raw);
     let mut c = omnidesk(data);
@@ -88,16 +94,11 @@ fn ask_everything(data: &Path, model: &Path, image: Option<&Path>) -> (Value, Ve
     .arg("ask")
     .arg("--model")
     .arg(model)
-    .args(["--json", "--speak", "--temp", "0", "-n", "24"])
+    .args(["--json", "--speak", "--temp", "0", "-n", max_tokens])
     .args(["--docs", "--embed-model"])
     .arg(common::embed_model())
-    .args([
-        "--tools",
-        "current_datetime",
-        "--require-tool",
-        "--max-steps",
-        "2",
-    ]);
+    .args(["--tools", "current_datetime", "--require-tool"])
+    .args(["--max-steps", max_steps]);
     if let Some(image) = image {
         c.arg("--image").arg(image);
     }
@@ -145,17 +146,19 @@ fn an_image_documents_tools_and_speech_in_one_question_on_the_omni_fixture() {
     index_notes(dir.path());
     let (model, _) = common::omni_fixture();
     let cat = common::asset("cat-64x48.png");
-    let (body, audio) = ask_everything(dir.path(), &model, Some(&cat));
+    // Byte-level tokens and noise weights: the grammar lets the call's JSON
+    // hold up to 20 tabs per space, so a whole forced call needs room.
+    let (body, audio) = ask_everything(dir.path(), &model, Some(&cat), "256", "2");
     assert_everything_happened(&body, &audio);
-    // The picture went through the vision encoder in this turn.
-    assert_eq!(body["image_tokens"], 12, "{body}");
+    // The picture was read by the model in both steps (call, then answer).
+    assert_eq!(body["image_tokens"], 24, "{body}");
 }
 
 #[test]
 fn documents_tools_and_speech_in_one_question_on_gemma() {
     let dir = tempfile::tempdir().unwrap();
     index_notes(dir.path());
-    let (body, audio) = ask_everything(dir.path(), &common::test_model(), None);
+    let (body, audio) = ask_everything(dir.path(), &common::test_model(), None, "48", "3");
     assert_everything_happened(&body, &audio);
     assert!(!body["text"].as_str().unwrap().trim().is_empty(), "{body}");
 }

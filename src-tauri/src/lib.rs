@@ -93,8 +93,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
 ///
 /// # Errors
 /// Settings that cannot be loaded, or Tauri failing to start.
-pub fn run() -> anyhow::Result<()> {
-    let state = load_state().map_err(|e| anyhow::anyhow!("{}", e.message))?;
+pub fn run() -> Result<(), error::CommandError> {
+    let state = load_state()?;
     run_app(tauri::Builder::default(), state)
         .run(tauri::generate_context!("../tauri.conf.json"))?;
     Ok(())
