@@ -201,7 +201,12 @@ struct Map {
 fn map(b: &[u8]) -> Map {
     let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
     let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
-    fn skip(b: &[u8], ty: usize, at: usize, out: Option<&mut Vec<std::ops::Range<usize>>>) -> usize {
+    fn skip(
+        b: &[u8],
+        ty: usize,
+        at: usize,
+        out: Option<&mut Vec<std::ops::Range<usize>>>,
+    ) -> usize {
         let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
         match ty {
             0 | 1 | 7 => at + 1,
@@ -319,8 +324,15 @@ fn synthetic_hostile_models_are_refused_with_their_code() {
         let path = write(dir.path(), name, &bytes);
         let err: GgufError = gguf::inspect(&path).unwrap_err();
         assert_eq!(err.code(), code, "{name}: {err}");
-        assert!(err.to_string().contains(name), "{name}: the message names the file: {err}");
-        assert_eq!(gguf::inspect_bytes(&bytes).unwrap_err().code(), code, "{name}");
+        assert!(
+            err.to_string().contains(name),
+            "{name}: the message names the file: {err}"
+        );
+        assert_eq!(
+            gguf::inspect_bytes(&bytes).unwrap_err().code(),
+            code,
+            "{name}"
+        );
     }
 }
 
@@ -333,12 +345,20 @@ fn omnidesk_ask_exits_with_the_error_instead_of_aborting() {
         (
             "fixture-duplicate-token".into(),
             "twice",
-            write(dir.path(), "fixture-duplicate-token", &fixture_with_duplicate_token(&real)),
+            write(
+                dir.path(),
+                "fixture-duplicate-token",
+                &fixture_with_duplicate_token(&real),
+            ),
         ),
         (
             "fixture-eos-out-of-range".into(),
             "outside the vocabulary",
-            write(dir.path(), "fixture-eos-out-of-range", &fixture_with_eos_out_of_range(&real)),
+            write(
+                dir.path(),
+                "fixture-eos-out-of-range",
+                &fixture_with_eos_out_of_range(&real),
+            ),
         ),
     ];
     for (name, _, bytes) in synthetic_cases().into_iter().take(3) {
@@ -349,7 +369,10 @@ fn omnidesk_ask_exits_with_the_error_instead_of_aborting() {
         std::fs::create_dir_all(&data).unwrap();
         let (code, stderr) = ask(&data, &path);
         assert_eq!(code, 1, "{name}: {stderr}");
-        assert!(stderr.contains(&name) && stderr.contains(says), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&name) && stderr.contains(says),
+            "{name}: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }

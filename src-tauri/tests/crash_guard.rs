@@ -70,7 +70,10 @@ fn after_a_crash_on_an_unsaved_model_the_saved_one_loads_with_a_notice() {
     assert_eq!(status["state"], "ready", "{status}");
     let notice = status["notice"].as_str().unwrap_or_default();
     assert!(notice.contains("crashed-on-load.gguf"), "{status}");
-    assert!(crash_guard::read(&data).is_none(), "a clean load clears the mark");
+    assert!(
+        crash_guard::read(&data).is_none(),
+        "a clean load clears the mark"
+    );
 }
 
 #[test]
@@ -86,7 +89,11 @@ fn a_chosen_model_is_saved_only_once_it_has_loaded() {
     };
     assert_eq!(error.code, "INVALID_MODEL", "{}", error.message);
     assert!(error.message.contains("twice"), "{}", error.message);
-    assert_eq!(state.settings.get().model, None, "a model that failed is not saved");
+    assert_eq!(
+        state.settings.get().model,
+        None,
+        "a model that failed is not saved"
+    );
     load_chosen(t.app.handle(), &state, test_model());
     t.wait_for_model();
     assert_eq!(state.settings.get().model, Some(test_model()));

@@ -7,9 +7,18 @@
 //! never panics, never reads tensor data, and turns every problem into a typed,
 //! user-readable [`GgufError`] that names the file.
 //!
-//! Only the header is read through a buffered reader; large arrays (e.g. a
-//! 256k-entry `tokenizer.ggml.tokens`) are skipped by seeking past each
-//! element, so memory use stays small even for multi-GB models.
+//! Beyond the format itself it checks what llama.cpp asserts on while
+//! loading the vocabulary: every token text is distinct, special token ids
+//! lie inside the vocabulary, `add_bos/eos/sep_token` name their token,
+//! scores and token types match the token list, BPE merges are two parts;
+//! and the sizes llama.cpp allocates from (counts, hyperparameters) are
+//! plausible for the file. Projectors must be of a type mtmd knows, and
+//! [`check_pairing`] refuses one made for a model of another width.
+//!
+//! Only the header is read through a buffered reader. The token list and
+//! merges are read (about 40 ms for a 256k vocabulary); other large arrays
+//! are skipped by seeking, so memory use stays small for multi-GB models.
+//! [`inspect_bytes`] runs the same checks on bytes in memory (fuzzing).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -49,22 +58,79 @@ const METADATA_LIMITS: &[(&str, &str, u64)] = &[
     (".context_length", "context length", 1 << 27),
     (".feed_forward_length", "feed-forward length", 1 << 22),
     (".attention.head_count", "attention head count", 1 << 14),
-    (".attention.head_count_kv", "attention KV head count", 1 << 14),
+    (
+        ".attention.head_count_kv",
+        "attention KV head count",
+        1 << 14,
+    ),
     (".expert_count", "expert count", 1 << 16),
     (".vocab_size", "vocabulary size", 1 << 24),
 ];
 /// Projector types llama.cpp's mtmd knows (`PROJECTOR_TYPE_NAMES` in
 /// `tools/mtmd/clip-impl.h`).
 pub const KNOWN_PROJECTOR_TYPES: &[&str] = &[
-    "mlp", "ldp", "ldpv2", "resampler", "adapter", "qwen2vl_merger", "qwen2.5vl_merger",
-    "qwen3vl_merger", "ling3vl", "step3vl", "gemma3", "gemma3nv", "gemma3na", "gemma4v",
-    "gemma4a", "gemma4uv", "gemma4ua", "phi4", "idefics3", "pixtral", "ultravox", "internvl",
-    "llama4", "qwen2a", "qwen3a", "glma", "qwen2.5o", "voxtral", "meralion", "musicflamingo",
-    "lfm2", "kimivl", "paddleocr", "lightonocr", "cogvlm", "janus_pro", "dots_ocr",
-    "dots3note_v", "dots3note_a", "deepseekocr", "deepseekocr2", "deepseek4v", "lfm2a", "glm4v",
-    "glm5v", "youtuvl", "yasa2", "kimik25", "nemotron_v2_vl", "exaone4_5", "hunyuanvl",
-    "minicpmv4_6", "granite_speech", "mimovl", "minimax_m3", "granite4_vision", "mimo_audio",
-    "parakeet", "qwen3tts_spkenc", "qwen3tts_gen", "pockettts_spkenc", "pockettts_gen",
+    "mlp",
+    "ldp",
+    "ldpv2",
+    "resampler",
+    "adapter",
+    "qwen2vl_merger",
+    "qwen2.5vl_merger",
+    "qwen3vl_merger",
+    "ling3vl",
+    "step3vl",
+    "gemma3",
+    "gemma3nv",
+    "gemma3na",
+    "gemma4v",
+    "gemma4a",
+    "gemma4uv",
+    "gemma4ua",
+    "phi4",
+    "idefics3",
+    "pixtral",
+    "ultravox",
+    "internvl",
+    "llama4",
+    "qwen2a",
+    "qwen3a",
+    "glma",
+    "qwen2.5o",
+    "voxtral",
+    "meralion",
+    "musicflamingo",
+    "lfm2",
+    "kimivl",
+    "paddleocr",
+    "lightonocr",
+    "cogvlm",
+    "janus_pro",
+    "dots_ocr",
+    "dots3note_v",
+    "dots3note_a",
+    "deepseekocr",
+    "deepseekocr2",
+    "deepseek4v",
+    "lfm2a",
+    "glm4v",
+    "glm5v",
+    "youtuvl",
+    "yasa2",
+    "kimik25",
+    "nemotron_v2_vl",
+    "exaone4_5",
+    "hunyuanvl",
+    "minicpmv4_6",
+    "granite_speech",
+    "mimovl",
+    "minimax_m3",
+    "granite4_vision",
+    "mimo_audio",
+    "parakeet",
+    "qwen3tts_spkenc",
+    "qwen3tts_gen",
+    "pockettts_spkenc",
+    "pockettts_gen",
     "muse-glimmer",
 ];
 
@@ -877,7 +943,8 @@ impl<S: Source> Reader<'_, S> {
     /// A string's bytes, UTF-8 or not (llama.cpp keeps vocabulary entries as bytes).
     fn raw_string(&mut self) -> Result<Vec<u8>> {
         let n = self.string_len()?;
-        let size = usize::try_from(n).map_err(|_| self.implausible("string length", n, self.pos))?;
+        let size =
+            usize::try_from(n).map_err(|_| self.implausible("string length", n, self.pos))?;
         let mut buf = vec![0u8; size];
         self.fill(&mut buf)?;
         Ok(buf)
@@ -1129,7 +1196,9 @@ fn parse<S: Source>(r: &mut Reader<'_, S>) -> Result<GgufInfo> {
             ("tokenizer.chat_template", Value::Str(s)) => chat_template = Some(s),
             (k, v) => {
                 if let (Some(&(_, what, max)), Some(n)) = (
-                    METADATA_LIMITS.iter().find(|(suffix, ..)| k.ends_with(suffix)),
+                    METADATA_LIMITS
+                        .iter()
+                        .find(|(suffix, ..)| k.ends_with(suffix)),
                     v.as_u64(),
                 ) {
                     if n > max {

@@ -190,15 +190,15 @@ mod tests {
         let m = marker();
         let text = format!("what is {m}?");
         // No attachment: the marker is text.
-        assert_eq!(split(&data_with_media(&text, 0)), vec![Segment::Data(&text)]);
+        assert_eq!(
+            split(&data_with_media(&text, 0)),
+            vec![Segment::Data(&text)]
+        );
         // Two attachments, one typed marker: both real ones up front.
         let two = data_with_media(&text, 2);
         let segs = split(&two);
         let markup = format!("{m}\n{m}\n");
-        assert_eq!(
-            segs,
-            vec![Segment::Markup(&markup), Segment::Data(&text)]
-        );
+        assert_eq!(segs, vec![Segment::Markup(&markup), Segment::Data(&text)]);
         // As many markers as attachments: they place them.
         // (Whitespace at a segment's edge stays outside, as markup.)
         let placed = data_with_media(&text, 1);

@@ -18,16 +18,15 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bench;
-use super::sampling;
 use super::error::{EngineError, Result};
 use super::gguf::GgufInfo;
 use super::media::{Capabilities, EncoderUse, Projector};
 use super::prompt::{self, Item};
+use super::sampling;
 use super::text::TextStream;
 use super::{
     BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig, EngineStatus, FinishReason,
-    GenerateRequest,
-    GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
+    GenerateRequest, GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
 };
 use super::{ConstrainedRequest, Grammar};
 use crate::media::Media;
@@ -179,7 +178,16 @@ pub(crate) fn run(
         let next_status = status.clone();
         let spawned = std::thread::Builder::new()
             .name("omnidesk-engine".into())
-            .spawn(move || run(config, header, None, tasks, next_status));
+            .spawn(move || {
+                let after = next_status.clone();
+                // A reload that panics too leaves no engine: say so.
+                let reloaded = panic::catch_unwind(AssertUnwindSafe(|| {
+                    run(config, header, None, tasks, next_status);
+                }));
+                if reloaded.is_err() {
+                    after.set(EngineStatus::Failed);
+                }
+            });
         if let Err(e) = spawned {
             status.set(EngineStatus::Failed);
             tracing::error!("cannot start a new engine thread: {e}");

@@ -15,7 +15,9 @@ pub enum ToolError {
     Template(String),
     /// The chat template ran past its instruction budget (a loop that does
     /// not end, from a hostile or broken GGUF); it was stopped.
-    #[error("the chat template did too much work and was stopped (a loop in the model's template?)")]
+    #[error(
+        "the chat template did too much work and was stopped (a loop in the model's template?)"
+    )]
     TemplateTooExpensive,
     /// A tool's JSON Schema cannot be turned into a grammar.
     #[error("tool {tool:?}: its parameter schema cannot be used: {reason}")]
