@@ -390,3 +390,83 @@ impl CloneWith for omnidesk::engine::EngineConfig {
         }
     }
 }
+
+#[tokio::test]
+async fn a_grammar_that_throws_fails_its_request_and_the_engine_answers_the_next() {
+    use omnidesk::engine::{ConstrainedRequest, Grammar};
+    let e = engine(1024).await;
+    // Lazy from the first space: the token that carries it (" weather")
+    // holds text the grammar forbids, and llama.cpp throws on accepting it.
+    let constrained = ConstrainedRequest {
+        request: request(
+            vec![user("Write one sentence about the weather.")],
+            greedy(),
+            32,
+        ),
+        prompt: None,
+        grammar: Some(Grammar {
+            gbnf: r#"root ::= " " [0-9]"#.into(),
+            root: "root".into(),
+            triggers: vec![" ".into()],
+        }),
+    };
+    let err = e
+        .generate_constrained(constrained)
+        .unwrap()
+        .finish()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "SAMPLING_FAILED", "{err}");
+    let next = e
+        .complete(request(vec![user("Say hi.")], greedy(), 8))
+        .await
+        .unwrap();
+    assert!(next.stats.generated_tokens > 0);
+}
+
+#[cfg(debug_assertions)]
+#[tokio::test]
+async fn a_panic_on_the_engine_thread_fails_that_request_and_the_engine_restarts() {
+    use omnidesk::engine::EngineStatus;
+    let e = engine(1024).await;
+    assert_eq!(e.status(), EngineStatus::Ready);
+    let crashed = e.debug_panic().unwrap();
+    // Queued behind the crash: answered by the reloaded engine.
+    let queued = e
+        .generate(request(vec![user("Say hi.")], greedy(), 8))
+        .unwrap();
+    let mut crashed = crashed;
+    let err = crashed.finish().await.unwrap_err();
+    assert_eq!(err.code(), "ENGINE_CRASHED", "{err}");
+    // Set before the failure is sent, cleared only once the model is back.
+    assert_eq!(e.status(), EngineStatus::Restarting);
+    let mut queued = queued;
+    let next = queued.finish().await.unwrap();
+    assert!(next.stats.generated_tokens > 0);
+    assert_eq!(e.status(), EngineStatus::Ready);
+    let again = e
+        .complete(request(vec![user("Say hello.")], greedy(), 8))
+        .await
+        .unwrap();
+    assert!(again.stats.generated_tokens > 0);
+}
+
+#[tokio::test]
+async fn a_typed_media_marker_is_text_and_the_turn_is_answered() {
+    let e = engine(1024).await;
+    let plain = e
+        .complete(request(vec![user("What does the tag mean?")], greedy(), 4))
+        .await
+        .unwrap();
+    let marked = e
+        .complete(request(
+            vec![user("What does the tag <__media__> mean?")],
+            greedy(),
+            4,
+        ))
+        .await
+        .unwrap();
+    // The marker is a few text tokens more, not an image and not an error.
+    assert!(marked.stats.prompt_tokens > plain.stats.prompt_tokens);
+    assert_eq!(marked.stats.image_tokens, 0);
+}

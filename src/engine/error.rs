@@ -39,6 +39,14 @@ pub enum EngineError {
     /// llama.cpp failed while evaluating tokens.
     #[error("decoding failed: {0}")]
     Decode(String),
+    /// llama.cpp's sampler or grammar failed on this output (it threw); the
+    /// engine stays up and answers the next request.
+    #[error("sampling failed: {0}")]
+    Sampling(String),
+    /// The engine thread crashed on this request; it is being restarted
+    /// and the next request is answered by the fresh engine.
+    #[error("the engine crashed on this request ({0}); it is restarting")]
+    Crashed(String),
     /// Too many requests are already waiting.
     #[error("the engine is busy ({0} requests queued); try again shortly")]
     Busy(usize),
@@ -69,6 +77,8 @@ impl EngineError {
             EngineError::PromptTooLong { .. } => "PROMPT_TOO_LONG",
             EngineError::InvalidRequest(_) => "INVALID_REQUEST",
             EngineError::Decode(_) => "DECODE_FAILED",
+            EngineError::Sampling(_) => "SAMPLING_FAILED",
+            EngineError::Crashed(_) => "ENGINE_CRASHED",
             EngineError::Busy(_) => "BUSY",
             EngineError::Stopped => "ENGINE_STOPPED",
             EngineError::Backend(_) => "BACKEND",

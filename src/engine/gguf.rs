@@ -7,13 +7,22 @@
 //! never panics, never reads tensor data, and turns every problem into a typed,
 //! user-readable [`GgufError`] that names the file.
 //!
-//! Only the header is read through a buffered reader; large arrays (e.g. a
-//! 256k-entry `tokenizer.ggml.tokens`) are skipped by seeking past each
-//! element, so memory use stays small even for multi-GB models.
+//! Beyond the format itself it checks what llama.cpp asserts on while
+//! loading the vocabulary: every token text is distinct, special token ids
+//! lie inside the vocabulary, `add_bos/eos/sep_token` name their token,
+//! scores and token types match the token list, BPE merges are two parts;
+//! and the sizes llama.cpp allocates from (counts, hyperparameters) are
+//! plausible for the file. Projectors must be of a type mtmd knows, and
+//! [`check_pairing`] refuses one made for a model of another width.
+//!
+//! Only the header is read through a buffered reader. The token list and
+//! merges are read (about 40 ms for a 256k vocabulary); other large arrays
+//! are skipped by seeking, so memory use stays small for multi-GB models.
+//! [`inspect_bytes`] runs the same checks on bytes in memory (fuzzing).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -32,9 +41,98 @@ const GGML_TYPE_LIMIT: u32 = 64;
 /// Type ids ggml has removed (size 0 in ggml); llama.cpp refuses them.
 const REMOVED_GGML_TYPES: &[u32] = &[4, 5, 31, 32, 33, 36, 37, 38];
 const DEFAULT_ALIGNMENT: u64 = 32;
+const TOKENS_KEY: &str = "tokenizer.ggml.tokens";
+const MERGES_KEY: &str = "tokenizer.ggml.merges";
 const DISPLAY_CHARS: usize = 80;
 /// How many leading bytes are sniffed to explain a bad magic.
 const SNIFF_LEN: u64 = 512;
+/// Smallest encoding of one metadata pair: key length, a 1-byte key, type, 1-byte value.
+const MIN_KV_BYTES: u64 = 8 + 1 + 4 + 1;
+/// Smallest encoding of one tensor info: name length, 1-byte name, n_dims, one dim, type, offset.
+const MIN_TENSOR_INFO_BYTES: u64 = 8 + 1 + 4 + 8 + 4 + 8;
+/// Upper bounds for hyperparameters llama.cpp sizes allocations from; far
+/// beyond any real model, low enough that an allocation cannot explode.
+const METADATA_LIMITS: &[(&str, &str, u64)] = &[
+    (".embedding_length", "embedding length", 1 << 20),
+    (".block_count", "block count", 1 << 14),
+    (".context_length", "context length", 1 << 27),
+    (".feed_forward_length", "feed-forward length", 1 << 22),
+    (".attention.head_count", "attention head count", 1 << 14),
+    (
+        ".attention.head_count_kv",
+        "attention KV head count",
+        1 << 14,
+    ),
+    (".expert_count", "expert count", 1 << 16),
+    (".vocab_size", "vocabulary size", 1 << 24),
+];
+/// Projector types llama.cpp's mtmd knows (`PROJECTOR_TYPE_NAMES` in
+/// `tools/mtmd/clip-impl.h`).
+pub const KNOWN_PROJECTOR_TYPES: &[&str] = &[
+    "mlp",
+    "ldp",
+    "ldpv2",
+    "resampler",
+    "adapter",
+    "qwen2vl_merger",
+    "qwen2.5vl_merger",
+    "qwen3vl_merger",
+    "ling3vl",
+    "step3vl",
+    "gemma3",
+    "gemma3nv",
+    "gemma3na",
+    "gemma4v",
+    "gemma4a",
+    "gemma4uv",
+    "gemma4ua",
+    "phi4",
+    "idefics3",
+    "pixtral",
+    "ultravox",
+    "internvl",
+    "llama4",
+    "qwen2a",
+    "qwen3a",
+    "glma",
+    "qwen2.5o",
+    "voxtral",
+    "meralion",
+    "musicflamingo",
+    "lfm2",
+    "kimivl",
+    "paddleocr",
+    "lightonocr",
+    "cogvlm",
+    "janus_pro",
+    "dots_ocr",
+    "dots3note_v",
+    "dots3note_a",
+    "deepseekocr",
+    "deepseekocr2",
+    "deepseek4v",
+    "lfm2a",
+    "glm4v",
+    "glm5v",
+    "youtuvl",
+    "yasa2",
+    "kimik25",
+    "nemotron_v2_vl",
+    "exaone4_5",
+    "hunyuanvl",
+    "minicpmv4_6",
+    "granite_speech",
+    "mimovl",
+    "minimax_m3",
+    "granite4_vision",
+    "mimo_audio",
+    "parakeet",
+    "qwen3tts_spkenc",
+    "qwen3tts_gen",
+    "pockettts_spkenc",
+    "pockettts_gen",
+    "muse-glimmer",
+];
 
 /// Architecture names from llama.cpp's `src/llama-arch.cpp` (`LLM_ARCH_NAMES`).
 ///
@@ -204,6 +302,13 @@ pub struct GgufInfo {
     pub vocab_size: Option<u64>,
     pub chat_template: Option<String>,
     pub file_size: u64,
+    /// `clip.projector_type` (or the vision/audio one) of a projector file.
+    #[serde(default)]
+    pub projector_type: Option<String>,
+    /// The text-model embedding size a projector feeds
+    /// (`clip.vision.projection_dim` / `clip.audio.projection_dim`).
+    #[serde(default)]
+    pub projection_dim: Option<u64>,
     /// Every key in file order with a short display of its value: arrays as
     /// `[type; N]`, long strings cut to ~80 chars with `…`.
     pub metadata: Vec<(String, String)>,
@@ -298,6 +403,122 @@ pub enum GgufError {
         path.display()
     )]
     UnknownArchitecture { path: PathBuf, arch: String },
+    #[error(
+        "{}: the vocabulary holds the token {token:?} twice (ids {first} and {second}); the file is corrupt",
+        path.display()
+    )]
+    DuplicateToken {
+        path: PathBuf,
+        token: String,
+        first: u64,
+        second: u64,
+    },
+    #[error(
+        "{}: special token {key:?} = {id} is outside the vocabulary of {n_vocab} tokens",
+        path.display()
+    )]
+    SpecialTokenOutOfRange {
+        path: PathBuf,
+        key: String,
+        id: i64,
+        n_vocab: u64,
+    },
+    #[error(
+        "{}: {flag:?} asks for a {token} token but the file names none ({key:?} is missing)",
+        path.display()
+    )]
+    MissingSpecialToken {
+        path: PathBuf,
+        flag: &'static str,
+        token: &'static str,
+        key: &'static str,
+    },
+    #[error(
+        "{}: {key:?} has {len} entries but the vocabulary has {n_vocab} tokens",
+        path.display()
+    )]
+    VocabLengthMismatch {
+        path: PathBuf,
+        key: &'static str,
+        len: u64,
+        n_vocab: u64,
+    },
+    #[error(
+        "{}: tokenizer merge #{index} ({merge:?}) is not two parts separated by a space",
+        path.display()
+    )]
+    MalformedMerge {
+        path: PathBuf,
+        index: u64,
+        merge: String,
+    },
+    #[error(
+        "{}: projector type {kind:?} is not supported by llama.cpp",
+        path.display()
+    )]
+    UnknownProjector { path: PathBuf, kind: String },
+    #[error(
+        "{}: this projector feeds {projection_dim}-wide embeddings but the model's are {n_embd} wide; it belongs to another model",
+        path.display()
+    )]
+    ProjectorMismatch {
+        path: PathBuf,
+        projection_dim: u64,
+        n_embd: u64,
+    },
+}
+
+impl GgufError {
+    /// A stable, machine-readable name for each kind of refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GgufError::NotFound(_) => "MODEL_NOT_FOUND",
+            GgufError::NotAFile { .. } => "NOT_A_FILE",
+            GgufError::Io { .. } => "IO",
+            GgufError::Empty { .. } => "EMPTY_FILE",
+            GgufError::Truncated { .. } => "TRUNCATED",
+            GgufError::BadMagic { .. } => "NOT_GGUF",
+            GgufError::UnsupportedVersion { .. } => "UNSUPPORTED_GGUF_VERSION",
+            GgufError::BigEndian { .. } => "BIG_ENDIAN_GGUF",
+            GgufError::Implausible { .. } => "IMPLAUSIBLE_SIZE",
+            GgufError::InvalidValueType { .. } => "INVALID_VALUE_TYPE",
+            GgufError::WrongType { .. } => "WRONG_VALUE_TYPE",
+            GgufError::InvalidUtf8 { .. } => "INVALID_UTF8",
+            GgufError::DuplicateKey { .. } => "DUPLICATE_KEY",
+            GgufError::MissingKey { .. } => "MISSING_KEY",
+            GgufError::InvalidTensor { .. } => "INVALID_TENSOR",
+            GgufError::UnknownArchitecture { .. } => "UNKNOWN_ARCHITECTURE",
+            GgufError::DuplicateToken { .. } => "DUPLICATE_TOKEN",
+            GgufError::SpecialTokenOutOfRange { .. } => "SPECIAL_TOKEN_OUT_OF_RANGE",
+            GgufError::MissingSpecialToken { .. } => "MISSING_SPECIAL_TOKEN",
+            GgufError::VocabLengthMismatch { .. } => "VOCAB_LENGTH_MISMATCH",
+            GgufError::MalformedMerge { .. } => "MALFORMED_MERGE",
+            GgufError::UnknownProjector { .. } => "UNKNOWN_PROJECTOR_TYPE",
+            GgufError::ProjectorMismatch { .. } => "PROJECTOR_MISMATCH",
+        }
+    }
+}
+
+/// Refuse a projector made for a model of another width: llama.cpp's
+/// converter writes the text model's embedding size as `projection_dim`.
+///
+/// # Errors
+/// `ProjectorMismatch` naming `projector_path` when both sizes are known and differ.
+pub fn check_pairing(
+    model: &GgufInfo,
+    projector: &GgufInfo,
+    projector_path: &Path,
+) -> std::result::Result<(), GgufError> {
+    match (projector.projection_dim, model.embedding_length) {
+        (Some(projection_dim), Some(n_embd)) if projection_dim != n_embd => {
+            Err(GgufError::ProjectorMismatch {
+                path: projector_path.to_path_buf(),
+                projection_dim,
+                n_embd,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 type Result<T> = std::result::Result<T, GgufError>;
@@ -346,15 +567,7 @@ pub fn inspect(path: &Path) -> std::result::Result<GgufInfo, GgufError> {
         .take(SNIFF_LEN)
         .read_to_end(&mut head)
         .map_err(io_err)?;
-    if let Some(found) = head.first_chunk::<4>() {
-        if *found != MAGIC {
-            return Err(GgufError::BadMagic {
-                path: path.to_path_buf(),
-                found: *found,
-                hint: sniff_hint(&head),
-            });
-        }
-    }
+    check_magic(&head, path)?;
     file.seek(SeekFrom::Start(0)).map_err(io_err)?;
 
     let mut r = Reader {
@@ -364,6 +577,57 @@ pub fn inspect(path: &Path) -> std::result::Result<GgufInfo, GgufError> {
         path,
     };
     parse(&mut r)
+}
+
+/// [`inspect`] on bytes already in memory (fuzzing, tests, downloads in
+/// flight); errors name the file `<memory>`.
+///
+/// # Errors
+/// As [`inspect`].
+pub fn inspect_bytes(bytes: &[u8]) -> std::result::Result<GgufInfo, GgufError> {
+    let path = Path::new("<memory>");
+    if bytes.is_empty() {
+        return Err(GgufError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    check_magic(&bytes[..bytes.len().min(SNIFF_LEN as usize)], path)?;
+    let mut r = Reader {
+        inner: Cursor::new(bytes),
+        pos: 0,
+        len: bytes.len() as u64,
+        path,
+    };
+    parse(&mut r)
+}
+
+fn check_magic(head: &[u8], path: &Path) -> Result<()> {
+    match head.first_chunk::<4>() {
+        Some(found) if *found != MAGIC => Err(GgufError::BadMagic {
+            path: path.to_path_buf(),
+            found: *found,
+            hint: sniff_hint(head),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What the reader reads from: a buffered file or bytes in memory, both
+/// able to skip forward cheaply.
+trait Source: Read {
+    fn skip_forward(&mut self, n: i64) -> io::Result<()>;
+}
+
+impl Source for BufReader<File> {
+    fn skip_forward(&mut self, n: i64) -> io::Result<()> {
+        self.seek_relative(n)
+    }
+}
+
+impl Source for Cursor<&[u8]> {
+    fn skip_forward(&mut self, n: i64) -> io::Result<()> {
+        self.seek(SeekFrom::Current(n)).map(|_| ())
+    }
 }
 
 /// Parsed metadata value; arrays keep only their shape.
@@ -570,14 +834,14 @@ fn ggml_type_size(t: u32) -> Option<(u64, u64)> {
     })
 }
 
-struct Reader<'a> {
-    inner: BufReader<File>,
+struct Reader<'a, S> {
+    inner: S,
     pos: u64,
     len: u64,
     path: &'a Path,
 }
 
-impl Reader<'_> {
+impl<S: Source> Reader<'_, S> {
     fn remaining(&self) -> u64 {
         self.len.saturating_sub(self.pos)
     }
@@ -639,7 +903,7 @@ impl Reader<'_> {
             return Err(self.truncated(self.pos));
         }
         let delta = i64::try_from(n).map_err(|_| self.implausible("skip length", n, self.pos))?;
-        self.inner.seek_relative(delta).map_err(|e| self.io(e))?;
+        self.inner.skip_forward(delta).map_err(|e| self.io(e))?;
         self.pos += n;
         Ok(())
     }
@@ -674,6 +938,67 @@ impl Reader<'_> {
     fn skip_string(&mut self) -> Result<()> {
         let n = self.string_len()?;
         self.skip(n)
+    }
+
+    /// A string's bytes, UTF-8 or not (llama.cpp keeps vocabulary entries as bytes).
+    fn raw_string(&mut self) -> Result<Vec<u8>> {
+        let n = self.string_len()?;
+        let size =
+            usize::try_from(n).map_err(|_| self.implausible("string length", n, self.pos))?;
+        let mut buf = vec![0u8; size];
+        self.fill(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// llama.cpp maps token text to id and asserts (aborts) when two ids
+    /// share a text; it stores an empty entry as `[EMPTY_<id>]`. All texts
+    /// go into one buffer first, so a 256k vocabulary costs two allocations.
+    fn check_tokens(&mut self, len: u64) -> Result<()> {
+        let mut arena: Vec<u8> = Vec::new();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for id in 0..len {
+            let n = self.string_len()?;
+            let size =
+                usize::try_from(n).map_err(|_| self.implausible("string length", n, self.pos))?;
+            let start = arena.len();
+            if size == 0 {
+                arena.extend_from_slice(format!("[EMPTY_{id}]").as_bytes());
+            } else {
+                arena.resize(start + size, 0);
+                self.fill(&mut arena[start..])?;
+            }
+            spans.push((start, arena.len()));
+        }
+        let mut seen: HashMap<&[u8], u64> = HashMap::with_capacity(spans.len());
+        for (id, &(start, end)) in (0u64..).zip(&spans) {
+            let text = &arena[start..end];
+            if let Some(&first) = seen.get(text) {
+                return Err(GgufError::DuplicateToken {
+                    path: self.path.to_path_buf(),
+                    token: short_display(&String::from_utf8_lossy(text)),
+                    first,
+                    second: id,
+                });
+            }
+            seen.insert(text, id);
+        }
+        Ok(())
+    }
+
+    /// BPE merges are `left right`: a space after the first byte.
+    fn check_merges(&mut self, len: u64) -> Result<()> {
+        for index in 0..len {
+            let merge = self.raw_string()?;
+            let split = merge.iter().skip(1).position(|&b| b == b' ');
+            if split.is_none_or(|at| at + 2 >= merge.len()) {
+                return Err(GgufError::MalformedMerge {
+                    path: self.path.to_path_buf(),
+                    index,
+                    merge: short_display(&String::from_utf8_lossy(&merge)),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn value(&mut self, key: &str, ty: Ty) -> Result<Value> {
@@ -716,6 +1041,8 @@ impl Reader<'_> {
             return Err(self.truncated(self.pos));
         }
         match elem {
+            Ty::Str if !nested && key == TOKENS_KEY => self.check_tokens(len)?,
+            Ty::Str if !nested && key == MERGES_KEY => self.check_merges(len)?,
             Ty::Str => {
                 for _ in 0..len {
                     self.skip_string()?;
@@ -732,7 +1059,7 @@ impl Reader<'_> {
     }
 }
 
-fn parse(r: &mut Reader<'_>) -> Result<GgufInfo> {
+fn parse<S: Source>(r: &mut Reader<'_, S>) -> Result<GgufInfo> {
     let path = r.path;
     let found = r.bytes::<4>()?;
     if found != MAGIC {
@@ -763,6 +1090,20 @@ fn parse(r: &mut Reader<'_>) -> Result<GgufInfo> {
     if kv_count > MAX_KVS {
         return Err(r.implausible("metadata key count", kv_count, 16));
     }
+    // Counts the file cannot possibly hold: refuse before looping over them.
+    let min_body = kv_count
+        .saturating_mul(MIN_KV_BYTES)
+        .saturating_add(tensor_count.saturating_mul(MIN_TENSOR_INFO_BYTES));
+    // A little short is a cut-off download; far beyond the file is a lie.
+    if min_body > r.remaining().saturating_mul(2).saturating_add(4096) {
+        let (what, value, at) = if kv_count.saturating_mul(MIN_KV_BYTES) > r.remaining() {
+            ("metadata key count", kv_count, 16)
+        } else {
+            ("tensor count", tensor_count, 8)
+        };
+        return Err(r.implausible(what, value, at));
+    }
+    let mut vocab = VocabKeys::default();
 
     let mut seen = HashSet::new();
     let mut metadata = Vec::new();
@@ -772,6 +1113,9 @@ fn parse(r: &mut Reader<'_>) -> Result<GgufInfo> {
     let mut alignment = DEFAULT_ALIGNMENT;
     let mut vocab_tokens = None;
     let mut chat_template = None;
+    let mut projector_type = None;
+    let mut projector_types = Vec::new();
+    let mut projection_dim = None;
     // Arch-prefixed keys can precede general.architecture; resolve afterwards.
     let mut arch_numbers: Vec<(String, u64)> = Vec::new();
 
@@ -813,9 +1157,54 @@ fn parse(r: &mut Reader<'_>) -> Result<GgufInfo> {
             }
             ("general.name", Value::Str(s)) => name = Some(s),
             ("general.file_type", v) => file_type = v.as_u64().and_then(|n| u32::try_from(n).ok()),
-            ("tokenizer.ggml.tokens", Value::Array { len, .. }) => vocab_tokens = Some(len),
+            (TOKENS_KEY, Value::Array { elem: Ty::Str, len }) => vocab_tokens = Some(len),
+            (MERGES_KEY, Value::Array { elem: Ty::Str, .. }) => {}
+            (TOKENS_KEY | MERGES_KEY, _) => return Err(wrong_type("an array of strings")),
+            ("tokenizer.ggml.scores", Value::Array { elem, len }) => {
+                if !matches!(elem, Ty::F32 | Ty::I32) {
+                    return Err(wrong_type("an array of f32"));
+                }
+                vocab.scores = Some(len);
+            }
+            ("tokenizer.ggml.token_type", Value::Array { elem, len }) => {
+                if elem != Ty::I32 {
+                    return Err(wrong_type("an array of i32"));
+                }
+                vocab.token_types = Some(len);
+            }
+            ("tokenizer.ggml.scores" | "tokenizer.ggml.token_type", _) => {
+                return Err(wrong_type("an array"));
+            }
+            (k, v) if k.starts_with("tokenizer.ggml.") && k.ends_with("_token_id") => {
+                let id = match v {
+                    Value::U(n) => i64::try_from(n).unwrap_or(i64::MAX),
+                    Value::I(n) => n,
+                    _ => return Err(wrong_type("an integer")),
+                };
+                vocab.special.push((k.to_owned(), id));
+            }
+            (k, Value::Bool(b)) if k.starts_with("tokenizer.ggml.add_") => {
+                vocab.add_flags.push((k.to_owned(), b));
+            }
+            ("clip.projector_type", Value::Str(s)) => projector_type = Some(s),
+            ("clip.vision.projector_type" | "clip.audio.projector_type", Value::Str(s)) => {
+                projector_types.push(s);
+            }
+            ("clip.vision.projection_dim" | "clip.audio.projection_dim", v) => {
+                projection_dim = projection_dim.or(v.as_u64());
+            }
             ("tokenizer.chat_template", Value::Str(s)) => chat_template = Some(s),
             (k, v) => {
+                if let (Some(&(_, what, max)), Some(n)) = (
+                    METADATA_LIMITS
+                        .iter()
+                        .find(|(suffix, ..)| k.ends_with(suffix)),
+                    v.as_u64(),
+                ) {
+                    if n > max {
+                        return Err(r.implausible(what, n, r.pos));
+                    }
+                }
                 let interesting = [
                     ".context_length",
                     ".embedding_length",
@@ -844,6 +1233,20 @@ fn parse(r: &mut Reader<'_>) -> Result<GgufInfo> {
             arch: architecture,
         });
     }
+    if let Some(n_vocab) = vocab_tokens {
+        vocab.check(path, n_vocab)?;
+    }
+    if let Some(kind) = projector_type
+        .iter()
+        .chain(&projector_types)
+        .find(|k| !KNOWN_PROJECTOR_TYPES.contains(&k.as_str()))
+    {
+        return Err(GgufError::UnknownProjector {
+            path: path.to_path_buf(),
+            kind: short_display(kind),
+        });
+    }
+    let projector_type = projector_type.or_else(|| projector_types.into_iter().next());
     let arch_key = |suffix: &str| {
         let want = format!("{architecture}.{suffix}");
         arch_numbers
@@ -864,13 +1267,89 @@ fn parse(r: &mut Reader<'_>) -> Result<GgufInfo> {
         vocab_size: vocab_tokens.or_else(|| arch_key("vocab_size")),
         chat_template,
         file_size: r.len,
+        projector_type,
+        projection_dim,
         metadata,
         architecture,
     })
 }
 
+/// Tokenizer keys that must agree with the token list.
+#[derive(Default)]
+struct VocabKeys {
+    scores: Option<u64>,
+    token_types: Option<u64>,
+    /// `tokenizer.ggml.*_token_id` keys and their values.
+    special: Vec<(String, i64)>,
+    /// `tokenizer.ggml.add_*_token` flags.
+    add_flags: Vec<(String, bool)>,
+}
+
+impl VocabKeys {
+    fn check(&self, path: &Path, n_vocab: u64) -> Result<()> {
+        for (key, len) in [
+            ("tokenizer.ggml.scores", self.scores),
+            ("tokenizer.ggml.token_type", self.token_types),
+        ] {
+            if let Some(len) = len.filter(|&l| l != n_vocab) {
+                return Err(GgufError::VocabLengthMismatch {
+                    path: path.to_path_buf(),
+                    key,
+                    len,
+                    n_vocab,
+                });
+            }
+        }
+        if let Some((key, id)) = self
+            .special
+            .iter()
+            .find(|(_, id)| u64::try_from(*id).map_or(true, |id| id >= n_vocab))
+        {
+            return Err(GgufError::SpecialTokenOutOfRange {
+                path: path.to_path_buf(),
+                key: key.clone(),
+                id: *id,
+                n_vocab,
+            });
+        }
+        // llama.cpp asserts the token exists when the flag asks for it.
+        for (flag, token, key) in [
+            (
+                "tokenizer.ggml.add_bos_token",
+                "BOS",
+                "tokenizer.ggml.bos_token_id",
+            ),
+            (
+                "tokenizer.ggml.add_eos_token",
+                "EOS",
+                "tokenizer.ggml.eos_token_id",
+            ),
+            (
+                "tokenizer.ggml.add_sep_token",
+                "separator",
+                "tokenizer.ggml.seperator_token_id",
+            ),
+        ] {
+            let asked = self.add_flags.iter().any(|(k, on)| k == flag && *on);
+            if asked && !self.special.iter().any(|(k, _)| k == key) {
+                return Err(GgufError::MissingSpecialToken {
+                    path: path.to_path_buf(),
+                    flag,
+                    token,
+                    key,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Validate tensor infos and that their data lies inside the file.
-fn check_tensors(r: &mut Reader<'_>, tensor_count: u64, alignment: u64) -> Result<()> {
+fn check_tensors<S: Source>(
+    r: &mut Reader<'_, S>,
+    tensor_count: u64,
+    alignment: u64,
+) -> Result<()> {
     let path = r.path;
     let mut names = HashSet::new();
     // (end of the furthest tensor relative to the data section, its offset)
@@ -993,6 +1472,7 @@ mod tests {
         Bool(bool),
         StrArr(Vec<String>),
         F32Arr(usize),
+        I32Arr(usize),
         /// Array of `outer` arrays of u8, each with 2 elements.
         ArrOfArr(u64),
     }
@@ -1025,6 +1505,12 @@ mod tests {
                 w.u32(9).u32(6).u64(*n as u64);
                 for i in 0..*n {
                     w.raw(&(i as f32).to_le_bytes());
+                }
+            }
+            Val::I32Arr(n) => {
+                w.u32(9).u32(5).u64(*n as u64);
+                for i in 0..*n {
+                    w.raw(&(i as i32).to_le_bytes());
                 }
             }
             Val::ArrOfArr(outer) => {
@@ -1176,11 +1662,12 @@ mod tests {
     }
 
     #[test]
-    fn large_vocab_is_counted_without_reading_it() {
+    fn large_vocab_is_checked_and_counted() {
         let fx = fixture();
         let mut kvs = default_kvs();
         let tokens = (0..200_000).map(|i| format!("tok{i}")).collect();
         kvs[11].1 = Val::StrArr(tokens);
+        kvs[12].1 = Val::F32Arr(200_000);
         let info = check(&fx, &build(3, &kvs)).unwrap();
         assert_eq!(info.vocab_size, Some(200_000));
     }
@@ -1682,6 +2169,117 @@ mod tests {
         };
         let err = check(&fx, &dup).unwrap_err();
         assert!(err.to_string().contains("more than once"), "{err}");
+    }
+
+    /// The default file with `key` set to `v` (replaced or appended).
+    fn with_kv(key: &'static str, v: Val) -> Vec<u8> {
+        let mut kvs = default_kvs();
+        match kvs.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = v,
+            None => kvs.push((key, v)),
+        }
+        build(3, &kvs)
+    }
+
+    fn tokens(list: &[&str]) -> Val {
+        Val::StrArr(list.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn hostile_vocabularies_are_refused_with_their_code() {
+        let fx = fixture();
+        let mut merges = default_kvs();
+        merges.push((
+            "tokenizer.ggml.merges",
+            Val::StrArr(vec!["h e".into(), "hello".into()]),
+        ));
+        let mut no_bos = default_kvs();
+        no_bos.push(("tokenizer.ggml.add_bos_token", Val::Bool(true)));
+        let mut bos_ok = default_kvs();
+        bos_ok.push(("tokenizer.ggml.add_bos_token", Val::Bool(true)));
+        bos_ok.push(("tokenizer.ggml.bos_token_id", Val::U32(0)));
+        assert!(check(&fx, &build(3, &bos_ok)).is_ok());
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "DUPLICATE_TOKEN",
+                with_kv(TOKENS_KEY, tokens(&["<s>", "hello", "hello"])),
+            ),
+            // llama.cpp renames an empty entry to [EMPTY_<id>].
+            (
+                "DUPLICATE_TOKEN",
+                with_kv(TOKENS_KEY, tokens(&["<s>", "", "[EMPTY_1]"])),
+            ),
+            (
+                "SPECIAL_TOKEN_OUT_OF_RANGE",
+                with_kv("tokenizer.ggml.eos_token_id", Val::U32(3)),
+            ),
+            (
+                "SPECIAL_TOKEN_OUT_OF_RANGE",
+                with_kv("tokenizer.ggml.padding_token_id", Val::I64(-1)),
+            ),
+            ("MISSING_SPECIAL_TOKEN", build(3, &no_bos)),
+            (
+                "VOCAB_LENGTH_MISMATCH",
+                with_kv("tokenizer.ggml.scores", Val::F32Arr(2)),
+            ),
+            (
+                "VOCAB_LENGTH_MISMATCH",
+                with_kv("tokenizer.ggml.token_type", Val::I32Arr(4)),
+            ),
+            (
+                "WRONG_VALUE_TYPE",
+                with_kv("tokenizer.ggml.token_type", Val::F32Arr(3)),
+            ),
+            ("WRONG_VALUE_TYPE", with_kv(TOKENS_KEY, Val::U32(3))),
+            ("MALFORMED_MERGE", build(3, &merges)),
+            (
+                "IMPLAUSIBLE_SIZE",
+                with_kv("llama.embedding_length", Val::U32(1 << 30)),
+            ),
+            (
+                "IMPLAUSIBLE_SIZE",
+                with_kv("llama.block_count", Val::U32(u32::MAX)),
+            ),
+        ];
+        for (code, bytes) in cases {
+            let err = check(&fx, &bytes).unwrap_err();
+            assert_eq!(err.code(), code, "{err}");
+            assert!(err.to_string().contains("model.gguf"), "{err}");
+            // The same verdict from memory, as the fuzz targets call it.
+            assert_eq!(inspect_bytes(&bytes).unwrap_err().code(), code);
+        }
+    }
+
+    #[test]
+    fn counts_far_beyond_the_file_are_implausible() {
+        let fx = fixture();
+        let mut bytes = valid();
+        bytes[8..16].copy_from_slice(&(1u64 << 19).to_le_bytes());
+        let err = check(&fx, &bytes).unwrap_err();
+        assert_eq!(err.code(), "IMPLAUSIBLE_SIZE", "{err}");
+    }
+
+    #[test]
+    fn projectors_are_checked_for_type_and_width() {
+        let fx = fixture();
+        let projector = |kind: &'static str, dim: u32| {
+            let mut kvs = default_kvs();
+            kvs[0].1 = Val::Str("clip");
+            kvs.push(("clip.projector_type", Val::Str(kind)));
+            kvs.push(("clip.vision.projection_dim", Val::U32(dim)));
+            build(3, &kvs)
+        };
+        let model = check(&fx, &valid()).unwrap();
+        let good = check(&fx, &projector("qwen2.5o", 8)).unwrap();
+        assert_eq!(good.projector_type.as_deref(), Some("qwen2.5o"));
+        assert_eq!(good.projection_dim, Some(8));
+        assert!(check_pairing(&model, &good, Path::new("p.gguf")).is_ok());
+        let wide = check(&fx, &projector("qwen2.5o", 16)).unwrap();
+        let err = check_pairing(&model, &wide, Path::new("p.gguf")).unwrap_err();
+        assert_eq!(err.code(), "PROJECTOR_MISMATCH", "{err}");
+        assert!(err.to_string().contains("another model"), "{err}");
+        let err = check(&fx, &projector("telepathy", 8)).unwrap_err();
+        assert_eq!(err.code(), "UNKNOWN_PROJECTOR_TYPE", "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod mtmd_raw;
 mod prompt;
 pub mod remote;
 pub mod sampling;
+pub mod segments;
 pub mod text;
 pub(crate) mod worker;
 
@@ -326,12 +327,28 @@ pub fn backend_info() -> Result<BackendInfo> {
     worker::backend().map(worker::describe_backend)
 }
 
+/// Where the engine is: what the UI shows next to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineStatus {
+    /// The model is loading for the first time.
+    Loading,
+    /// Answering requests.
+    Ready,
+    /// The engine thread crashed and the model is being loaded again;
+    /// requests wait in the queue meanwhile.
+    Restarting,
+    /// The engine is gone (a restart failed); requests fail with `Stopped`.
+    Failed,
+}
+
 /// Handle to a running engine. Cheap to clone; the engine stops when the
 /// last handle is dropped.
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
     backend: Backend,
     info: Arc<ModelInfo>,
+    status: Arc<worker::StatusCell>,
 }
 
 /// Where generations run. Both kinds feed the same [`GenerationEvent`]
@@ -352,11 +369,12 @@ impl EngineHandle {
     /// llama.cpp sees it), `LoadFailed`/`ContextFailed` when llama.cpp
     /// refuses it.
     pub async fn start(config: EngineConfig) -> Result<Self> {
-        let (ready_rx, tasks) = Self::spawn(config)?;
+        let (ready_rx, tasks, status) = Self::spawn(config)?;
         let info = ready_rx.await.map_err(|_| EngineError::Stopped)??;
         Ok(Self {
             backend: Backend::Local(tasks),
             info: Arc::new(info),
+            status,
         })
     }
 
@@ -365,13 +383,14 @@ impl EngineHandle {
     /// # Errors
     /// As [`EngineHandle::start`].
     pub fn start_blocking(config: EngineConfig) -> Result<Self> {
-        let (ready_rx, tasks) = Self::spawn(config)?;
+        let (ready_rx, tasks, status) = Self::spawn(config)?;
         let info = ready_rx
             .blocking_recv()
             .map_err(|_| EngineError::Stopped)??;
         Ok(Self {
             backend: Backend::Local(tasks),
             info: Arc::new(info),
+            status,
         })
     }
 
@@ -384,9 +403,12 @@ impl EngineHandle {
     /// server cannot be reached.
     pub async fn start_remote(config: RemoteConfig) -> Result<Self> {
         let (remote, info) = remote::Remote::connect(config).await?;
+        let status = Arc::new(worker::StatusCell::default());
+        status.set(EngineStatus::Ready);
         Ok(Self {
             backend: Backend::Remote(Arc::new(remote)),
             info: Arc::new(info),
+            status,
         })
     }
 
@@ -401,6 +423,7 @@ impl EngineHandle {
     ) -> Result<(
         oneshot::Receiver<Result<ModelInfo>>,
         std_mpsc::SyncSender<worker::Task>,
+        Arc<worker::StatusCell>,
     )> {
         let header = gguf::inspect(&config.model_path)?;
         if header.is_projector() {
@@ -409,18 +432,54 @@ impl EngineHandle {
                 config.model_path.display()
             )));
         }
+        if let Some(mmproj) = &config.mmproj_path {
+            // A projector of another width makes mtmd refuse it after the
+            // whole model has loaded; say so before loading anything.
+            let refused = |e: gguf::GgufError| EngineError::ProjectorFailed {
+                path: mmproj.clone(),
+                reason: e.to_string(),
+            };
+            let projector = gguf::inspect(mmproj).map_err(refused)?;
+            gguf::check_pairing(&header, &projector, mmproj).map_err(refused)?;
+        }
         let (ready_tx, ready_rx) = oneshot::channel();
         let (tasks, task_rx) = std_mpsc::sync_channel(QUEUE_CAPACITY);
+        let status = Arc::new(worker::StatusCell::default());
+        let thread_status = status.clone();
         std::thread::Builder::new()
             .name("omnidesk-engine".into())
-            .spawn(move || worker::run(config, header, ready_tx, task_rx))
+            .spawn(move || worker::run(config, header, Some(ready_tx), task_rx, thread_status))
             .map_err(|e| EngineError::Backend(format!("cannot start engine thread: {e}")))?;
-        Ok((ready_rx, tasks))
+        Ok((ready_rx, tasks, status))
     }
 
     /// The loaded model's description.
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// Whether the engine is answering, restarting after a crash, or gone.
+    pub fn status(&self) -> EngineStatus {
+        self.status.get()
+    }
+
+    /// Make the engine thread panic, to test the restart. Debug builds only:
+    /// nothing a user sends can reach it in a release build.
+    ///
+    /// # Errors
+    /// As [`EngineHandle::generate`]; `InvalidRequest` for a remote backend.
+    #[cfg(debug_assertions)]
+    #[doc(hidden)]
+    pub fn debug_panic(&self) -> Result<GenerationStream> {
+        let Backend::Local(tasks) = &self.backend else {
+            return Err(EngineError::InvalidRequest("the backend is remote".into()));
+        };
+        let (events_tx, events) = mpsc::unbounded_channel();
+        Self::send(tasks, worker::Task::Panic { events: events_tx })?;
+        Ok(GenerationStream {
+            events,
+            cancel: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     /// Queue a chat turn; events arrive on the returned stream.

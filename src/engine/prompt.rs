@@ -5,6 +5,7 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
 use super::error::{EngineError, Result};
+use super::segments::Segment;
 use crate::chat::{ChatMessage, Role};
 use crate::media::{ContentHash, Media};
 
@@ -129,27 +130,10 @@ pub(crate) fn render_fitting<'r>(
     }
 }
 
-/// A message's text with one marker per attachment: where the user put
-/// them, or all up front (images before the question, as models are trained).
+/// A message's text as data (see [`super::segments`]) with one real
+/// marker per attachment.
 fn with_markers(m: &ChatMessage) -> Result<String> {
-    let marker = super::media::marker();
-    let placed = m.content.matches(marker).count();
-    if placed == m.media.len() {
-        return Ok(m.content.clone());
-    }
-    if placed > 0 {
-        return Err(EngineError::InvalidRequest(format!(
-            "the message places {placed} media markers but has {} attachments",
-            m.media.len()
-        )));
-    }
-    let mut text = String::with_capacity(m.content.len() + m.media.len() * (marker.len() + 1));
-    for _ in &m.media {
-        text.push_str(marker);
-        text.push('\n');
-    }
-    text.push_str(&m.content);
-    Ok(text)
+    Ok(super::segments::data_with_media(&m.content, m.media.len()))
 }
 
 fn render<'r>(
@@ -169,7 +153,7 @@ fn render<'r>(
     let text = model
         .apply_chat_template(template, &chat, true)
         .map_err(|e| EngineError::ChatTemplate(e.to_string()))?;
-    tracing::debug!(prompt = %text, "rendered prompt");
+    tracing::debug!(prompt = %super::segments::strip(&text), "rendered prompt");
     let media: Vec<&Media> = messages().flat_map(|m| &m.media).collect();
     tokenize_with_media(model, &text, media, media_cells)
 }
@@ -196,44 +180,60 @@ pub(crate) fn render_text_fitting<'r>(
     Ok(rendered)
 }
 
-/// Tokenize rendered text, replacing each media marker with its media.
+/// Tokenize rendered text, replacing each media marker in the markup with
+/// its media. Only markup is parsed for special tokens; data segments
+/// (message content, see [`super::segments`]) are plain text.
 fn tokenize_with_media<'r>(
     model: &LlamaModel,
     text: &str,
     media: Vec<&'r Media>,
     media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
 ) -> Result<Rendered<'r>> {
-    let segments: Vec<&str> = text.split(super::media::marker()).collect();
-    if segments.len() != media.len() + 1 {
-        return Err(EngineError::ChatTemplate(format!(
-            "the template kept {} of {} media markers",
-            segments.len() - 1,
-            media.len()
-        )));
-    }
+    let marker = super::media::marker();
     let vocab = model.vocab();
     let mut items = Vec::new();
     let mut n_cells = 0;
-    for (i, segment) in segments.iter().enumerate() {
-        // Templates emit special markers as text; parse them back into
-        // tokens. Only the very start of the prompt gets BOS.
-        for t in vocab.tokenize(segment.as_bytes(), i == 0, true) {
-            // A template that writes the BOS text itself plus the one the
-            // tokenizer adds would give two; keep one.
-            if i == 0 && n_cells == 1 && t == vocab.bos() && items[0] == Item::Token(t) {
+    let mut placed = 0;
+    let mut first = true;
+    for segment in super::segments::split(text) {
+        let (pieces, special): (Vec<&str>, bool) = match segment {
+            Segment::Markup(t) => (t.split(marker).collect(), true),
+            Segment::Data(t) => (vec![t], false),
+        };
+        for (j, piece) in pieces.iter().enumerate() {
+            if j > 0 {
+                // A marker the template kept (markup only; data has none).
+                if let Some(m) = media.get(placed) {
+                    let n_tokens = media_cells(m)?;
+                    items.push(Item::Media {
+                        hash: m.hash(),
+                        n_tokens,
+                    });
+                    n_cells += n_tokens;
+                }
+                placed += 1;
+            }
+            if piece.is_empty() && !first {
                 continue;
             }
-            items.push(Item::Token(t));
-            n_cells += 1;
+            // Only the very start of the prompt gets BOS.
+            for t in vocab.tokenize(piece.as_bytes(), first, special) {
+                // A template that writes the BOS text itself plus the one the
+                // tokenizer adds would give two; keep one.
+                if first && n_cells == 1 && t == vocab.bos() && items[0] == Item::Token(t) {
+                    continue;
+                }
+                items.push(Item::Token(t));
+                n_cells += 1;
+            }
+            first = false;
         }
-        if let Some(m) = media.get(i) {
-            let n_tokens = media_cells(m)?;
-            items.push(Item::Media {
-                hash: m.hash(),
-                n_tokens,
-            });
-            n_cells += n_tokens;
-        }
+    }
+    if placed != media.len() {
+        return Err(EngineError::ChatTemplate(format!(
+            "the template kept {placed} of {} media markers",
+            media.len()
+        )));
     }
     if items.is_empty() {
         return Err(EngineError::InvalidRequest("the prompt is empty".into()));

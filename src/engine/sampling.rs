@@ -1,7 +1,9 @@
 //! Sampling settings and their translation into a llama.cpp sampler chain.
 
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
 use super::error::{EngineError, Result};
@@ -108,6 +110,36 @@ impl SamplingParams {
         }
         LlamaSampler::chain_simple(chain)
     }
+}
+
+/// Choose the next token from the last logits without accepting it.
+///
+/// `llama_sampler_sample` would accept inside C++, where a grammar throws
+/// on output it cannot follow ("Unexpected empty grammar stack") and the
+/// exception ends the process; here the choice and the acceptance are
+/// apart, and [`accept`] goes through the crate's catching shim.
+///
+/// # Errors
+/// `Sampling` when the chain selects nothing.
+pub(crate) fn choose(sampler: &mut LlamaSampler, ctx: &LlamaContext<'_>) -> Result<LlamaToken> {
+    let mut candidates = ctx.token_data_array_ith(-1);
+    candidates.apply_sampler(sampler);
+    candidates
+        .selected_token()
+        .ok_or_else(|| EngineError::Sampling("the sampler chose no token".into()))
+}
+
+/// Tell the chain (grammar, repeat penalty) which token was taken.
+///
+/// # Errors
+/// `Sampling` when llama.cpp threw, e.g. a lazy grammar whose trigger was
+/// followed by text the grammar does not allow.
+pub(crate) fn accept(sampler: &mut LlamaSampler, token: LlamaToken) -> Result<()> {
+    sampler.try_accept(token).map_err(|e| {
+        EngineError::Sampling(format!(
+            "the grammar could not follow the model's output ({e})"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! sequence, and answers tasks in arrival order.
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
 use std::time::Instant;
 
@@ -21,10 +22,11 @@ use super::error::{EngineError, Result};
 use super::gguf::GgufInfo;
 use super::media::{Capabilities, EncoderUse, Projector};
 use super::prompt::{self, Item};
+use super::sampling;
 use super::text::TextStream;
 use super::{
-    BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig, FinishReason, GenerateRequest,
-    GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
+    BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig, EngineStatus, FinishReason,
+    GenerateRequest, GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
 };
 use super::{ConstrainedRequest, Grammar};
 use crate::media::Media;
@@ -47,6 +49,50 @@ pub(crate) enum Task {
         params: BenchParams,
         reply: oneshot::Sender<Result<BenchReport>>,
     },
+    /// Panics on the engine thread, to test the restart (debug builds only).
+    #[cfg(debug_assertions)]
+    Panic {
+        events: mpsc::UnboundedSender<GenerationEvent>,
+    },
+}
+
+impl Task {
+    /// Where a failure of this task is reported.
+    fn events(&self) -> Option<mpsc::UnboundedSender<GenerationEvent>> {
+        match self {
+            Task::Generate { events, .. } | Task::GenerateConstrained { events, .. } => {
+                Some(events.clone())
+            }
+            #[cfg(debug_assertions)]
+            Task::Panic { events } => Some(events.clone()),
+            Task::Bench { .. } => None,
+        }
+    }
+}
+
+/// Where the engine thread is, shared with every handle.
+#[derive(Debug, Default)]
+pub(crate) struct StatusCell(AtomicU8);
+
+impl StatusCell {
+    pub(crate) fn get(&self) -> EngineStatus {
+        match self.0.load(Ordering::Acquire) {
+            0 => EngineStatus::Loading,
+            1 => EngineStatus::Ready,
+            2 => EngineStatus::Restarting,
+            _ => EngineStatus::Failed,
+        }
+    }
+
+    pub(crate) fn set(&self, status: EngineStatus) {
+        let n = match status {
+            EngineStatus::Loading => 0,
+            EngineStatus::Ready => 1,
+            EngineStatus::Restarting => 2,
+            EngineStatus::Failed => 3,
+        };
+        self.0.store(n, Ordering::Release);
+    }
 }
 
 /// llama.cpp's backend may be initialised once per process; every engine
@@ -80,70 +126,123 @@ pub(crate) fn describe_backend(backend: &LlamaBackend) -> BackendInfo {
 }
 
 /// Thread body: load, report readiness, then serve tasks until every
-/// handle is gone.
+/// handle is gone. `ready` is `None` for a restart, which nobody awaits.
+///
+/// A panic while serving a task fails that task with `Crashed`, drops the
+/// model and context (their state is unknown after a panic) and loads them
+/// again on a fresh thread that takes over the queue, so the requests
+/// behind it are answered.
 pub(crate) fn run(
     config: EngineConfig,
     header: GgufInfo,
-    ready: oneshot::Sender<Result<ModelInfo>>,
+    ready: Option<oneshot::Sender<Result<ModelInfo>>>,
     tasks: std_mpsc::Receiver<Task>,
+    status: Arc<StatusCell>,
 ) {
-    let loaded = load(&config, &header);
-    let (model, backend) = match loaded {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
+    let fail = |e: EngineError, ready: Option<oneshot::Sender<Result<ModelInfo>>>| {
+        status.set(EngineStatus::Failed);
+        match ready {
+            Some(ready) => {
+                let _ = ready.send(Err(e));
+            }
+            None => tracing::error!("the engine could not restart: {e}"),
         }
     };
-    let session = Session::new(&model, backend, &config, &header.architecture);
-    let mut session = match session {
+    let (model, backend) = match load(&config, &header) {
+        Ok(v) => v,
+        Err(e) => return fail(e, ready),
+    };
+    let mut session = match Session::new(&model, backend, &config, &header.architecture) {
         Ok(s) => s,
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
-        }
+        Err(e) => return fail(e, ready),
     };
     let info = model_info(&model, backend, &config, &header, &session);
-    if ready.send(Ok(info)).is_err() {
-        return;
-    }
-    while let Ok(task) = tasks.recv() {
-        match task {
-            Task::Generate {
-                request,
-                events,
-                cancel,
-            } => {
-                let result = session.generate(&request, None, None, &events, &cancel);
-                let event = match result {
-                    Ok(outcome) => GenerationEvent::Done(outcome),
-                    Err(e) => GenerationEvent::Failed(e),
-                };
-                let _ = events.send(event);
-            }
-            Task::GenerateConstrained {
-                request,
-                events,
-                cancel,
-            } => {
-                let result = session.generate(
-                    &request.request,
-                    request.prompt.as_deref(),
-                    request.grammar.as_ref(),
-                    &events,
-                    &cancel,
-                );
-                let event = match result {
-                    Ok(outcome) => GenerationEvent::Done(outcome),
-                    Err(e) => GenerationEvent::Failed(e),
-                };
-                let _ = events.send(event);
-            }
-            Task::Bench { params, reply } => {
-                let _ = reply.send(bench::run(&mut session, &params));
-            }
+    status.set(EngineStatus::Ready);
+    if let Some(ready) = ready {
+        if ready.send(Ok(info)).is_err() {
+            return;
         }
     }
+    while let Ok(task) = tasks.recv() {
+        let events = task.events();
+        let served = panic::catch_unwind(AssertUnwindSafe(|| serve(&mut session, task)));
+        let Err(payload) = served else { continue };
+        let why = panic_message(payload.as_ref());
+        tracing::error!("the engine thread panicked ({why}); restarting it");
+        status.set(EngineStatus::Restarting);
+        if let Some(events) = events {
+            let _ = events.send(GenerationEvent::Failed(EngineError::Crashed(why)));
+        }
+        drop(session);
+        drop(model);
+        let next_status = status.clone();
+        let spawned = std::thread::Builder::new()
+            .name("omnidesk-engine".into())
+            .spawn(move || {
+                let after = next_status.clone();
+                // A reload that panics too leaves no engine: say so.
+                let reloaded = panic::catch_unwind(AssertUnwindSafe(|| {
+                    run(config, header, None, tasks, next_status);
+                }));
+                if reloaded.is_err() {
+                    after.set(EngineStatus::Failed);
+                }
+            });
+        if let Err(e) = spawned {
+            status.set(EngineStatus::Failed);
+            tracing::error!("cannot start a new engine thread: {e}");
+        }
+        return;
+    }
+}
+
+/// Answer one task on the loaded session.
+fn serve(session: &mut Session<'_>, task: Task) {
+    match task {
+        Task::Generate {
+            request,
+            events,
+            cancel,
+        } => {
+            let result = session.generate(&request, None, None, &events, &cancel);
+            let _ = events.send(finished(result));
+        }
+        Task::GenerateConstrained {
+            request,
+            events,
+            cancel,
+        } => {
+            let result = session.generate(
+                &request.request,
+                request.prompt.as_deref(),
+                request.grammar.as_ref(),
+                &events,
+                &cancel,
+            );
+            let _ = events.send(finished(result));
+        }
+        Task::Bench { params, reply } => {
+            let _ = reply.send(bench::run(session, &params));
+        }
+        #[cfg(debug_assertions)]
+        Task::Panic { .. } => panic!("panic requested by a test"),
+    }
+}
+
+fn finished(result: Result<GenerationOutcome>) -> GenerationEvent {
+    match result {
+        Ok(outcome) => GenerationEvent::Done(outcome),
+        Err(e) => GenerationEvent::Failed(e),
+    }
+}
+
+/// The text a panic was raised with.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 fn load(config: &EngineConfig, header: &GgufInfo) -> Result<(LlamaModel, &'static LlamaBackend)> {
@@ -577,14 +676,17 @@ impl<'m> Session<'m> {
             if stats.generated_tokens >= request.max_tokens as usize {
                 break FinishReason::MaxTokens;
             }
-            // -1: the logits of the last evaluated token, whichever batch it was in.
-            let token = sampler.sample(&self.ctx, -1);
+            // The logits of the last evaluated token, whichever batch it was in.
+            let token = sampling::choose(&mut sampler, &self.ctx)?;
             if stats.generated_tokens == 0 {
                 stats.time_to_first_token_ms = ms_since(started);
             }
+            // Not accepted: a grammar asserts (aborts) on an end token it
+            // did not expect, and the answer ends here anyway.
             if vocab.is_eog(token) {
                 break FinishReason::Stop;
             }
+            sampling::accept(&mut sampler, token)?;
             stats.generated_tokens += 1;
             let piece = stream.push(&vocab.token_to_piece(token, false, None));
             if !piece.text.is_empty() {

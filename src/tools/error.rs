@@ -13,6 +13,12 @@ pub enum ToolError {
     /// The model's Jinja chat template failed to render with tools.
     #[error("the chat template cannot render this conversation: {0}")]
     Template(String),
+    /// The chat template ran past its instruction budget (a loop that does
+    /// not end, from a hostile or broken GGUF); it was stopped.
+    #[error(
+        "the chat template did too much work and was stopped (a loop in the model's template?)"
+    )]
+    TemplateTooExpensive,
     /// A tool's JSON Schema cannot be turned into a grammar.
     #[error("tool {tool:?}: its parameter schema cannot be used: {reason}")]
     Schema { tool: String, reason: String },
@@ -42,6 +48,7 @@ impl ToolError {
     pub fn code(&self) -> &'static str {
         match self {
             ToolError::Template(_) => "TOOL_TEMPLATE",
+            ToolError::TemplateTooExpensive => "TOOL_TEMPLATE_FUEL",
             ToolError::Schema { .. } => "TOOL_SCHEMA",
             ToolError::DuplicateTool(_) => "TOOL_DUPLICATE",
             ToolError::UnknownTool { .. } => "TOOL_UNKNOWN",

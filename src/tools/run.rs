@@ -637,20 +637,10 @@ pub fn system_instructions(tools: &ToolRegistry) -> String {
     s
 }
 
-/// A message's text with one media marker per attachment (as the engine's
-/// own rendering places them).
+/// A message's text as data with one media marker per attachment (as the
+/// engine's own rendering places them).
 fn with_markers(m: &ChatMessage) -> String {
-    let marker = crate::engine::media::marker();
-    if m.media.is_empty() || m.content.matches(marker).count() == m.media.len() {
-        return m.content.clone();
-    }
-    let mut text = String::new();
-    for _ in &m.media {
-        text.push_str(marker);
-        text.push('\n');
-    }
-    text.push_str(&m.content);
-    text
+    crate::engine::segments::data_with_media(&m.content, m.media.len())
 }
 
 /// Holds back call markup from the visible stream: text is forwarded until

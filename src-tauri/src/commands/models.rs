@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use omnidesk::engine::{EngineHandle, RemoteConfig};
+use omnidesk::engine::{EngineHandle, EngineStatus, RemoteConfig};
 use omnidesk::launch;
 use omnidesk::models::{
     self, download, pull, DownloadOptions, DownloadProgress, Manifest, ModelsError, Sources,
@@ -39,6 +39,9 @@ pub struct ModelStatus {
     pub downloading: bool,
     /// Where downloaded models are looked for.
     pub models_dir: PathBuf,
+    /// The model that loaded fine before one crashed the app while loading
+    /// (see [`crash_guard`]); the window can offer it.
+    pub previous_model: Option<PathBuf>,
 }
 
 /// The loaded model in brief.
@@ -98,6 +101,7 @@ pub fn status(state: &AppState) -> ModelStatus {
         fallback: None,
         downloading: state.downloads.running(),
         models_dir: models::models_dir(&state.settings.data_dir),
+        previous_model: crash_guard::read(&state.settings.data_dir).and_then(|m| m.previous),
     };
     match state.engine.get() {
         EngineState::Empty => {
@@ -110,7 +114,12 @@ pub fn status(state: &AppState) -> ModelStatus {
         }
         EngineState::Ready { engine, notice } => {
             let info = engine.info();
-            s.state = "ready";
+            // The engine restarts itself after a crash; say so meanwhile.
+            s.state = match engine.status() {
+                EngineStatus::Ready | EngineStatus::Loading => "ready",
+                EngineStatus::Restarting => "restarting",
+                EngineStatus::Failed => "failed",
+            };
             s.model_path = Some(info.path.clone());
             s.notice = notice;
             s.model = Some(ModelSummary {
@@ -143,6 +152,32 @@ pub fn status(state: &AppState) -> ModelStatus {
 /// Start loading `model` (with the configured or a found projector) in the
 /// background; announces each change with [`MODEL_STATUS_EVENT`].
 pub fn load_model<R: Runtime>(app: &AppHandle<R>, state: &AppState, model: PathBuf) {
+    load_model_with(app, state, model, Persist::No, None);
+}
+
+/// Load a model the user chose and save it in the settings once it has
+/// loaded: a model that takes the app down is never the one the next
+/// start loads.
+pub fn load_chosen<R: Runtime>(app: &AppHandle<R>, state: &AppState, model: PathBuf) {
+    load_model_with(app, state, model, Persist::Yes, None);
+}
+
+/// Whether a load that succeeds becomes the model in the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Persist {
+    Yes,
+    No,
+}
+
+/// [`load_model`], saving `model` in the settings once it has loaded when
+/// `persist` says so, and adding `notice` to the ready state.
+fn load_model_with<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    model: PathBuf,
+    persist: Persist,
+    notice: Option<String>,
+) {
     let ticket = state.engine.begin(EngineState::Loading {
         model: model.clone(),
     });
@@ -152,12 +187,36 @@ pub fn load_model<R: Runtime>(app: &AppHandle<R>, state: &AppState, model: PathB
     tauri::async_runtime::spawn(async move {
         // The API server holds the old model: let it go before loading.
         let _ = super::api::stop(&state).await;
-        let config = state.settings.get();
-        let next = match launch::start_engine(&config, model.clone(), None).await {
-            Ok(started) => EngineState::Ready {
-                engine: started.engine,
-                notice: (!started.warnings.is_empty()).then(|| started.warnings.join("; ")),
-            },
+        let mut config = state.settings.get();
+        let previous = config.model.clone().filter(|p| *p != model);
+        if persist == Persist::Yes {
+            // A newly chosen model finds its own projector.
+            config.mmproj = None;
+        }
+        let data_dir = state.settings.data_dir.clone();
+        // If llama.cpp takes the process down while loading, the next start
+        // finds this mark and does not load the same model again.
+        crash_guard::mark(&data_dir, &model, previous.as_deref());
+        let started = launch::start_engine(&config, model.clone(), None).await;
+        // Loaded or refused with an error: either way the process survived.
+        crash_guard::clear(&data_dir);
+        let next = match started {
+            Ok(started) => {
+                if persist == Persist::Yes {
+                    let saved = state.settings.update(|c| {
+                        c.model = Some(model.clone());
+                        c.mmproj = None;
+                    });
+                    if let Err(e) = saved {
+                        tracing::warn!("the chosen model could not be saved: {}", e.message);
+                    }
+                }
+                let notes: Vec<String> = notice.into_iter().chain(started.warnings).collect();
+                EngineState::Ready {
+                    engine: started.engine,
+                    notice: (!notes.is_empty()).then(|| notes.join("; ")),
+                }
+            }
             Err(e) => EngineState::Failed {
                 model,
                 error: e.into(),
@@ -165,6 +224,57 @@ pub fn load_model<R: Runtime>(app: &AppHandle<R>, state: &AppState, model: PathB
         };
         finish_load(&app, &state, ticket, next).await;
     });
+}
+
+/// The mark left while a model loads, so a model that crashes the whole
+/// app (llama.cpp aborting inside a file our checks did not catch) is not
+/// loaded again on every start.
+pub mod crash_guard {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Serialize};
+
+    /// Error code of a model that crashed the app while it loaded.
+    pub const CRASHED_CODE: &str = "MODEL_CRASHED";
+    const FILE: &str = "loading-model.json";
+
+    /// What was loading when the app went down, and what worked before.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Mark {
+        pub model: PathBuf,
+        pub previous: Option<PathBuf>,
+    }
+
+    /// Leave the mark before loading `model`. Best effort: a data dir we
+    /// cannot write must not stop the load.
+    pub fn mark(data_dir: &Path, model: &Path, previous: Option<&Path>) {
+        let mark = Mark {
+            model: model.to_path_buf(),
+            previous: previous.map(Path::to_path_buf),
+        };
+        let written = serde_json::to_vec(&mark)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                std::fs::create_dir_all(data_dir)?;
+                let tmp = data_dir.join(format!("{FILE}.{}.tmp", std::process::id()));
+                std::fs::write(&tmp, bytes)?;
+                std::fs::rename(&tmp, data_dir.join(FILE))
+            });
+        if let Err(e) = written {
+            tracing::warn!("cannot record the model being loaded: {e}");
+        }
+    }
+
+    /// Remove the mark: the load ended without taking the app down.
+    pub fn clear(data_dir: &Path) {
+        let _ = std::fs::remove_file(data_dir.join(FILE));
+    }
+
+    /// The mark a previous run left, if it died while loading.
+    pub fn read(data_dir: &Path) -> Option<Mark> {
+        let bytes = std::fs::read(data_dir.join(FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
 }
 
 /// Connect to the remote backend in the background, as [`load_model`].
@@ -233,14 +343,48 @@ pub fn load_configured<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
             return;
         }
     }
-    if let Ok(model) = launch::resolve_model(
+    let Ok(model) = launch::resolve_model(
         None,
         &config,
         &state.settings.data_dir,
         &state.settings.config_path,
-    ) {
-        load_model(app, state, model);
+    ) else {
+        return;
+    };
+    let Some(crashed) = crash_guard::read(&state.settings.data_dir) else {
+        return load_model(app, state, model);
+    };
+    if crashed.model != model {
+        // The model that crashed was never saved; the saved one worked.
+        let notice = format!(
+            "Omnidesk closed while loading {} last time, so {} is loaded instead",
+            crashed.model.display(),
+            model.display()
+        );
+        return load_model_with(app, state, model, Persist::No, Some(notice));
     }
+    let previous = crashed
+        .previous
+        .as_ref()
+        .map(|p| format!("; the model before it was {}", p.display()))
+        .unwrap_or_default();
+    let ticket = state.engine.begin(EngineState::Loading {
+        model: model.clone(),
+    });
+    state.engine.finish(
+        ticket,
+        EngineState::Failed {
+            error: CommandError::new(
+                crash_guard::CRASHED_CODE,
+                format!(
+                    "Omnidesk closed while loading {} last time, so it was not loaded again: choose another model, or choose it again to retry{previous}",
+                    model.display()
+                ),
+            ),
+            model,
+        },
+    );
+    let _ = app.emit(MODEL_STATUS_EVENT, status(state));
 }
 
 /// The model's status now (later changes arrive as `model-status` events).
@@ -250,8 +394,8 @@ pub async fn get_model_status(state: State<'_, AppState>) -> CommandResult<Model
 }
 
 /// Let the user pick a GGUF model in the native file dialog (opened here,
-/// so the window never handles paths), remember it in the settings and
-/// load it. A projector next to it is found automatically.
+/// so the window never handles paths), load it and, once loaded, remember
+/// it in the settings. A projector next to it is found automatically.
 #[tauri::command]
 pub async fn choose_model<R: Runtime>(
     app: AppHandle<R>,
@@ -259,11 +403,7 @@ pub async fn choose_model<R: Runtime>(
 ) -> CommandResult<ModelStatus> {
     let path = super::pick_gguf(&app, "Choose a GGUF chat model").await?;
     omnidesk::engine::gguf::inspect(&path).map_err(omnidesk::engine::EngineError::from)?;
-    state.settings.update(|c| {
-        c.model = Some(path.clone());
-        c.mmproj = None;
-    })?;
-    load_model(&app, &state, path);
+    load_chosen(&app, &state, path);
     Ok(status(&state))
 }
 
