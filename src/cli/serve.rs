@@ -3,9 +3,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use omnidesk::server::{self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerOptions};
+use omnidesk::server::{
+    self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerLimits, ServerOptions,
+};
 
 use super::args::ServeArgs;
 use super::context::{Context, EmbedSource};
@@ -51,6 +54,12 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         body_limit: args.max_body_mib << 20,
         defaults,
         embedder: embedder.clone(),
+        limits: ServerLimits {
+            header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            max_connections: args.max_connections.max(1),
+            ..ServerLimits::default()
+        },
     };
     let server = Server::bind(engine, options).await?;
     let addr = server.local_addr()?;
@@ -130,7 +139,7 @@ impl Signals {
 /// Ctrl-C or SIGTERM starts a graceful shutdown; a second signal exits.
 async fn shutdown_signal(mut signals: Signals) {
     signals.next().await;
-    eprintln!("Stopping: finishing open requests (Ctrl-C again to quit now) …");
+    eprintln!("Stopping: finishing open requests for a few seconds (Ctrl-C again to quit now) …");
     tokio::spawn(async move {
         signals.next().await;
         std::process::exit(130);

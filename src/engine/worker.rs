@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -85,7 +85,7 @@ pub(crate) fn run(
     config: EngineConfig,
     header: GgufInfo,
     ready: oneshot::Sender<Result<ModelInfo>>,
-    tasks: std_mpsc::Receiver<Task>,
+    tasks: super::queue::Receiver<Task>,
 ) {
     let loaded = load(&config, &header);
     let (model, backend) = match loaded {
@@ -515,14 +515,24 @@ impl<'m> Session<'m> {
                 self.n_ctx,
                 &mut media_cells,
             )?,
-            None => prompt::render_fitting(
+            None => match prompt::render_fitting(
                 self.model,
                 &self.template,
                 &request.messages,
                 n_ctx - reserved,
                 self.n_ctx,
                 &mut media_cells,
-            )?,
+                cancel,
+            )? {
+                Some(rendered) => rendered,
+                None => {
+                    let stats = GenerationStats {
+                        prompt_ms: ms_since(started),
+                        ..Default::default()
+                    };
+                    return Ok(outcome(String::new(), FinishReason::Cancelled, stats));
+                }
+            },
         };
         let items = &rendered.items;
         // At least one item must be evaluated to get fresh logits.
