@@ -545,6 +545,10 @@ pub struct ServeArgs {
     /// Most connections open at once
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub max_connections: usize,
+    /// Most messages one chat request may carry (longer histories are
+    /// refused with 400; shorter ones are fitted into the context)
+    #[arg(long, default_value_t = omnidesk::server::DEFAULT_MAX_MESSAGES, value_name = "N")]
+    pub max_messages: usize,
     /// Serve /v1/embeddings with this model [default: as for `docs`; off
     /// (501) when there is none]
     #[command(flatten)]

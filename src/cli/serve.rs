@@ -46,7 +46,10 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         None => None,
     };
     let model_id = server::model_id(&engine);
-    let defaults = Defaults::for_engine(&ctx.config, &engine);
+    let defaults = Defaults {
+        max_messages: args.max_messages.max(1),
+        ..Defaults::for_engine(&ctx.config, &engine)
+    };
     let options = ServerOptions {
         addr: SocketAddr::new(ip, args.port),
         token: token.clone(),

@@ -169,7 +169,20 @@ fn check_declared_pixels(req: &ChatCompletionRequest, defaults: &Defaults) -> Re
                 continue;
             };
             if let Some((w, h)) = media::image::declared_size(&head) {
-                total = total.saturating_add(u64::from(w) * u64::from(h));
+                let pixels = u64::from(w) * u64::from(h);
+                let limits = &defaults.image_limits;
+                if pixels > limits.max_pixels || w > limits.max_side || h > limits.max_side {
+                    // Too large on its own: that is the clearer error.
+                    return Err(media::MediaError::ImageTooLarge {
+                        path: format!("messages[{i}].content[{j}]").into(),
+                        width: w.into(),
+                        height: h.into(),
+                        max_pixels: limits.max_pixels,
+                        max_side: limits.max_side,
+                    }
+                    .into());
+                }
+                total = total.saturating_add(pixels);
                 if total > defaults.request_limits.max_total_pixels {
                     return Err(media::MediaError::RequestTotal {
                         path: format!("messages[{i}].content[{j}]").into(),
@@ -191,6 +204,7 @@ fn check_declared_pixels(req: &ChatCompletionRequest, defaults: &Defaults) -> Re
 /// request's totals).
 pub fn prepare(req: ChatCompletionRequest, defaults: &Defaults) -> Result<Prepared, ApiError> {
     check_shape(&req, defaults)?;
+    check_declared_pixels(&req, defaults)?;
     if req.n.is_some_and(|n| n != 1) {
         return Err(ApiError::bad_request(
             "unsupported_parameter",
@@ -240,7 +254,6 @@ pub fn prepare(req: ChatCompletionRequest, defaults: &Defaults) -> Result<Prepar
             format!("at most {MAX_STOP} stop strings are supported"),
         ));
     }
-    check_declared_pixels(&req, defaults)?;
     let mut budget = MediaBudget::new(defaults.request_limits);
     let messages = req
         .messages
