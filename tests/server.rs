@@ -510,13 +510,11 @@ async fn an_embedding_backend_plugs_into_the_seam() {
         model_id: "chat".into(),
         body_limit: 1 << 20,
         defaults: Defaults {
-            sampling: Default::default(),
             max_tokens: 8,
-            audio_rate: 16_000,
-            image_limits: Default::default(),
-            audio_limits: Default::default(),
+            ..Default::default()
         },
         embedder: Some(std::sync::Arc::new(FakeEmbedder)),
+        limits: Default::default(),
     };
     let server = Server::bind(engine, options).await.unwrap();
     let base = format!("http://{}/v1", server.local_addr().unwrap());

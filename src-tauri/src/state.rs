@@ -249,8 +249,16 @@ impl StagedMedia {
     /// Take the attachments `ids`, in that order.
     ///
     /// # Errors
-    /// `INVALID_INPUT` for an unknown id (then none is taken).
+    /// `INVALID_INPUT` for an unknown id, or more ids than one request may
+    /// carry (then none is taken).
     pub fn take(&self, ids: &[u64]) -> CommandResult<Vec<Staged>> {
+        // The same per-request count the CLI and the API apply.
+        let max = omnidesk::media::RequestLimits::default().max_media;
+        if ids.len() > max {
+            return Err(CommandError::invalid(format!(
+                "one message may carry at most {max} images and audio clips"
+            )));
+        }
         let mut items = lock(&self.items);
         if let Some(bad) = ids.iter().find(|id| !items.contains_key(id)) {
             return Err(CommandError::invalid(format!(

@@ -535,6 +535,20 @@ pub struct ServeArgs {
     /// base64-encoded inside it)
     #[arg(long, default_value_t = 32, value_name = "MIB")]
     pub max_body_mib: usize,
+    /// Seconds a client has to send a request's headers; a silent or idle
+    /// connection is closed after it
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub header_timeout: u64,
+    /// Seconds a stop (Ctrl-C) waits for open requests before dropping them
+    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    pub shutdown_grace: u64,
+    /// Most connections open at once
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub max_connections: usize,
+    /// Most messages one chat request may carry (longer histories are
+    /// refused with 400; shorter ones are fitted into the context)
+    #[arg(long, default_value_t = omnidesk::server::DEFAULT_MAX_MESSAGES, value_name = "N")]
+    pub max_messages: usize,
     /// Serve /v1/embeddings with this model [default: as for `docs`; off
     /// (501) when there is none]
     #[command(flatten)]

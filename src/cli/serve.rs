@@ -3,9 +3,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use omnidesk::server::{self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerOptions};
+use omnidesk::server::{
+    self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerLimits, ServerOptions,
+};
 
 use super::args::ServeArgs;
 use super::context::Context;
@@ -44,7 +47,10 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         None => None,
     };
     let model_id = server::model_id(&engine);
-    let defaults = Defaults::for_engine(&ctx.config, &engine);
+    let defaults = Defaults {
+        max_messages: args.max_messages.max(1),
+        ..Defaults::for_engine(&ctx.config, &engine)
+    };
     let options = ServerOptions {
         addr: SocketAddr::new(ip, args.port),
         token: token.clone(),
@@ -52,6 +58,12 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         body_limit: args.max_body_mib << 20,
         defaults,
         embedder: embedder.clone(),
+        limits: ServerLimits {
+            header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            max_connections: args.max_connections.max(1),
+            ..ServerLimits::default()
+        },
     };
     let server = Server::bind(engine, options).await?;
     let addr = server.local_addr()?;
@@ -131,7 +143,7 @@ impl Signals {
 /// Ctrl-C or SIGTERM starts a graceful shutdown; a second signal exits.
 async fn shutdown_signal(mut signals: Signals) {
     signals.next().await;
-    eprintln!("Stopping: finishing open requests (Ctrl-C again to quit now) …");
+    eprintln!("Stopping: finishing open requests for a few seconds (Ctrl-C again to quit now) …");
     tokio::spawn(async move {
         signals.next().await;
         std::process::exit(130);

@@ -13,6 +13,7 @@ pub mod gguf;
 pub mod media;
 mod mtmd_raw;
 mod prompt;
+mod queue;
 pub mod remote;
 pub mod sampling;
 pub mod segments;
@@ -21,7 +22,7 @@ pub(crate) mod worker;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -30,16 +31,24 @@ pub use bench::{BenchParams, BenchReport};
 pub use encoder_cache::DEFAULT_BYTES as ENCODER_CACHE_BYTES;
 pub use error::{EngineError, Result};
 pub use media::{Capabilities, DEFAULT_AUDIO_RATE};
+pub use queue::Priority;
 pub use remote::{RemoteConfig, RemoteError};
 pub use sampling::SamplingParams;
 
 use crate::chat::ChatMessage;
 
-/// Requests that may wait behind the one being answered.
+/// Requests that may wait behind the one being answered, per [`Priority`].
 pub const QUEUE_CAPACITY: usize = 16;
 /// Largest single message accepted; far beyond any context, but it keeps a
 /// pasted file from stalling the tokenizer.
 pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+/// Largest conversation accepted, all messages' text together. Fitting it
+/// into the context reads only the newest messages, so this bounds memory,
+/// not time.
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;
+/// Most stop strings per request, and the longest one.
+pub const MAX_STOP_STRINGS: usize = 16;
+pub const MAX_STOP_BYTES: usize = 1024;
 
 /// How to load the model and size its context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -349,6 +358,8 @@ pub struct EngineHandle {
     backend: Backend,
     info: Arc<ModelInfo>,
     status: Arc<worker::StatusCell>,
+    /// The queue lane this handle's requests wait in.
+    priority: Priority,
 }
 
 /// Where generations run. Both kinds feed the same [`GenerationEvent`]
@@ -356,7 +367,7 @@ pub struct EngineHandle {
 #[derive(Debug, Clone)]
 enum Backend {
     /// The llama.cpp thread of this process.
-    Local(std_mpsc::SyncSender<worker::Task>),
+    Local(queue::Sender<worker::Task>),
     /// An OpenAI-compatible server, driven from tokio tasks.
     Remote(Arc<remote::Remote>),
 }
@@ -375,6 +386,7 @@ impl EngineHandle {
             backend: Backend::Local(tasks),
             info: Arc::new(info),
             status,
+            priority: Priority::Interactive,
         })
     }
 
@@ -391,6 +403,7 @@ impl EngineHandle {
             backend: Backend::Local(tasks),
             info: Arc::new(info),
             status,
+            priority: Priority::Interactive,
         })
     }
 
@@ -409,7 +422,22 @@ impl EngineHandle {
             backend: Backend::Remote(Arc::new(remote)),
             info: Arc::new(info),
             status,
+            priority: Priority::Interactive,
         })
+    }
+
+    /// The same engine, with requests queued in `priority`'s lane. The API
+    /// server uses [`Priority::Background`] so the window always goes first.
+    pub fn with_priority(&self, priority: Priority) -> Self {
+        Self {
+            priority,
+            ..self.clone()
+        }
+    }
+
+    /// The lane this handle's requests wait in.
+    pub fn priority(&self) -> Priority {
+        self.priority
     }
 
     /// Whether generations go to a remote server.
@@ -422,7 +450,7 @@ impl EngineHandle {
         config: EngineConfig,
     ) -> Result<(
         oneshot::Receiver<Result<ModelInfo>>,
-        std_mpsc::SyncSender<worker::Task>,
+        queue::Sender<worker::Task>,
         Arc<worker::StatusCell>,
     )> {
         let header = gguf::inspect(&config.model_path)?;
@@ -443,7 +471,7 @@ impl EngineHandle {
             gguf::check_pairing(&header, &projector, mmproj).map_err(refused)?;
         }
         let (ready_tx, ready_rx) = oneshot::channel();
-        let (tasks, task_rx) = std_mpsc::sync_channel(QUEUE_CAPACITY);
+        let (tasks, task_rx) = queue::channel(QUEUE_CAPACITY);
         let status = Arc::new(worker::StatusCell::default());
         let thread_status = status.clone();
         std::thread::Builder::new()
@@ -486,26 +514,18 @@ impl EngineHandle {
     ///
     /// # Errors
     /// `Busy` when the queue is full, `Stopped` when the engine is gone,
-    /// `InvalidRequest` for a message over [`MAX_MESSAGE_BYTES`].
+    /// `InvalidRequest` for a message over [`MAX_MESSAGE_BYTES`], a
+    /// conversation over [`MAX_REQUEST_BYTES`] or too many or too long stop
+    /// strings.
     pub fn generate(&self, request: GenerateRequest) -> Result<GenerationStream> {
-        if let Some(m) = request
-            .messages
-            .iter()
-            .find(|m| m.content.len() > MAX_MESSAGE_BYTES)
-        {
-            return Err(EngineError::InvalidRequest(format!(
-                "a message of {} bytes exceeds the {} byte limit",
-                m.content.len(),
-                MAX_MESSAGE_BYTES
-            )));
-        }
+        check_bounds(&request)?;
         let tasks = match &self.backend {
             Backend::Local(tasks) => tasks,
             Backend::Remote(remote) => return remote.generate(request),
         };
         let (events_tx, events) = mpsc::unbounded_channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        Self::send(
+        self.send(
             tasks,
             worker::Task::Generate {
                 request: Box::new(request),
@@ -534,20 +554,15 @@ impl EngineHandle {
             }
         };
         let size = request.prompt.as_ref().map_or(0, String::len);
-        if size > MAX_MESSAGE_BYTES
-            || request
-                .request
-                .messages
-                .iter()
-                .any(|m| m.content.len() > MAX_MESSAGE_BYTES)
-        {
+        if size > MAX_MESSAGE_BYTES {
             return Err(EngineError::InvalidRequest(format!(
                 "the prompt exceeds the {MAX_MESSAGE_BYTES} byte limit"
             )));
         }
+        check_bounds(&request.request)?;
         let (events_tx, events) = mpsc::unbounded_channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        Self::send(
+        self.send(
             tasks,
             worker::Task::GenerateConstrained {
                 request: Box::new(request),
@@ -578,16 +593,47 @@ impl EngineHandle {
             ));
         };
         let (reply, rx) = oneshot::channel();
-        Self::send(tasks, worker::Task::Bench { params, reply })?;
+        self.send(tasks, worker::Task::Bench { params, reply })?;
         rx.await.map_err(|_| EngineError::Stopped)?
     }
 
-    fn send(tasks: &std_mpsc::SyncSender<worker::Task>, task: worker::Task) -> Result<()> {
-        tasks.try_send(task).map_err(|e| match e {
-            std_mpsc::TrySendError::Full(_) => EngineError::Busy(QUEUE_CAPACITY),
-            std_mpsc::TrySendError::Disconnected(_) => EngineError::Stopped,
+    fn send(&self, tasks: &queue::Sender<worker::Task>, task: worker::Task) -> Result<()> {
+        tasks.try_send(self.priority, task).map_err(|e| match e {
+            queue::SendError::Full => EngineError::Busy(tasks.capacity()),
+            queue::SendError::Disconnected => EngineError::Stopped,
         })
     }
+}
+
+/// Refuse a request whose size alone would pin the engine: the limits on
+/// message and conversation bytes and on stop strings.
+fn check_bounds(request: &GenerateRequest) -> Result<()> {
+    let mut total = 0usize;
+    for m in &request.messages {
+        if m.content.len() > MAX_MESSAGE_BYTES {
+            return Err(EngineError::InvalidRequest(format!(
+                "a message of {} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit",
+                m.content.len()
+            )));
+        }
+        total += m.content.len();
+    }
+    if total > MAX_REQUEST_BYTES {
+        return Err(EngineError::InvalidRequest(format!(
+            "the conversation's {total} bytes exceed the {MAX_REQUEST_BYTES} byte limit"
+        )));
+    }
+    if request.stop.len() > MAX_STOP_STRINGS {
+        return Err(EngineError::InvalidRequest(format!(
+            "at most {MAX_STOP_STRINGS} stop strings are supported"
+        )));
+    }
+    if request.stop.iter().any(|s| s.len() > MAX_STOP_BYTES) {
+        return Err(EngineError::InvalidRequest(format!(
+            "a stop string may be at most {MAX_STOP_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Cancels a generation from anywhere (e.g. a Ctrl-C handler).

@@ -1,6 +1,8 @@
 //! Rendering a conversation with the model's own chat template, and keeping
 //! it inside the context window by dropping the oldest turns.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
@@ -84,6 +86,11 @@ fn builtin_for_architecture(architecture: &str) -> &'static str {
 /// messages are always kept; older turns go first, and a kept history always
 /// starts with a user turn so templates that insist on alternation still work.
 /// `media_cells` reports how many cells an image or clip takes.
+///
+/// Linear in what is kept, whatever the history's length: each message is
+/// rendered and tokenized on its own once, newest first, until the budget
+/// is spent (older ones are never read), then the kept tail is rendered
+/// whole to check. `cancel` is honoured between messages: `None` then.
 pub(crate) fn render_fitting<'r>(
     model: &LlamaModel,
     template: &LlamaChatTemplate,
@@ -91,7 +98,8 @@ pub(crate) fn render_fitting<'r>(
     budget: usize,
     n_ctx: u32,
     media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
-) -> Result<Rendered<'r>> {
+    cancel: &AtomicBool,
+) -> Result<Option<Rendered<'r>>> {
     if messages.is_empty() {
         return Err(EngineError::InvalidRequest("no messages to answer".into()));
     }
@@ -105,20 +113,58 @@ pub(crate) fn render_fitting<'r>(
             "the conversation has only system messages".into(),
         ));
     }
-    let mut start = 0;
+    let cancelled = || cancel.load(Ordering::Relaxed);
+    // Estimate: each message rendered alone. Close to its share of the
+    // whole, and checked below.
+    let mut used = 0usize;
+    for m in system {
+        if cancelled() {
+            return Ok(None);
+        }
+        used = used.saturating_add(message_cells(model, template, m, media_cells)?);
+    }
+    let mut costs = vec![0usize; rest.len()];
+    let mut start = rest.len();
+    for i in (0..rest.len()).rev() {
+        if cancelled() {
+            return Ok(None);
+        }
+        costs[i] = message_cells(model, template, &rest[i], media_cells)?;
+        if used.saturating_add(costs[i]) > budget {
+            break;
+        }
+        used += costs[i];
+        start = i;
+    }
+    // Keep from the start, or from a user turn; at least try the newest.
+    start = start.min(rest.len() - 1);
+    if start > 0 {
+        start = next_user(rest, start);
+        if start >= rest.len() {
+            start = rest.iter().rposition(|m| m.role == Role::User).unwrap_or(0);
+        }
+    }
     loop {
+        if cancelled() {
+            return Ok(None);
+        }
         let rendered = render(model, template, system, &rest[start..], media_cells)?;
         if rendered.n_cells <= budget {
-            return Ok(Rendered {
+            return Ok(Some(Rendered {
                 dropped: start,
                 ..rendered
-            });
+            }));
         }
-        // Skip one message, then anything up to the next user turn.
+        // Over by `overflow`: drop at least that much by the estimates,
+        // then up to the next user turn.
+        let overflow = rendered.n_cells - budget;
         let mut next = start + 1;
-        while next < rest.len() && rest[next].role != Role::User {
+        let mut freed = costs[start];
+        while next < rest.len() && freed < overflow {
+            freed += costs[next];
             next += 1;
         }
+        let next = next_user(rest, next);
         if next >= rest.len() {
             return Err(EngineError::PromptTooLong {
                 tokens: rendered.n_cells,
@@ -129,6 +175,41 @@ pub(crate) fn render_fitting<'r>(
         start = next;
     }
 }
+
+/// The first user turn at or after `from` (`rest.len()` when none).
+fn next_user(rest: &[ChatMessage], from: usize) -> usize {
+    rest.iter()
+        .skip(from)
+        .position(|m| m.role == Role::User)
+        .map_or(rest.len(), |p| from + p)
+}
+
+/// KV cells `m` takes when rendered alone: the estimate history fitting
+/// sums up.
+fn message_cells(
+    model: &LlamaModel,
+    template: &LlamaChatTemplate,
+    m: &ChatMessage,
+    media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
+) -> Result<usize> {
+    let chat = [
+        LlamaChatMessage::new(m.role.as_str().to_owned(), with_markers(m)?)
+            .map_err(|_| EngineError::InvalidRequest("a message contains a NUL byte".into()))?,
+    ];
+    let text = model
+        .apply_chat_template(template, &chat, false)
+        .map_err(|e| EngineError::ChatTemplate(e.to_string()))?;
+    let vocab = model.vocab();
+    let mut cells = 0;
+    for segment in text.split(super::media::marker()) {
+        cells += vocab.tokenize(segment.as_bytes(), false, true).len();
+    }
+    for media in &m.media {
+        cells += media_cells(media)?;
+    }
+    Ok(cells)
+}
+
 
 /// A message's text as data (see [`super::segments`]) with one real
 /// marker per attachment.

@@ -4,7 +4,7 @@
 use std::num::NonZeroU32;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -136,7 +136,7 @@ pub(crate) fn run(
     config: EngineConfig,
     header: GgufInfo,
     ready: Option<oneshot::Sender<Result<ModelInfo>>>,
-    tasks: std_mpsc::Receiver<Task>,
+    tasks: super::queue::Receiver<Task>,
     status: Arc<StatusCell>,
 ) {
     let fail = |e: EngineError, ready: Option<oneshot::Sender<Result<ModelInfo>>>| {
@@ -614,14 +614,24 @@ impl<'m> Session<'m> {
                 self.n_ctx,
                 &mut media_cells,
             )?,
-            None => prompt::render_fitting(
+            None => match prompt::render_fitting(
                 self.model,
                 &self.template,
                 &request.messages,
                 n_ctx - reserved,
                 self.n_ctx,
                 &mut media_cells,
-            )?,
+                cancel,
+            )? {
+                Some(rendered) => rendered,
+                None => {
+                    let stats = GenerationStats {
+                        prompt_ms: ms_since(started),
+                        ..Default::default()
+                    };
+                    return Ok(outcome(String::new(), FinishReason::Cancelled, stats));
+                }
+            },
         };
         let items = &rendered.items;
         // At least one item must be evaluated to get fresh logits.

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{audio, image, Media, MediaError};
+use super::{audio, image, Media, MediaBudget, MediaError};
 
 /// A file attached to a message, as the history store keeps it: only this
 /// metadata; the bytes stay where `path` points.
@@ -46,7 +46,8 @@ impl Attached {
     }
 }
 
-/// Decode `images` then `audio` (resampled to `audio_rate`), in order.
+/// Decode `images` then `audio` (resampled to `audio_rate`), in order,
+/// within the default per-file and per-request limits.
 ///
 /// # Errors
 /// The first file that cannot be used, as a [`MediaError`] naming it.
@@ -55,13 +56,27 @@ pub fn load(
     audio: &[PathBuf],
     audio_rate: u32,
 ) -> Result<Attached, MediaError> {
+    load_counted(images, audio, audio_rate, &mut MediaBudget::default())
+}
+
+/// [`load`], counted against `budget` (e.g. one shared by every message
+/// of a request).
+///
+/// # Errors
+/// As [`load`], plus `TooManyMedia` and `RequestTotal`.
+pub fn load_counted(
+    images: &[PathBuf],
+    audio: &[PathBuf],
+    audio_rate: u32,
+    budget: &mut MediaBudget,
+) -> Result<Attached, MediaError> {
     let mut out = Attached::default();
     for p in images {
-        let img = image::load(p, &Default::default())?;
+        let img = image::load_counted(p, &Default::default(), budget)?;
         out.push(p, Media::Image(img));
     }
     for p in audio {
-        let clip = audio::load(p, audio_rate, &Default::default())?;
+        let clip = audio::load_counted(p, audio_rate, &Default::default(), budget)?;
         out.push(p, Media::Audio(clip));
     }
     Ok(out)
@@ -168,11 +183,15 @@ pub enum ReloadSkip {
 pub fn reload(records: &[Attachment], audio_rate: u32) -> (Vec<Media>, Vec<ReloadSkip>) {
     let mut media = Vec::new();
     let mut skipped = Vec::new();
+    let mut budget = MediaBudget::default();
     for a in records {
         let path = Path::new(&a.path);
         let loaded = match a.kind.as_str() {
-            "image" => image::load(path, &Default::default()).map(Media::Image),
-            "audio" => audio::load(path, audio_rate, &Default::default()).map(Media::Audio),
+            "image" => {
+                image::load_counted(path, &Default::default(), &mut budget).map(Media::Image)
+            }
+            "audio" => audio::load_counted(path, audio_rate, &Default::default(), &mut budget)
+                .map(Media::Audio),
             _ => continue,
         };
         match loaded {

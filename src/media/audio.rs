@@ -13,9 +13,24 @@ use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
+use super::budget::MediaBudget;
 use super::error::{MediaError, Result};
 use super::resample::resample;
 use super::Audio;
+
+/// Lowest sample rate accepted: below it no speech survives.
+pub const MIN_SAMPLE_RATE: u32 = 1_000;
+/// Highest sample rate accepted: the top of professional recording gear.
+/// A header claiming more is lying, and would plan a huge resampler.
+pub const MAX_SAMPLE_RATE: u32 = 384_000;
+/// Most channels accepted (7.1 surround).
+pub const MAX_CHANNELS: usize = 8;
+/// Decoded frames one input byte may yield. Real codecs stay far below
+/// (16-bit PCM: 0.5, MP3: ~3, a FLAC block of digital silence: a few
+/// hundred); a file that decodes to more is not what its size says.
+pub const MAX_FRAMES_PER_BYTE: u64 = 1_024;
+/// Largest packet a decoder may be set up for; sizes its buffers.
+const MAX_FRAMES_PER_PACKET: u64 = 1 << 20;
 
 /// Bounds for accepted audio.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,19 +54,20 @@ impl Default for AudioLimits {
 ///
 /// # Errors
 /// `NotFound`/`Io`, `FileTooLarge`, `Empty`, `NotAudio` (unknown or broken
-/// container/codec), `AudioTooLong`, `NoSamples`, `Resample`.
+/// container/codec), `ImplausibleAudio` (sample rate, channels or size out
+/// of bounds), `AudioTooLong`, `NoSamples`, `Resample`.
 pub fn load(path: &Path, target_rate: u32, limits: &AudioLimits) -> Result<Audio> {
     let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
     MediaError::check_size(path, "audio", meta.len(), limits.max_file_bytes)?;
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
     let ext = path.extension().and_then(|e| e.to_str());
-    decode(Box::new(file), ext, path, target_rate, limits)
+    decode(Box::new(file), meta.len(), ext, path, target_rate, limits)
 }
 
 /// Decode a clip held in memory (an upload, base64 from an API request)
 /// within the same `limits` as [`load`]. `format` is a container hint such
 /// as `"wav"` or `"mp3"` (the content is probed either way); `name` stands
-/// in for a path in error messages.
+/// in for a path in error messages. Safe on any bytes (a fuzzing entry point).
 ///
 /// # Errors
 /// As [`load`], except `NotFound`/`Io`.
@@ -63,9 +79,11 @@ pub fn load_bytes(
     limits: &AudioLimits,
 ) -> Result<Audio> {
     let path = Path::new(name);
-    MediaError::check_size(path, "audio", bytes.len() as u64, limits.max_file_bytes)?;
+    let len = bytes.len() as u64;
+    MediaError::check_size(path, "audio", len, limits.max_file_bytes)?;
     decode(
         Box::new(Cursor::new(bytes)),
+        len,
         format,
         path,
         target_rate,
@@ -73,15 +91,61 @@ pub fn load_bytes(
     )
 }
 
+/// [`load_bytes`], counted against one request's `budget`: the clip may
+/// only use the seconds the request has left.
+///
+/// # Errors
+/// As [`load_bytes`], plus `TooManyMedia` and `RequestTotal`.
+pub fn load_bytes_counted(
+    bytes: Vec<u8>,
+    format: Option<&str>,
+    name: &str,
+    target_rate: u32,
+    limits: &AudioLimits,
+    budget: &mut MediaBudget,
+) -> Result<Audio> {
+    let path = Path::new(name);
+    budget.admit_item(path)?;
+    let limits = budget_limits(limits, budget);
+    let audio = load_bytes(bytes, format, name, target_rate, &limits)?;
+    budget.admit_audio(path, audio.seconds())?;
+    Ok(audio)
+}
+
+/// [`load`], counted against one request's `budget` (see [`load_bytes_counted`]).
+///
+/// # Errors
+/// As [`load`], plus `TooManyMedia` and `RequestTotal`.
+pub fn load_counted(
+    path: &Path,
+    target_rate: u32,
+    limits: &AudioLimits,
+    budget: &mut MediaBudget,
+) -> Result<Audio> {
+    budget.admit_item(path)?;
+    let limits = budget_limits(limits, budget);
+    let audio = load(path, target_rate, &limits)?;
+    budget.admit_audio(path, audio.seconds())?;
+    Ok(audio)
+}
+
+fn budget_limits(limits: &AudioLimits, budget: &MediaBudget) -> AudioLimits {
+    AudioLimits {
+        max_seconds: limits.max_seconds.min(budget.audio_seconds_left()),
+        ..*limits
+    }
+}
+
 /// The shared path: probe, decode to mono, resample.
 fn decode(
     source: Box<dyn MediaSource>,
+    len: u64,
     ext: Option<&str>,
     path: &Path,
     target_rate: u32,
     limits: &AudioLimits,
 ) -> Result<Audio> {
-    let (rate, mono) = decode_mono(source, ext, path, limits)?;
+    let (rate, mono) = decode_mono(source, len, ext, path, limits)?;
     if mono.is_empty() {
         return Err(MediaError::NoSamples { path: path.into() });
     }
@@ -98,13 +162,41 @@ fn decode(
     Audio::from_samples(target_rate, samples).ok_or(MediaError::NoSamples { path: path.into() })
 }
 
+/// Refuse a sample rate or channel count no real recording has.
+fn check_stream(path: &Path, rate: Option<u32>, channels: Option<usize>) -> Result<()> {
+    let implausible = |reason: String| MediaError::ImplausibleAudio {
+        path: path.into(),
+        reason,
+    };
+    if let Some(r) = rate {
+        if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&r) {
+            return Err(implausible(format!(
+                "a sample rate of {r} Hz is outside {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz"
+            )));
+        }
+    }
+    if let Some(c) = channels {
+        if !(1..=MAX_CHANNELS).contains(&c) {
+            return Err(implausible(format!(
+                "{c} channels is outside 1–{MAX_CHANNELS}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn decode_mono(
     source: Box<dyn MediaSource>,
+    len: u64,
     ext: Option<&str>,
     path: &Path,
     limits: &AudioLimits,
 ) -> Result<(u32, Vec<f32>)> {
     let not_audio = |reason: String| MediaError::NotAudio {
+        path: path.into(),
+        reason,
+    };
+    let implausible = |reason: String| MediaError::ImplausibleAudio {
         path: path.into(),
         reason,
     };
@@ -130,10 +222,26 @@ fn decode_mono(
         .as_ref()
         .and_then(|p| p.audio())
         .ok_or_else(|| not_audio("no audio codec parameters".into()))?;
+    // The header's claims are checked before a decoder (and its buffers)
+    // is planned from them.
+    check_stream(
+        path,
+        params.sample_rate,
+        params.channels.as_ref().map(|c| c.count()),
+    )?;
+    if let Some(n) = params.max_frames_per_packet.or(params.frames_per_block) {
+        if n > MAX_FRAMES_PER_PACKET {
+            return Err(implausible(format!(
+                "packets of {n} frames (at most {MAX_FRAMES_PER_PACKET})"
+            )));
+        }
+    }
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(params, &AudioDecoderOptions::default())
         .map_err(|e| not_audio(e.to_string()))?;
 
+    // What the file's size allows, whatever its header says.
+    let max_frames_by_size = len.saturating_mul(MAX_FRAMES_PER_BYTE).max(1);
     let mut mono = Vec::new();
     let mut interleaved: Vec<f32> = Vec::new();
     let mut rate = 0u32;
@@ -154,22 +262,38 @@ fn decode_mono(
             Err(SymphoniaError::DecodeError(_)) => continue,
             Err(e) => return Err(not_audio(e.to_string())),
         };
+        // Bounds come from the decoded data itself, not from the header.
         let spec = buf.spec();
+        let channels = spec.channels().count();
+        check_stream(path, Some(spec.rate()), Some(channels))?;
+        if rate != 0 && spec.rate() != rate {
+            return Err(implausible(format!(
+                "the sample rate changes from {rate} Hz to {} Hz mid-stream",
+                spec.rate()
+            )));
+        }
         rate = spec.rate();
-        let channels = spec.channels().count().max(1);
-        interleaved.resize(buf.samples_interleaved(), 0.0);
+        let samples = buf.samples_interleaved();
+        let frames = (samples / channels) as u64;
+        let total = mono.len() as u64 + frames;
+        if total > max_frames_by_size {
+            return Err(implausible(format!(
+                "{len} bytes decode to more than {max_frames_by_size} frames"
+            )));
+        }
+        if total as f64 > limits.max_seconds * f64::from(rate) {
+            return Err(MediaError::AudioTooLong {
+                path: path.into(),
+                max_seconds: limits.max_seconds,
+            });
+        }
+        interleaved.resize(samples, 0.0);
         buf.copy_to_slice_interleaved(&mut interleaved[..]);
         mono.extend(
             interleaved
                 .chunks_exact(channels)
                 .map(|frame| frame.iter().sum::<f32>() / channels as f32),
         );
-        if rate > 0 && mono.len() as f64 > limits.max_seconds * f64::from(rate) {
-            return Err(MediaError::AudioTooLong {
-                path: path.into(),
-                max_seconds: limits.max_seconds,
-            });
-        }
     }
     if rate == 0 {
         return Err(MediaError::NoSamples { path: path.into() });
@@ -195,7 +319,7 @@ mod tests {
         b.extend_from_slice(&1u16.to_le_bytes());
         b.extend_from_slice(&channels.to_le_bytes());
         b.extend_from_slice(&rate.to_le_bytes());
-        b.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+        b.extend_from_slice(&rate.wrapping_mul(u32::from(channels) * 2).to_le_bytes());
         b.extend_from_slice(&(channels * 2).to_le_bytes());
         b.extend_from_slice(&16u16.to_le_bytes());
         b.extend_from_slice(b"data");
@@ -287,6 +411,71 @@ mod tests {
                 &AudioLimits::default()
             ),
             Err(MediaError::NotAudio { .. })
+        ));
+    }
+
+    /// A WAV header claiming `rate` Hz over a few samples of data.
+    fn lying_wav(rate: u32, channels: u16) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.wav");
+        let frames: Vec<Vec<i16>> = (0..8).map(|i| vec![i; channels as usize]).collect();
+        wav(&p, rate, channels, &frames);
+        std::fs::read(&p).unwrap()
+    }
+
+    #[test]
+    fn implausible_rates_and_channels_are_refused_before_decoding() {
+        for (rate, channels) in [(4_294_967_291, 1), (999, 1), (500_000, 2), (16_000, 0)] {
+            let bytes = lying_wav(rate, channels);
+            let e =
+                load_bytes(bytes, Some("wav"), "x", 16_000, &AudioLimits::default()).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    MediaError::ImplausibleAudio { .. } | MediaError::NotAudio { .. }
+                ),
+                "{rate} Hz × {channels}: {e:?}"
+            );
+        }
+        let e = load_bytes(
+            lying_wav(4_294_967_291, 1),
+            None,
+            "x",
+            16_000,
+            &Default::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "IMPLAUSIBLE_AUDIO", "{e}");
+        assert!(e.to_string().contains("4294967291 Hz"), "{e}");
+        // The top of the plausible range still decodes.
+        let ok = load_bytes(
+            lying_wav(384_000, 8),
+            None,
+            "x",
+            16_000,
+            &Default::default(),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn a_request_budget_caps_the_seconds_and_the_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.wav");
+        let frames: Vec<Vec<i16>> = sine(8_000, 200.0, 1.0)
+            .into_iter()
+            .map(|s| vec![s])
+            .collect();
+        wav(&p, 8_000, 1, &frames);
+        let mut budget = MediaBudget::new(super::super::budget::RequestLimits {
+            max_media: 3,
+            max_total_pixels: 0,
+            max_total_audio_seconds: 1.5,
+        });
+        load_counted(&p, 16_000, &AudioLimits::default(), &mut budget).unwrap();
+        assert!(matches!(
+            load_counted(&p, 16_000, &AudioLimits::default(), &mut budget),
+            Err(MediaError::AudioTooLong { .. })
         ));
     }
 

@@ -47,6 +47,38 @@ pub enum MediaError {
         to: u32,
         reason: String,
     },
+    /// The stream's own parameters (sample rate, channels, packet size) are
+    /// outside what any real recording has; refused before decoding.
+    #[error("{path}: not a usable audio stream: {reason}")]
+    ImplausibleAudio { path: PathBuf, reason: String },
+    /// More images/clips than one request may carry.
+    #[error("{path}: one request may carry at most {max} images and audio clips")]
+    TooManyMedia { path: PathBuf, max: usize },
+    /// The request's media together are over a per-request total.
+    #[error("{path}: the attachments of one request are over the limit of {limit}")]
+    RequestTotal { path: PathBuf, limit: String },
+}
+
+impl MediaError {
+    /// A stable, machine-readable name for the UI, `--json` and the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MediaError::NotFound { .. } => "MEDIA_NOT_FOUND",
+            MediaError::Io { .. } => "MEDIA_IO",
+            MediaError::FileTooLarge { .. } => "MEDIA_FILE_TOO_LARGE",
+            MediaError::Empty { .. } => "MEDIA_EMPTY",
+            MediaError::NotAnImage { .. } => "NOT_AN_IMAGE",
+            MediaError::ImageTooLarge { .. } => "IMAGE_TOO_LARGE",
+            MediaError::BadImage { .. } => "BAD_IMAGE",
+            MediaError::NotAudio { .. } => "NOT_AUDIO",
+            MediaError::AudioTooLong { .. } => "AUDIO_TOO_LONG",
+            MediaError::NoSamples { .. } => "NO_SAMPLES",
+            MediaError::Resample { .. } => "RESAMPLE_FAILED",
+            MediaError::ImplausibleAudio { .. } => "IMPLAUSIBLE_AUDIO",
+            MediaError::TooManyMedia { .. } => "TOO_MANY_MEDIA",
+            MediaError::RequestTotal { .. } => "MEDIA_REQUEST_TOTAL",
+        }
+    }
 }
 
 impl MediaError {
@@ -104,7 +136,10 @@ impl MediaError {
             | MediaError::NotAudio { path, .. }
             | MediaError::AudioTooLong { path, .. }
             | MediaError::NoSamples { path }
-            | MediaError::Resample { path, .. } => *path = new,
+            | MediaError::Resample { path, .. }
+            | MediaError::ImplausibleAudio { path, .. }
+            | MediaError::TooManyMedia { path, .. }
+            | MediaError::RequestTotal { path, .. } => *path = new,
         }
         self
     }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
+use super::budget::MediaBudget;
 use super::error::{MediaError, Result};
 use super::Image;
 
@@ -15,18 +16,25 @@ use super::Image;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageLimits {
     pub max_file_bytes: u64,
+    /// Largest image accepted, by its header (checked before decoding).
     pub max_pixels: u64,
     pub max_side: u32,
+    /// Larger images are scaled down to this many pixels right after
+    /// decoding (aspect kept): more than any projector takes (they resize
+    /// to ~0.2–4 MP themselves), so only memory is saved.
+    pub max_working_pixels: u64,
 }
 
 impl Default for ImageLimits {
     /// 64 MiB files, 50 megapixels, 16384 px per side: beyond any camera a
-    /// person has, and far below what would exhaust memory.
+    /// person has, and far below what would exhaust memory. Kept at up to
+    /// 2048×2048 px after decoding.
     fn default() -> Self {
         Self {
             max_file_bytes: 64 << 20,
             max_pixels: 50_000_000,
             max_side: 16_384,
+            max_working_pixels: 2048 * 2048,
         }
     }
 }
@@ -38,35 +46,108 @@ impl Default for ImageLimits {
 /// `ImageTooLarge` (declared dimensions over the limits) and `BadImage`
 /// (corrupt data).
 pub fn load(path: &Path, limits: &ImageLimits) -> Result<Image> {
+    load_with(path, limits, &mut |_, _| Ok(()))
+}
+
+/// [`load`], counted against one request's `budget` (one attachment, its
+/// declared pixels) before the image is decoded.
+///
+/// # Errors
+/// As [`load`], plus `TooManyMedia` and `RequestTotal`.
+pub fn load_counted(path: &Path, limits: &ImageLimits, budget: &mut MediaBudget) -> Result<Image> {
+    budget.admit_item(path)?;
+    load_with(path, limits, &mut |w, h| budget.admit_pixels(path, w, h))
+}
+
+fn load_with(path: &Path, limits: &ImageLimits, admit: &mut Admit<'_>) -> Result<Image> {
     let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
     MediaError::check_size(path, "image", meta.len(), limits.max_file_bytes)?;
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
-    decode(BufReader::new(file), path, limits)
+    decode(BufReader::new(file), path, limits, admit)
 }
 
 /// Decode an image held in memory (an upload, a data URL) within the same
 /// `limits` as [`load`]. `name` stands in for a path in error messages.
+/// Safe on any bytes (a fuzzing entry point).
 ///
 /// # Errors
 /// As [`load`], except `NotFound`/`Io`.
 pub fn load_bytes(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<Image> {
-    let path = Path::new(name);
-    MediaError::check_size(path, "image", bytes.len() as u64, limits.max_file_bytes)?;
-    decode(Cursor::new(bytes), path, limits)
+    load_bytes_with(bytes, name, limits, &mut |_, _| Ok(()))
 }
 
+/// [`load_bytes`], counted against one request's `budget` (see [`load_counted`]).
+///
+/// # Errors
+/// As [`load_bytes`], plus `TooManyMedia` and `RequestTotal`.
+pub fn load_bytes_counted(
+    bytes: &[u8],
+    name: &str,
+    limits: &ImageLimits,
+    budget: &mut MediaBudget,
+) -> Result<Image> {
+    let path = Path::new(name);
+    budget.admit_item(path)?;
+    load_bytes_with(bytes, name, limits, &mut |w, h| {
+        budget.admit_pixels(path, w, h)
+    })
+}
+
+fn load_bytes_with(
+    bytes: &[u8],
+    name: &str,
+    limits: &ImageLimits,
+    admit: &mut Admit<'_>,
+) -> Result<Image> {
+    let path = Path::new(name);
+    MediaError::check_size(path, "image", bytes.len() as u64, limits.max_file_bytes)?;
+    decode(Cursor::new(bytes), path, limits, admit)
+}
+
+/// The dimensions an image's header declares, read from its first bytes
+/// alone (nothing is decoded); `None` when they are not among `head`.
+/// Lets a caller check a whole request's total before decoding any of it.
+pub fn declared_size(head: &[u8]) -> Option<(u32, u32)> {
+    ImageReader::new(Cursor::new(head))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()
+}
+
+/// Called with the header's dimensions before decoding; an error stops it.
+type Admit<'a> = dyn FnMut(u32, u32) -> Result<()> + 'a;
+
 /// The shared decoder: format sniffing, header checks, bounded decoding.
-fn decode<R: BufRead + Seek>(input: R, path: &Path, limits: &ImageLimits) -> Result<Image> {
-    let reader = ImageReader::new(input)
+fn decode<R: BufRead + Seek>(
+    input: R,
+    path: &Path,
+    limits: &ImageLimits,
+    admit: &mut Admit<'_>,
+) -> Result<Image> {
+    let mut reader = ImageReader::new(input)
         .with_guessed_format()
         .map_err(|e| MediaError::io(path, e))?;
+    // Bound what the decoder may allocate while it reads the header, too.
+    let mut header_limits = Limits::default();
+    header_limits.max_image_width = Some(limits.max_side);
+    header_limits.max_image_height = Some(limits.max_side);
+    header_limits.max_alloc = Some(
+        limits
+            .max_pixels
+            .saturating_mul(16)
+            .saturating_add(64 << 20),
+    );
+    reader.limits(header_limits);
     if reader.format().is_none() {
         return Err(MediaError::NotAnImage {
             path: path.into(),
             reason: "unrecognised file signature".into(),
         });
     }
-    let mut decoder = reader.into_decoder().map_err(|e| bad(path, e))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| header_error(path, e, limits))?;
     let (w, h) = decoder.dimensions();
     let pixels = u64::from(w) * u64::from(h);
     if w == 0 || h == 0 {
@@ -84,6 +165,7 @@ fn decode<R: BufRead + Seek>(input: R, path: &Path, limits: &ImageLimits) -> Res
             max_side: limits.max_side,
         });
     }
+    admit(w, h)?;
     let mut alloc_limits = Limits::default();
     alloc_limits.max_image_width = Some(limits.max_side);
     alloc_limits.max_image_height = Some(limits.max_side);
@@ -96,11 +178,39 @@ fn decode<R: BufRead + Seek>(input: R, path: &Path, limits: &ImageLimits) -> Res
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
+    let img = to_working_size(img, limits.max_working_pixels);
     let (width, height, rgb) = flatten_to_rgb(img);
     Image::from_rgb(width, height, rgb).ok_or_else(|| MediaError::BadImage {
         path: path.into(),
         reason: "decoded to no pixels".into(),
     })
+}
+
+/// Scale `img` down (aspect kept) to at most `max_pixels`, so a large photo
+/// does not occupy hundreds of MB for the rest of the turn.
+fn to_working_size(img: DynamicImage, max_pixels: u64) -> DynamicImage {
+    let (w, h) = (u64::from(img.width()), u64::from(img.height()));
+    if max_pixels == 0 || w * h <= max_pixels {
+        return img;
+    }
+    let scale = (max_pixels as f64 / (w * h) as f64).sqrt();
+    let nw = ((w as f64 * scale).floor() as u32).max(1);
+    let nh = ((h as f64 * scale).floor() as u32).max(1);
+    img.resize_exact(nw, nh, image::imageops::FilterType::Triangle)
+}
+
+/// A header the decoder refused: over the limits, or not an image.
+fn header_error(path: &Path, e: image::ImageError, limits: &ImageLimits) -> MediaError {
+    match e {
+        image::ImageError::Limits(_) => MediaError::ImageTooLarge {
+            path: path.into(),
+            width: 0,
+            height: 0,
+            max_pixels: limits.max_pixels,
+            max_side: limits.max_side,
+        },
+        other => bad(path, other),
+    }
 }
 
 /// A PNG preview of `img` no larger than `max_side` on either side, so a
@@ -230,6 +340,81 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// A PNG whose IHDR claims `w`×`h` over one row of real data.
+    fn lying_png(w: u32, h: u32) -> Vec<u8> {
+        let mut real = std::io::Cursor::new(Vec::new());
+        DynamicImage::new_rgb8(1, 1)
+            .write_to(&mut real, image::ImageFormat::Png)
+            .unwrap();
+        let mut b = real.into_inner();
+        // IHDR data starts at byte 16: width, height; then its CRC at 29.
+        b[16..20].copy_from_slice(&w.to_be_bytes());
+        b[20..24].copy_from_slice(&h.to_be_bytes());
+        let crc = crc32(&b[12..29]);
+        b[29..33].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = 0xffff_ffffu32;
+        for &byte in data {
+            c ^= u32::from(byte);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+
+    #[test]
+    fn lying_headers_are_refused_before_decoding() {
+        for (w, h) in [(100_000, 100_000), (16_384, 16_384), (1, 1 << 30)] {
+            let e = load_bytes(&lying_png(w, h), "lie.png", &ImageLimits::default()).unwrap_err();
+            assert_eq!(e.code(), "IMAGE_TOO_LARGE", "{w}×{h}: {e}");
+        }
+        // Within the limits, the missing data is a damaged image.
+        let e = load_bytes(&lying_png(4000, 4000), "lie.png", &ImageLimits::default()).unwrap_err();
+        assert!(matches!(e, MediaError::BadImage { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_request_budget_counts_images_and_declared_pixels() {
+        let mut png = std::io::Cursor::new(Vec::new());
+        DynamicImage::new_rgb8(10, 10)
+            .write_to(&mut png, image::ImageFormat::Png)
+            .unwrap();
+        let png = png.into_inner();
+        let mut budget = MediaBudget::new(crate::media::RequestLimits {
+            max_media: 3,
+            max_total_pixels: 250,
+            max_total_audio_seconds: 0.0,
+        });
+        let limits = ImageLimits::default();
+        load_bytes_counted(&png, "a", &limits, &mut budget).unwrap();
+        load_bytes_counted(&png, "b", &limits, &mut budget).unwrap();
+        let e = load_bytes_counted(&png, "c", &limits, &mut budget).unwrap_err();
+        assert_eq!(e.code(), "MEDIA_REQUEST_TOTAL", "{e}");
+        let e = load_bytes_counted(&png, "d", &limits, &mut budget).unwrap_err();
+        assert_eq!(e.code(), "TOO_MANY_MEDIA", "{e}");
+    }
+
+    #[test]
+    fn large_images_are_kept_at_the_working_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_png(dir.path(), "w.png", &DynamicImage::new_rgb8(400, 100));
+        let limits = ImageLimits {
+            max_working_pixels: 10_000,
+            ..Default::default()
+        };
+        let img = load(&p, &limits).unwrap();
+        assert_eq!((img.width, img.height), (200, 50));
+        assert_eq!(img.rgb.len(), 200 * 50 * 3);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod audio;
+pub mod budget;
 pub mod error;
 pub mod image;
 pub mod resample;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+pub use budget::{MediaBudget, RequestLimits};
 pub use error::{MediaError, Result};
 
 /// A content hash: identifies media in the KV cache and in stored history.

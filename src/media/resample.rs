@@ -7,17 +7,39 @@
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
+/// Largest FFT (in frames, either side) a rate pair may need. rubato's
+/// FFT length is at least `rate / gcd(from, to)`: two coprime rates of a
+/// few GHz would need gigabytes; every real pair (≤ 384 kHz) stays below.
+pub const MAX_FFT_FRAMES: u64 = 1 << 20;
+
+/// The FFT length (frames, larger side) rubato plans for `from` → `to`.
+pub fn fft_frames(from: u32, to: u32) -> u64 {
+    let (mut a, mut b) = (u64::from(from), u64::from(to));
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let gcd = a.max(1);
+    (u64::from(from) / gcd).max(u64::from(to) / gcd)
+}
+
 /// Resample mono `input` from `from` Hz to `to` Hz. Equal rates or an empty
 /// input return a copy.
 ///
 /// # Errors
-/// rubato's explanation when it refuses the rates (e.g. 0 Hz).
+/// A rate pair needing an FFT over [`MAX_FFT_FRAMES`], or rubato's
+/// explanation when it refuses the rates (e.g. 0 Hz).
 pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
     if from == to || input.is_empty() {
         return Ok(input.to_vec());
     }
     if from == 0 || to == 0 {
         return Err(format!("cannot resample {from} Hz to {to} Hz"));
+    }
+    let fft = fft_frames(from, to);
+    if fft > MAX_FFT_FRAMES {
+        return Err(format!(
+            "the rates share too small a factor (an FFT of {fft} frames; at most {MAX_FFT_FRAMES})"
+        ));
     }
     let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
         .map_err(|e| e.to_string())?;
@@ -46,5 +68,14 @@ mod tests {
             vec![0.5, -0.5]
         );
         assert!(resample(&[0.5], 0, 16_000).is_err());
+    }
+
+    #[test]
+    fn rate_pairs_needing_a_huge_fft_are_refused() {
+        assert_eq!(fft_frames(48_000, 16_000), 3);
+        assert_eq!(fft_frames(44_100, 16_000), 441);
+        assert!(fft_frames(383_999, 16_000) < MAX_FFT_FRAMES);
+        let e = resample(&[0.5; 64], 4_294_967_291, 16_000).unwrap_err();
+        assert!(e.contains("FFT"), "{e}");
     }
 }

@@ -107,6 +107,19 @@ impl ApiError {
         )
     }
 
+    /// 408: the client took longer than `limit` to send its body.
+    pub fn timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                limit.as_secs()
+            ),
+        )
+    }
+
     /// 501: a route whose backend is not configured.
     pub fn not_implemented(code: &str, message: impl Into<String>) -> Self {
         Self::new(
@@ -202,7 +215,16 @@ impl From<EngineError> for ApiError {
 
 impl From<MediaError> for ApiError {
     fn from(e: MediaError) -> Self {
-        Self::bad_request("invalid_media", e.to_string())
+        match e {
+            MediaError::TooManyMedia { .. } => Self::bad_request("too_many_media", e.to_string()),
+            MediaError::RequestTotal { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "media_request_total",
+                e.to_string(),
+            ),
+            _ => Self::bad_request("invalid_media", e.to_string()),
+        }
     }
 }
 

@@ -2,11 +2,19 @@
 //! (`/v1/models`, `/v1/chat/completions` streamed or not, `/v1/embeddings`),
 //! so existing OpenAI clients work unchanged against the local model.
 //!
-//! Threading: axum on the caller's tokio runtime; handlers only parse and
-//! forward. The engine thread answers requests one at a time in arrival
-//! order (its bounded queue turns overload into 429s), so requests are
-//! never interleaved into one context. Every route needs the bearer token;
-//! bodies are capped; a disconnected client cancels its generation.
+//! Threading: axum handlers over hyper connections on the caller's tokio
+//! runtime; handlers only parse and forward. The engine thread answers
+//! requests one at a time, the window's before the API's (the API queues
+//! in the engine's background lane), so requests are never interleaved
+//! into one context and API clients cannot starve the window. Every route
+//! needs the bearer token; a disconnected client cancels its generation.
+//!
+//! Bounded on every side ([`ServerLimits`]): connections (a cap in the
+//! accept loop), time to send headers (which is also the keep-alive idle
+//! time) and a body, requests admitted at once (the rest get 429 before
+//! any media is decoded), media decodes running at once, and the graceful
+//! stop: after its grace period open connections are dropped, which
+//! cancels their generations.
 
 pub mod auth;
 pub mod embeddings;
@@ -19,18 +27,23 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 
 pub use auth::{load_or_create_token, token_path};
 pub use embeddings::{EmbeddingBackend, LocalEmbeddings};
 pub use error::{ApiError, Result, ServerError};
-pub use types::Defaults;
+pub use types::{Defaults, DEFAULT_MAX_MESSAGES};
 
-use crate::engine::EngineHandle;
+use crate::engine::{EngineHandle, Priority};
 
 /// Default request body limit: room for a few base64 images or a clip.
 pub const DEFAULT_BODY_LIMIT: usize = 32 << 20;
@@ -50,6 +63,41 @@ pub struct ServerOptions {
     pub defaults: Defaults,
     /// Serves `/v1/embeddings`; `None` answers 501.
     pub embedder: Option<Arc<dyn EmbeddingBackend>>,
+    pub limits: ServerLimits,
+}
+
+/// How much any client may hold of the server at once, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Open connections; further ones wait in the OS backlog.
+    pub max_connections: usize,
+    /// Chat requests admitted at once (decoding media, queued or
+    /// generating); more are answered 429 before their media are decoded.
+    pub max_active_requests: usize,
+    /// Requests decoding media at once (CPU- and memory-heavy).
+    pub max_decoding: usize,
+    /// Time a client has to send a request's headers, counted from the
+    /// connection's start or the previous response: a silent or trickling
+    /// socket is closed after it, and so is an idle keep-alive one.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body (408 after it).
+    pub body_read_timeout: Duration,
+    /// How long a graceful stop waits for open requests before dropping
+    /// their connections (which cancels their generations).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 64,
+            max_active_requests: 8,
+            max_decoding: 2,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The id clients see for `engine`'s model: the model file's stem, or the
@@ -70,6 +118,7 @@ pub fn model_id(engine: &EngineHandle) -> String {
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    limits: ServerLimits,
 }
 
 impl Server {
@@ -85,9 +134,11 @@ impl Server {
                     addr: options.addr,
                     source,
                 })?;
+        let limits = options.limits;
         Ok(Self {
             listener,
-            router: router(engine, options),
+            router: router(engine.with_priority(Priority::Background), options),
+            limits,
         })
     }
 
@@ -99,16 +150,90 @@ impl Server {
         self.listener.local_addr().map_err(ServerError::Serve)
     }
 
-    /// Serve until `shutdown` resolves, then finish open requests.
+    /// Serve until `shutdown` resolves, then let open requests finish for
+    /// at most [`ServerLimits::shutdown_grace`] before dropping them.
     ///
     /// # Errors
     /// `Serve` when the listener fails.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServerError::Serve)
+        let Server {
+            listener,
+            router,
+            limits,
+        } = self;
+        let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            // Reap finished connections so the set stays small.
+            while connections.try_join_next().is_some() {}
+            let permit = tokio::select! {
+                _ = &mut shutdown => break,
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let stream = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) if is_transient(&e) => {
+                        // Out of file descriptors and the like: wait, retry.
+                        tracing::warn!("accepting a connection failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(ServerError::Serve(e)),
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(router.clone());
+            let mut stop = stop_rx.clone();
+            connections.spawn(async move {
+                let _permit = permit;
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout)
+                    .keep_alive(true);
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                tokio::pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => return,
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            });
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(limits.shutdown_grace, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                open = connections.len(),
+                "open requests outlived the shutdown grace period; dropping them"
+            );
+            // Dropping a connection drops its handler and response body,
+            // which cancels their generations.
+            connections.shutdown().await;
+        }
+        Ok(())
     }
+}
+
+/// Accept errors that say "not now" rather than "the listener is broken".
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut
+    ) || e.raw_os_error().is_some_and(|c| c == 23 || c == 24) // ENFILE, EMFILE
 }
 
 fn router(engine: EngineHandle, options: ServerOptions) -> Router {
@@ -119,6 +244,10 @@ fn router(engine: EngineHandle, options: ServerOptions) -> Router {
         defaults: Arc::new(options.defaults),
         body_limit: options.body_limit,
         embedder: options.embedder,
+        active: Arc::new(Semaphore::new(options.limits.max_active_requests.max(1))),
+        max_active: options.limits.max_active_requests.max(1),
+        decoding: Arc::new(Semaphore::new(options.limits.max_decoding.max(1))),
+        body_timeout: options.limits.body_read_timeout,
     };
     let token: Arc<str> = options.token.into();
     Router::new()

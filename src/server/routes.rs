@@ -1,23 +1,25 @@
 //! Route handlers. Each one parses, hands the work to the engine (or the
 //! embedding backend) and shapes the answer; none touches model state.
 //! Handlers run on tokio worker threads; media decoding moves to a
-//! blocking thread so it never stalls other connections.
+//! blocking thread so it never stalls other connections, and happens only
+//! once the request holds one of the server's slots, so the number of
+//! requests decoding or holding decoded media is bounded.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::StreamExt;
+use tokio::sync::Semaphore;
 
 use super::embeddings::{self, EmbeddingBackend};
 use super::error::ApiError;
 use super::sse::{self, ChunkMeta};
 use super::types::{self, Defaults};
-use crate::engine::{EngineHandle, GenerationEvent};
+use crate::engine::{EngineError, EngineHandle, GenerationEvent};
 use crate::openai::{
     ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, ModelList, ModelObject,
 };
@@ -31,6 +33,12 @@ pub(crate) struct AppState {
     pub defaults: Arc<Defaults>,
     pub body_limit: usize,
     pub embedder: Option<Arc<dyn EmbeddingBackend>>,
+    /// Chat requests admitted at once (see `ServerLimits`).
+    pub active: Arc<Semaphore>,
+    pub max_active: usize,
+    /// Media decodes running at once.
+    pub decoding: Arc<Semaphore>,
+    pub body_timeout: Duration,
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -51,20 +59,31 @@ fn completion_id() -> String {
     format!("chatcmpl-{hex}")
 }
 
-/// The body as JSON, with OpenAI-shaped 400/413 errors.
-fn json_body<T: serde::de::DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
+/// The body as JSON, with OpenAI-shaped 400/408/413 errors: at most
+/// `state.body_limit` bytes, sent within `state.body_timeout`.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    body: Body,
+    state: &AppState,
 ) -> Result<T, ApiError> {
-    let bytes = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request("invalid_body", r.body_text())
-        }
-    })?;
+    let bytes = tokio::time::timeout(state.body_timeout, read_body(body, state.body_limit))
+        .await
+        .map_err(|_| ApiError::timeout(state.body_timeout))??;
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+/// Collect the body, refusing it as soon as it passes `limit`.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }
 
 fn model_object(state: &AppState, id: &str) -> ModelObject {
@@ -105,13 +124,28 @@ pub(crate) async fn get_model(
 /// `POST /v1/chat/completions`, streamed or not.
 pub(crate) async fn chat_completions(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let req: ChatCompletionRequest = json_body(body, state.body_limit)?;
+    let req: ChatCompletionRequest = json_body(body, &state).await?;
+    // Cheap checks first: an oversized request is refused without waiting.
+    types::check_shape(&req, &state.defaults)?;
+    // A slot before any media are decoded; held until the answer is sent.
+    let slot = state
+        .active
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::from(EngineError::Busy(state.max_active)))?;
     let defaults = state.defaults.clone();
-    let prepared = tokio::task::spawn_blocking(move || types::prepare(req, &defaults))
-        .await
-        .map_err(|e| ApiError::internal(format!("request preparation failed: {e}")))??;
+    let prepared = {
+        let _decoding = state
+            .decoding
+            .acquire()
+            .await
+            .map_err(|_| ApiError::from(EngineError::Stopped))?;
+        tokio::task::spawn_blocking(move || types::prepare(req, &defaults))
+            .await
+            .map_err(|e| ApiError::internal(format!("request preparation failed: {e}")))??
+    };
     let mut stream = state.engine.generate(prepared.request)?;
     let id = completion_id();
     let created = unix_now();
@@ -131,17 +165,18 @@ pub(crate) async fn chat_completions(
             model: state.model_id.to_string(),
             include_usage: prepared.include_usage,
         };
-        return Ok(sse::response(first, stream, meta));
+        return Ok(sse::response(first, stream, meta, slot));
     }
     // Dropping this future (client gone) drops `stream`, which cancels.
     let outcome = stream.finish().await?;
+    drop(slot);
     Ok(Json(types::completion(id, created, &state.model_id, outcome)).into_response())
 }
 
 /// `POST /v1/embeddings`: 501 until an embedding backend is configured.
 pub(crate) async fn embeddings(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<EmbeddingResponse>, ApiError> {
     let Some(embedder) = state.embedder.clone() else {
         return Err(ApiError::not_implemented(
@@ -149,7 +184,7 @@ pub(crate) async fn embeddings(
             "this server has no embedding model configured; start it with --embed-model PATH",
         ));
     };
-    let req: EmbeddingRequest = json_body(body, state.body_limit)?;
+    let req: EmbeddingRequest = json_body(body, &state).await?;
     let (inputs, base64) = embeddings::validate(req, embedder.dimension())?;
     let embedded = embedder.embed(inputs).await?;
     Ok(Json(embeddings::response(

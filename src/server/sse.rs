@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::error::ApiError;
 use super::types::{finish_reason, usage};
@@ -50,16 +51,24 @@ struct State {
     /// `None` once `Done`/`Failed` arrived.
     stream: Option<GenerationStream>,
     meta: ChunkMeta,
+    /// The server slot this request holds, released with the body.
+    _slot: OwnedSemaphorePermit,
 }
 
 /// The SSE response for a generation whose first event (`first`) the
 /// handler already received, so that errors before any output can still be
 /// answered with a proper HTTP status.
-pub fn response(first: GenerationEvent, stream: GenerationStream, meta: ChunkMeta) -> Response {
+pub fn response(
+    first: GenerationEvent,
+    stream: GenerationStream,
+    meta: ChunkMeta,
+    slot: OwnedSemaphorePermit,
+) -> Response {
     let mut state = State {
         pending: VecDeque::new(),
         stream: Some(stream),
         meta,
+        _slot: slot,
     };
     state.push(first);
     let body = stream::unfold(state, |mut state| async move {

@@ -9,14 +9,22 @@ use base64::Engine as _;
 use super::error::ApiError;
 use crate::chat::{ChatMessage, Role};
 use crate::engine::{FinishReason, GenerateRequest, GenerationOutcome, SamplingParams};
-use crate::media::{self, audio::AudioLimits, image::ImageLimits, Media};
+use crate::media::{
+    self, audio::AudioLimits, image::ImageLimits, Media, MediaBudget, RequestLimits,
+};
 use crate::openai::{
     ChatCompletion, ChatCompletionRequest, Choice, ContentPart, MessageContent, RequestMessage,
     ResponseMessage, Usage,
 };
 
 /// At most this many stop strings (OpenAI allows 4; be generous).
-const MAX_STOP: usize = 16;
+const MAX_STOP: usize = crate::engine::MAX_STOP_STRINGS;
+/// The longest stop string.
+const MAX_STOP_BYTES: usize = crate::engine::MAX_STOP_BYTES;
+/// Messages one request may carry by default. A history this long is far
+/// beyond any context; it is fitted (oldest dropped) in linear time, but
+/// parsing and holding it is still work no client needs.
+pub const DEFAULT_MAX_MESSAGES: usize = 4096;
 /// Audio containers `input_audio.format` may name.
 const AUDIO_FORMATS: [&str; 4] = ["wav", "mp3", "flac", "ogg"];
 
@@ -29,6 +37,25 @@ pub struct Defaults {
     pub audio_rate: u32,
     pub image_limits: ImageLimits,
     pub audio_limits: AudioLimits,
+    /// Totals of all media in one request.
+    pub request_limits: RequestLimits,
+    /// Messages one request may carry.
+    pub max_messages: usize,
+}
+
+impl Default for Defaults {
+    /// Default sampling, 512 tokens, 16 kHz audio, default limits.
+    fn default() -> Self {
+        Self {
+            sampling: SamplingParams::default(),
+            max_tokens: 512,
+            audio_rate: 16_000,
+            image_limits: ImageLimits::default(),
+            audio_limits: AudioLimits::default(),
+            request_limits: RequestLimits::default(),
+            max_messages: DEFAULT_MAX_MESSAGES,
+        }
+    }
 }
 
 impl Defaults {
@@ -46,8 +73,7 @@ impl Defaults {
                 .capabilities
                 .audio_sample_rate
                 .unwrap_or(16_000),
-            image_limits: ImageLimits::default(),
-            audio_limits: AudioLimits::default(),
+            ..Self::default()
         }
     }
 }
@@ -60,11 +86,125 @@ pub struct Prepared {
     pub include_usage: bool,
 }
 
-/// Validate `req` and decode its media.
+/// The checks that need no decoding: message count, media count, stop
+/// strings. Cheap, so a server runs them before queueing anything.
 ///
 /// # Errors
-/// A 400 [`ApiError`] naming the offending field.
+/// A 400 [`ApiError`] naming the limit.
+pub fn check_shape(req: &ChatCompletionRequest, defaults: &Defaults) -> Result<(), ApiError> {
+    if req.messages.len() > defaults.max_messages {
+        return Err(ApiError::bad_request(
+            "too_many_messages",
+            format!(
+                "{} messages is over the limit of {}; send only the recent part of the conversation",
+                req.messages.len(),
+                defaults.max_messages
+            ),
+        ));
+    }
+    let media = req
+        .messages
+        .iter()
+        .filter_map(|m| match &m.content {
+            Some(MessageContent::Parts(p)) => Some(p),
+            _ => None,
+        })
+        .flatten()
+        .filter(|p| !matches!(p, ContentPart::Text { .. }))
+        .count();
+    if media > defaults.request_limits.max_media {
+        return Err(ApiError::bad_request(
+            "too_many_media",
+            format!(
+                "{media} images and audio clips is over the limit of {} per request",
+                defaults.request_limits.max_media
+            ),
+        ));
+    }
+    if let Some(stop) = &req.stop {
+        let many = match stop {
+            crate::openai::Stop::One(s) => std::slice::from_ref(s),
+            crate::openai::Stop::Many(v) => v.as_slice(),
+        };
+        if many.len() > MAX_STOP {
+            return Err(ApiError::bad_request(
+                "invalid_stop",
+                format!("at most {MAX_STOP} stop strings are supported"),
+            ));
+        }
+        if many.iter().any(|s| s.len() > MAX_STOP_BYTES) {
+            return Err(ApiError::bad_request(
+                "invalid_stop",
+                format!("a stop string may be at most {MAX_STOP_BYTES} bytes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a request whose images' headers already add up to more pixels
+/// than one request may have, before any of them is decoded (each is
+/// counted again, exactly, while decoding).
+fn check_declared_pixels(req: &ChatCompletionRequest, defaults: &Defaults) -> Result<(), ApiError> {
+    // Enough base64 for any PNG/GIF/BMP/WebP header and most JPEG ones.
+    const HEAD_CHARS: usize = 4 * (64 << 10) / 3 / 4 * 4;
+    let mut total = 0u64;
+    for (i, m) in req.messages.iter().enumerate() {
+        let Some(MessageContent::Parts(parts)) = &m.content else {
+            continue;
+        };
+        for (j, part) in parts.iter().enumerate() {
+            let ContentPart::ImageUrl { image_url } = part else {
+                continue;
+            };
+            let Some((_, payload)) = image_url.url.split_once(',') else {
+                continue;
+            };
+            let payload = payload.trim();
+            let mut end = payload.len().min(HEAD_CHARS) / 4 * 4;
+            while end > 0 && !payload.is_char_boundary(end) {
+                end -= 4;
+            }
+            let Ok(head) = base64::engine::general_purpose::STANDARD.decode(&payload[..end]) else {
+                continue;
+            };
+            if let Some((w, h)) = media::image::declared_size(&head) {
+                let pixels = u64::from(w) * u64::from(h);
+                let limits = &defaults.image_limits;
+                if pixels > limits.max_pixels || w > limits.max_side || h > limits.max_side {
+                    // Too large on its own: that is the clearer error.
+                    return Err(media::MediaError::ImageTooLarge {
+                        path: format!("messages[{i}].content[{j}]").into(),
+                        width: w.into(),
+                        height: h.into(),
+                        max_pixels: limits.max_pixels,
+                        max_side: limits.max_side,
+                    }
+                    .into());
+                }
+                total = total.saturating_add(pixels);
+                if total > defaults.request_limits.max_total_pixels {
+                    return Err(media::MediaError::RequestTotal {
+                        path: format!("messages[{i}].content[{j}]").into(),
+                        limit: format!("{} pixels", defaults.request_limits.max_total_pixels),
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validate `req` and decode its media, all of them within one
+/// [`MediaBudget`] of `defaults.request_limits`.
+///
+/// # Errors
+/// A 400 [`ApiError`] naming the offending field (413 for media over the
+/// request's totals).
 pub fn prepare(req: ChatCompletionRequest, defaults: &Defaults) -> Result<Prepared, ApiError> {
+    check_shape(&req, defaults)?;
+    check_declared_pixels(&req, defaults)?;
     if req.n.is_some_and(|n| n != 1) {
         return Err(ApiError::bad_request(
             "unsupported_parameter",
@@ -114,11 +254,12 @@ pub fn prepare(req: ChatCompletionRequest, defaults: &Defaults) -> Result<Prepar
             format!("at most {MAX_STOP} stop strings are supported"),
         ));
     }
+    let mut budget = MediaBudget::new(defaults.request_limits);
     let messages = req
         .messages
         .into_iter()
         .enumerate()
-        .map(|(i, m)| message(i, m, defaults))
+        .map(|(i, m)| message(i, m, defaults, &mut budget))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Prepared {
         request: GenerateRequest {
@@ -145,7 +286,12 @@ fn role(i: usize, name: &str) -> Result<Role, ApiError> {
 /// One message: text parts joined by newlines, media decoded. Media that
 /// come before any text go up front (as the CLI attaches them); media after
 /// text keep their place through the engine's media marker.
-fn message(i: usize, m: RequestMessage, defaults: &Defaults) -> Result<ChatMessage, ApiError> {
+fn message(
+    i: usize,
+    m: RequestMessage,
+    defaults: &Defaults,
+    budget: &mut MediaBudget,
+) -> Result<ChatMessage, ApiError> {
     let role = role(i, &m.role)?;
     let marker = crate::engine::media::marker();
     // A marker typed by the client would be taken for an attachment.
@@ -171,7 +317,8 @@ fn message(i: usize, m: RequestMessage, defaults: &Defaults) -> Result<ChatMessa
             }
             ContentPart::ImageUrl { image_url } => {
                 let bytes = data_url(&image_url.url, &at)?;
-                let image = media::image::load_bytes(&bytes, &at, &defaults.image_limits)?;
+                let image =
+                    media::image::load_bytes_counted(&bytes, &at, &defaults.image_limits, budget)?;
                 media.push(Media::Image(image));
                 inline |= !text.is_empty();
                 if inline {
@@ -192,12 +339,13 @@ fn message(i: usize, m: RequestMessage, defaults: &Defaults) -> Result<ChatMessa
                     ));
                 }
                 let bytes = base64_decode(&input_audio.data, &format!("{at}.input_audio.data"))?;
-                let audio = media::audio::load_bytes(
+                let audio = media::audio::load_bytes_counted(
                     bytes,
                     Some(&format),
                     &at,
                     defaults.audio_rate,
                     &defaults.audio_limits,
+                    budget,
                 )?;
                 media.push(Media::Audio(audio));
                 inline |= !text.is_empty();
@@ -289,14 +437,12 @@ pub fn completion(id: String, created: u64, model: &str, o: GenerationOutcome) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn defaults() -> Defaults {
         Defaults {
-            sampling: SamplingParams::default(),
             max_tokens: 64,
-            audio_rate: 16_000,
-            image_limits: ImageLimits::default(),
-            audio_limits: AudioLimits::default(),
+            ..Defaults::default()
         }
     }
 
@@ -376,6 +522,36 @@ mod tests {
         );
         let p = parse(&leading).unwrap();
         assert_eq!(p.request.messages[0].content, "what is it");
+    }
+
+    #[test]
+    fn oversized_requests_are_refused_by_their_shape() {
+        let many: Vec<Value> = (0..DEFAULT_MAX_MESSAGES + 1)
+            .map(|_| serde_json::json!({"role": "user", "content": "x"}))
+            .collect();
+        let e = prepare(
+            serde_json::from_value(serde_json::json!({ "messages": many })).unwrap(),
+            &defaults(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "too_many_messages");
+        let part = serde_json::json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}});
+        let parts: Vec<Value> = (0..17).map(|_| part.clone()).collect();
+        let e = prepare(
+            serde_json::from_value(
+                serde_json::json!({"messages": [{"role": "user", "content": parts}]}),
+            )
+            .unwrap(),
+            &defaults(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "too_many_media");
+        let long = "x".repeat(MAX_STOP_BYTES + 1);
+        let e = parse(&format!(
+            r#"{{"messages":[{{"role":"user","content":"x"}}],"stop":"{long}"}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(e.code, "invalid_stop");
     }
 
     #[test]

@@ -5,9 +5,11 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use omnidesk::server::{
-    self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerOptions, DEFAULT_BODY_LIMIT,
+    self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerLimits, ServerOptions,
+    DEFAULT_BODY_LIMIT,
 };
 use serde::Serialize;
 use tauri::State;
@@ -67,12 +69,25 @@ pub async fn set_api_server(
     Ok(status(&state, error))
 }
 
-/// Stop the running API (open requests finish first); true when one ran.
+/// How long a stop lets open API requests finish before dropping them
+/// (which cancels their generations); a model reload waits this long at most.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Stop the running API (open requests get [`STOP_GRACE`] to finish);
+/// true when one ran.
 pub async fn stop(state: &AppState) -> bool {
     match state.api.replace(None) {
         Some(old) => {
             old.stop.cancel();
-            let _ = old.done.await;
+            // The server bounds its own stop; this bounds a stuck one too.
+            let mut done = old.done;
+            if tokio::time::timeout(STOP_GRACE * 3, &mut done)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the API server did not stop in time; abandoning it");
+                done.abort();
+            }
             true
         }
         None => false,
@@ -107,6 +122,11 @@ pub async fn restart(state: &AppState) -> CommandResult<()> {
         body_limit: DEFAULT_BODY_LIMIT,
         defaults: Defaults::for_engine(&state.settings.get(), &engine),
         embedder,
+        // Reloads stop the API first: keep that stop short.
+        limits: ServerLimits {
+            shutdown_grace: STOP_GRACE,
+            ..ServerLimits::default()
+        },
     };
     let bound = Server::bind(engine.clone(), options).await?;
     let addr = bound.local_addr()?;
