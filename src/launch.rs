@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::engine::{gguf, EngineConfig, EngineError, EngineHandle};
+use crate::engine::{EngineConfig, EngineError, EngineHandle};
+use crate::gguf;
 use crate::hardware;
 use crate::models::fit::{self, FitReport};
 use crate::models::{self, mmproj, Manifest, ModelsError};

@@ -18,6 +18,7 @@ pub mod config;
 pub mod conversation;
 pub mod engine;
 pub mod error;
+pub mod gguf;
 pub mod hardware;
 pub mod launch;
 pub mod media;

@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use omnidesk::engine::gguf::{self, GgufError};
+use omnidesk::gguf::{self, GgufError};
 
 // ---- a small GGUF writer ---------------------------------------------------
 

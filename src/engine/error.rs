@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::gguf::GgufError;
+use crate::gguf::GgufError;
 
 /// What went wrong while loading a model or generating.
 #[derive(Debug, thiserror::Error)]

@@ -17,8 +17,8 @@ use llama_cpp_2::mtmd::{
 
 use super::encoder_cache::{EncoderCache, Key};
 use super::error::{EngineError, Result};
-use super::gguf;
 use super::mtmd_raw::Raw;
+use crate::gguf;
 use crate::media::{ContentHash, Media};
 
 /// Preprocessed media kept at most; plenty for one conversation.

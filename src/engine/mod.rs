@@ -9,7 +9,6 @@
 pub mod bench;
 mod encoder_cache;
 pub mod error;
-pub mod gguf;
 pub mod media;
 mod mtmd_raw;
 mod prompt;
@@ -36,6 +35,7 @@ pub use remote::{RemoteConfig, RemoteError};
 pub use sampling::SamplingParams;
 
 use crate::chat::ChatMessage;
+use crate::gguf;
 
 /// Requests that may wait behind the one being answered, per [`Priority`].
 pub const QUEUE_CAPACITY: usize = 16;
@@ -503,7 +503,7 @@ impl EngineHandle {
             return Err(EngineError::InvalidRequest("the backend is remote".into()));
         };
         let (events_tx, events) = mpsc::unbounded_channel();
-        Self::send(tasks, worker::Task::Panic { events: events_tx })?;
+        self.send(tasks, worker::Task::Panic { events: events_tx })?;
         Ok(GenerationStream {
             events,
             cancel: Arc::new(AtomicBool::new(false)),

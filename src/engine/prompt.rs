@@ -210,7 +210,6 @@ fn message_cells(
     Ok(cells)
 }
 
-
 /// A message's text as data (see [`super::segments`]) with one real
 /// marker per attachment.
 fn with_markers(m: &ChatMessage) -> Result<String> {

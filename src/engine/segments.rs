@@ -146,9 +146,18 @@ mod tests {
         let turns = |ts: &[LlamaToken]| ts.iter().filter(|t| **t == start || **t == end).count();
         let prompt_tokens = |text: &str| -> Vec<LlamaToken> {
             let messages = vec![ChatMessage::new(Role::User, text)];
-            let rendered =
-                prompt::render_fitting(&model, &template, &messages, 4096, 4096, &mut |_| Ok(0))
-                    .unwrap();
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let rendered = prompt::render_fitting(
+                &model,
+                &template,
+                &messages,
+                4096,
+                4096,
+                &mut |_| Ok(0),
+                &cancel,
+            )
+            .unwrap()
+            .expect("not cancelled");
             rendered
                 .items
                 .iter()

@@ -19,7 +19,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bench;
 use super::error::{EngineError, Result};
-use super::gguf::GgufInfo;
 use super::media::{Capabilities, EncoderUse, Projector};
 use super::prompt::{self, Item};
 use super::sampling;
@@ -29,6 +28,7 @@ use super::{
     GenerateRequest, GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
 };
 use super::{ConstrainedRequest, Grammar};
+use crate::gguf::GgufInfo;
 use crate::media::Media;
 
 /// Default context when the config says "auto".

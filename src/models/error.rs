@@ -66,7 +66,7 @@ pub enum ModelsError {
     },
     /// A file offered for import or downloaded is not a usable GGUF.
     #[error(transparent)]
-    InvalidGguf(#[from] crate::engine::gguf::GgufError),
+    InvalidGguf(#[from] crate::gguf::GgufError),
     /// A model path that is a download still in progress (or interrupted).
     #[error("{} is an unfinished download; run `omnidesk models pull` again to complete it", .0.display())]
     UnfinishedDownload(PathBuf),

@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::gguf::GgufInfo;
+use crate::gguf::GgufInfo;
 use crate::hardware::Hardware;
 
 /// Context used when the config says 0 ("the model's own, capped").

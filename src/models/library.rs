@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::download::{part_path, to_hex};
 use super::error::{ModelsError, Result};
 use super::manifest::{Manifest, ModelEntry};
-use crate::engine::gguf;
+use crate::gguf;
 
 /// A GGUF file in the models dir.
 #[derive(Debug, Clone, Serialize)]

@@ -11,7 +11,7 @@ use super::error::{ModelsError, Result};
 use super::library::check_file_name;
 use super::manifest::{ModelEntry, ModelFile};
 use super::pypi;
-use crate::engine::gguf;
+use crate::gguf;
 
 /// The host manifest URLs name; replaced by the mirror setting.
 pub const HF_HOST: &str = "https://huggingface.co";

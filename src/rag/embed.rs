@@ -20,8 +20,8 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
 use super::error::{RagError, Result};
-use crate::engine::gguf;
 use crate::engine::EngineError;
+use crate::gguf;
 
 /// Turns text into unit-length vectors; cosine similarity is then a dot
 /// product. Behind a trait so fusion and ranking tests can use a fake.

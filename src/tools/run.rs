@@ -25,9 +25,10 @@ use super::template::{supports_tools, JinjaTemplate};
 use super::{ToolOutput, ToolRegistry};
 use crate::chat::{ChatMessage, Role};
 use crate::engine::{
-    gguf, ConstrainedRequest, EngineError, EngineHandle, GenerateRequest, GenerationEvent,
+    ConstrainedRequest, EngineError, EngineHandle, GenerateRequest, GenerationEvent,
     GenerationOutcome,
 };
+use crate::gguf;
 use crate::media::Media;
 
 /// Whether the model must call a tool on the first step.

@@ -402,7 +402,7 @@ pub async fn choose_model<R: Runtime>(
     state: State<'_, AppState>,
 ) -> CommandResult<ModelStatus> {
     let path = super::pick_gguf(&app, "Choose a GGUF chat model").await?;
-    omnidesk::engine::gguf::inspect(&path).map_err(omnidesk::engine::EngineError::from)?;
+    omnidesk::gguf::inspect(&path).map_err(omnidesk::engine::EngineError::from)?;
     load_chosen(&app, &state, path);
     Ok(status(&state))
 }
