@@ -6,6 +6,7 @@ Every file is generated here, never downloaded. Used by tests/hostile.rs
 
     scripts/make-hostile-corpus.py OUT_DIR [--base-gguf MODEL.gguf]
 
+Valid inputs for the fuzz targets go to OUT_DIR/seeds/<target>/.
 With --base-gguf, header-valid hostile models are derived from a real model
 (its tensors kept, its vocabulary or special ids broken); without it only
 the synthetic GGUF cases are written. Prints one line per file and writes
@@ -525,6 +526,38 @@ def api_cases():
     case("api_wrong_types", "api", "messages as a string, roles unknown", json.dumps({"model": 5, "messages": "hi", "temperature": "hot"}), "json")
 
 
+# ------------------------------------------------------------------ valid seeds
+
+
+def seed(target, name, data):
+    """A valid input for fuzz target `target` (OUT/seeds/<target>/<name>)."""
+    d = os.path.join(OUT, "seeds", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, (bytes, bytearray)) else data.encode())
+
+
+def seeds(base):
+    seed("doc_pdf", "hello.pdf", good_pdf())
+    head = f'<?xml version="1.0" encoding="UTF-8"?><w:document {W}><w:body>'
+    seed("doc_docx", "hello.docx", docx([head, '<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Title</w:t></w:r></w:p>', para("A valid &amp; small document."), "</w:body></w:document>"]))
+    seed("doc_html", "page.html", "<!doctype html><html><head><title>T</title><script>x()</script></head><body><h1>Head</h1><p>One &amp; two &lt;three&gt; &#x4e2d;&#25991;</p><ul><li>a</li></ul><pre>code</pre></body></html>")
+    seed("doc_markdown", "notes.md", "# Title\n\nSome *text* with `code`.\n\n## Sub\n\n- one\n- two\n\n```rust\nfn main() {}\n```\n\n> quote\n")
+    seed("doc_text", "plain.txt", "First line.\n\nSecond paragraph, 中文 text and émoji 🎉.\n")
+    seed("tool_call_parse", "hermes.txt", '<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2}}</tool_call>')
+    seed("tool_call_parse", "llama.txt", '<|python_tag|>{"name": "clock", "parameters": {}}')
+    seed("tool_call_parse", "function.txt", '<function=search>{"q": "x"}</function>')
+    seed("tool_call_parse", "mistral.txt", '[TOOL_CALLS][{"name": "a", "arguments": {}}, {"name": "b", "arguments": {"x": [1]}}]')
+    seed("tool_call_parse", "fenced.txt", 'Sure.\n```json\n{"name": "camera_snapshot", "arguments": {}}\n```')
+    seed("audio_decode", "tone.wav", wav(16000, 1, data=b"".join(struct.pack("<h", (i * 397) % 20000 - 10000) for i in range(1600))))
+    seed("audio_decode", "stereo.wav", wav(44100, 2, data=b"\x01\x00\xff\xff" * 2000))
+    seed("image_decode", "rgb.png", png(2, 2, zlib.compress(b"\x00" + b"\xff\x00\x00" * 2 + b"\x00" + b"\x00\xff\x00" * 2)))
+    seed("image_decode", "tiny.gif", b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+    seed("gguf_precheck", "tiny.gguf", gguf([("general.architecture", T_STR, "llama"), ("llama.context_length", T_U32, 128), ("tokenizer.ggml.tokens", T_ARR, (T_STR, ["a", "b", "c"]))]))
+    if base:
+        seed("gguf_precheck", "base.gguf", open(base, "rb").read())
+
+
 def main():
     global OUT
     args = sys.argv[1:]
@@ -541,6 +574,7 @@ def main():
     media_cases()
     gguf_cases(base)
     api_cases()
+    seeds(base)
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(CASES, f, indent=1, sort_keys=True)
     print(f"{len(CASES)} cases in {OUT}", file=sys.stderr)
