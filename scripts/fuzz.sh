@@ -9,8 +9,9 @@
 # fuzz/artifacts/<target>/ (replay one: target/…/<target> FILE). The build
 # has its own target dir (RUSTFLAGS differ from the main build), so the first
 # run compiles llama.cpp once more; CI runs the bounded stable runner
-# (tests/fuzz.rs) instead. With a nightly toolchain and cargo-fuzz,
-# `cd fuzz && cargo fuzz run doc_html` works on the same targets.
+# (tests/fuzz.rs) instead. With cargo-fuzz installed, `cd fuzz && cargo
+# fuzz run -s none doc_html` works on stable too (AddressSanitizer, its
+# default, needs nightly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -649,7 +649,10 @@ mod tests {
             api_key: Some("secret-a".into()),
             ..BackendSettings::default()
         };
-        b.set_endpoint(Some("https://b.example/v1".into()), Some(" secret-b ".into()));
+        b.set_endpoint(
+            Some("https://b.example/v1".into()),
+            Some(" secret-b ".into()),
+        );
         assert_eq!(b.api_key.as_deref(), Some("secret-b"));
         b.set_endpoint(Some("https://b.example/v1".into()), Some(String::new()));
         assert_eq!(b.api_key, None, "an empty key clears it");

@@ -221,13 +221,14 @@ fn fuzz_worker() {
         targets::run(&target, s);
         runs += 1;
     }
-    let small: Vec<&Vec<u8>> = seeds.iter().filter(|s| s.len() <= MAX_MUTATED_SEED).collect();
-    let mut rng = Rng(
-        std::env::var("OMNIDESK_FUZZ_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x0517_DE5C),
-    );
+    let small: Vec<&Vec<u8>> = seeds
+        .iter()
+        .filter(|s| s.len() <= MAX_MUTATED_SEED)
+        .collect();
+    let mut rng = Rng(std::env::var("OMNIDESK_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x0517_DE5C));
     while !small.is_empty() && started.elapsed() < budget() {
         let a = small[rng.below(small.len())];
         let b = small[rng.below(small.len())];
@@ -248,13 +249,19 @@ fn fuzz(target: &str) {
     let scratch = tempfile::tempdir().unwrap();
     let input = scratch.path().join("input.bin");
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["fuzz_worker", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("OMNIDESK_FUZZ_TARGET", target)
-        .env("OMNIDESK_FUZZ_SEEDS", list.join("\n"))
-        .env("OMNIDESK_FUZZ_INPUT", &input)
-        .env("MALLOC_ARENA_MAX", "2")
-        .env("TMPDIR", scratch.path())
-        .stdin(Stdio::null());
+    c.args([
+        "fuzz_worker",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("OMNIDESK_FUZZ_TARGET", target)
+    .env("OMNIDESK_FUZZ_SEEDS", list.join("\n"))
+    .env("OMNIDESK_FUZZ_INPUT", &input)
+    .env("MALLOC_ARENA_MAX", "2")
+    .env("TMPDIR", scratch.path())
+    .stdin(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between
     // fork and exec.
     unsafe {

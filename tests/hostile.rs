@@ -269,7 +269,8 @@ fn run(mut c: Command, scratch: &Path) -> Outcome {
         std::thread::sleep(Duration::from_millis(20));
     };
     let elapsed = started.elapsed();
-    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    let read =
+        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
     Outcome {
         code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
         signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
@@ -363,7 +364,10 @@ fn every_corpus_case_has_a_row() {
         .keys()
         .filter(|k| !rows.contains(&k.as_str()))
         .collect();
-    assert!(missing.is_empty(), "corpus cases without a row: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "corpus cases without a row: {missing:?}"
+    );
     for r in rows {
         assert!(c.file(r).is_file(), "{r}");
     }
@@ -414,7 +418,10 @@ fn hostile_documents_beside_a_good_note() {
         // All of them in one folder: one bad file must not cost the rest.
         let tmp = tempfile::tempdir().unwrap();
         let files: Vec<PathBuf> = names.iter().map(|n| c.file(n)).collect();
-        results.push(("all_documents_together".into(), docs_case(tmp.path(), &files)));
+        results.push((
+            "all_documents_together".into(),
+            docs_case(tmp.path(), &files),
+        ));
     }
     report("documents", results);
 }
@@ -428,13 +435,22 @@ fn hostile_media_to_ask() {
         for name in cases(|e| std::mem::discriminant(&e) == std::mem::discriminant(&entry)) {
             let tmp = tempfile::tempdir().unwrap();
             let mut cmd = omnidesk(&tmp.path().join("data"));
-            cmd.args(["ask", "--json", "--no-save", "-t", "2", "-n", "4", "--model"])
-                .arg(&model)
-                .arg("--mmproj")
-                .arg(&mmproj)
-                .arg(flag)
-                .arg(c.file(name))
-                .arg("What is this?");
+            cmd.args([
+                "ask",
+                "--json",
+                "--no-save",
+                "-t",
+                "2",
+                "-n",
+                "4",
+                "--model",
+            ])
+            .arg(&model)
+            .arg("--mmproj")
+            .arg(&mmproj)
+            .arg(flag)
+            .arg(c.file(name))
+            .arg("What is this?");
             let o = run(cmd, tmp.path());
             let r = verdict(&o, true).and_then(|s| {
                 if o.stderr.contains("panicked") {
@@ -456,9 +472,18 @@ fn hostile_models_to_ask() {
     for name in cases(|e| matches!(e, Entry::Model)) {
         let tmp = tempfile::tempdir().unwrap();
         let mut cmd = omnidesk(&tmp.path().join("data"));
-        cmd.args(["ask", "--json", "--no-save", "-t", "2", "-n", "4", "--model"])
-            .arg(c.file(name))
-            .arg("Hello?");
+        cmd.args([
+            "ask",
+            "--json",
+            "--no-save",
+            "-t",
+            "2",
+            "-n",
+            "4",
+            "--model",
+        ])
+        .arg(c.file(name))
+        .arg("Hello?");
         let o = run(cmd, tmp.path());
         let r = verdict(&o, true).and_then(|s| {
             if o.stderr.contains("panicked") {
@@ -518,7 +543,13 @@ impl Serve {
     }
 
     /// One request on a fresh connection; the status code, or why none came.
-    fn request(&self, method: &str, path: &str, body: &[u8], wait: Duration) -> Result<u16, String> {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        wait: Duration,
+    ) -> Result<u16, String> {
         let mut s = TcpStream::connect(&self.addr).map_err(|e| format!("connect: {e}"))?;
         s.set_read_timeout(Some(wait)).unwrap();
         s.set_write_timeout(Some(wait)).unwrap();
@@ -528,7 +559,8 @@ impl Serve {
             self.token,
             body.len()
         );
-        s.write_all(head.as_bytes()).map_err(|e| format!("send: {e}"))?;
+        s.write_all(head.as_bytes())
+            .map_err(|e| format!("send: {e}"))?;
         // The server may answer (413) and close before the whole body is
         // sent; that is fine.
         let _ = s.write_all(body);
@@ -608,7 +640,10 @@ fn hostile_api_requests_and_sockets() {
             s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
             let mut b = [0u8; 16];
             match s.read(&mut b) {
-                Ok(_) => Ok("still serving with 64 idle + 1 slow socket; idle socket closed by the server".to_string()),
+                Ok(_) => Ok(
+                    "still serving with 64 idle + 1 slow socket; idle socket closed by the server"
+                        .to_string(),
+                ),
                 Err(e) => Err(format!("an idle socket was still open after 90 s ({e})")),
             }
         });
@@ -621,7 +656,9 @@ fn hostile_api_requests_and_sockets() {
     // Ctrl-C with a slow request still open ends the process normally.
     if selected("ctrl_c_with_open_request") {
         let mut slow = TcpStream::connect(&serve.addr).unwrap();
-        let _ = slow.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{");
+        let _ = slow.write_all(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+        );
         // SAFETY: signalling our own child.
         unsafe { libc::kill(serve.child.id() as libc::pid_t, libc::SIGINT) };
         let started = Instant::now();

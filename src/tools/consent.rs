@@ -193,7 +193,10 @@ mod tests {
         assert!(mcp_tool_needs_consent(false, false, Network));
         assert!(!mcp_tool_needs_consent(true, false, Local));
         assert!(mcp_tool_needs_consent(false, false, Local));
-        assert!(!mcp_tool_needs_consent(false, true, Network), "the user's trust wins");
+        assert!(
+            !mcp_tool_needs_consent(false, true, Network),
+            "the user's trust wins"
+        );
     }
 
     #[tokio::test]

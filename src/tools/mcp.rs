@@ -300,11 +300,8 @@ impl McpConnection {
                     .as_ref()
                     .and_then(|a| a.read_only_hint)
                     .unwrap_or(false);
-                let side_effects = super::consent::mcp_tool_needs_consent(
-                    read_only,
-                    self.trusted,
-                    self.reach,
-                );
+                let side_effects =
+                    super::consent::mcp_tool_needs_consent(read_only, self.trusted, self.reach);
                 McpTool {
                     spec: ToolSpec {
                         name: t.name.to_string(),
