@@ -17,12 +17,18 @@ import base64
 import io
 import json
 import os
+import random
 import struct
 import sys
 import zipfile
 import zlib
 
 CASES = {}
+
+
+def noise(n):
+    """n pseudo-random bytes, the same on every run (cases are repeatable)."""
+    return random.Random(n).randbytes(n)
 
 
 def case(name, cls, what, data, ext):
@@ -175,17 +181,24 @@ CONTENT_TYPES = (
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 
+def zi(name):
+    """A zip entry with a fixed date, so archives are the same on every run."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 def docx(document_xml_chunks, extra=None):
     """A DOCX whose word/document.xml is the concatenation of the chunks
     (an iterable, so bombs are streamed, never held whole)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", CONTENT_TYPES)
-        with z.open("word/document.xml", "w", force_zip64=True) as f:
+        z.writestr(zi("[Content_Types].xml"), CONTENT_TYPES)
+        with z.open(zi("word/document.xml"), "w", force_zip64=True) as f:
             for chunk in document_xml_chunks:
                 f.write(chunk if isinstance(chunk, bytes) else chunk.encode())
         for name, data in (extra or {}).items():
-            z.writestr(name, data)
+            z.writestr(zi(name), data)
     return buf.getvalue()
 
 
@@ -228,7 +241,7 @@ def docx_cases():
     )
     good = docx([head, para("A valid document."), tail])
     case("docx_truncated", "docx", "a valid DOCX cut in half", good[: len(good) // 2], "docx")
-    case("docx_not_zip", "docx", "random bytes named .docx", os.urandom(4096), "docx")
+    case("docx_not_zip", "docx", "random bytes named .docx", noise(4096), "docx")
     case("docx_no_document", "docx", "a zip without word/document.xml", _zip({"a.txt": "x"}), "docx")
     case(
         "docx_invalid_utf8",
@@ -243,7 +256,7 @@ def _zip(files):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for n, d in files.items():
-            z.writestr(n, d)
+            z.writestr(zi(n), d)
     return buf.getvalue()
 
 
@@ -281,7 +294,7 @@ def text_cases():
         "md",
     )
     case("md_many_backticks", "markdown", "unbalanced fences and 1 MiB of backticks", "```\n" + "`" * (1 << 20), "md")
-    case("txt_binary", "text", "random bytes named .txt", os.urandom(64 << 10), "txt")
+    case("txt_binary", "text", "random bytes named .txt", noise(64 << 10), "txt")
     case("txt_one_huge_line", "text", "a single 16 MiB line", b"word" * (4 << 20), "txt")
     case("txt_invalid_utf8", "text", "Latin-1 and broken UTF-8 mixed", b"caf\xe9 \xc3( \xf0\x9f\x98 end\n" * 1000, "txt")
 
@@ -329,7 +342,7 @@ def media_cases():
     w = wav(16000, 1, data=b"\x10\x00" * 16000)
     case("wav_truncated", "audio", "a valid WAV cut inside its header", w[:30], "wav")
     case("wav_32bit_float_nan", "audio", "32-bit samples that are NaN/inf", wav(16000, 1, bits=32, data=b"\x00\x00\xc0\x7f" * 4000), "wav")
-    case("mp3_garbage", "audio", "an MP3 sync word followed by noise", b"\xff\xfb\x90\x64" + os.urandom(8192), "mp3")
+    case("mp3_garbage", "audio", "an MP3 sync word followed by noise", b"\xff\xfb\x90\x64" + noise(8192), "mp3")
     case("png_huge_dims", "image", "a PNG declaring 100000x100000", png(100000, 100000, zlib.compress(b"\x00" * 1024)), "png")
     case("png_zero_dims", "image", "a PNG declaring 0x0", png(0, 0), "png")
     good = png(2, 2, zlib.compress(b"\x00" + b"\xff\x00\x00" * 2 + b"\x00" + b"\x00\xff\x00" * 2))
