@@ -18,7 +18,7 @@
 #[path = "../fuzz/targets.rs"]
 mod targets;
 
-use std::io::{Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -284,7 +284,7 @@ fn fuzz(target: &str) {
     // Read output on threads so a chatty child never blocks.
     let out = child.stdout.take().unwrap();
     let err = child.stderr.take().unwrap();
-    let read = |mut r: Box<dyn std::io::Read + Send>| {
+    let read = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut s = Vec::new();
             let _ = r.read_to_end(&mut s);
@@ -327,7 +327,13 @@ fn fuzz(target: &str) {
         None => format!("still running after {} s (hang)", limit.as_secs()),
         Some(st) => format!("child ended with {st}"),
     };
-    let tail = |s: &str| s[s.len().saturating_sub(2000)..].to_string();
+    let tail = |s: &str| {
+        let mut i = s.len().saturating_sub(2000);
+        while !s.is_char_boundary(i) {
+            i += 1;
+        }
+        s[i..].to_string()
+    };
     panic!(
         "fuzz {target}: {why}; input saved to {} (replay: `cargo fuzz run {target} {}`); stderr:\n{}",
         saved.display(),

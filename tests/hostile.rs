@@ -176,7 +176,7 @@ fn selected(name: &str) -> bool {
     }
 }
 
-fn cases(entry: fn(Entry) -> bool) -> Vec<&'static str> {
+fn cases(entry: impl Fn(Entry) -> bool) -> Vec<&'static str> {
     CASES
         .iter()
         .filter(|(n, e)| entry(*e) && selected(n))
@@ -242,7 +242,9 @@ fn limit(c: &mut Command) {
     }
 }
 
-/// Run `c` to its end (or kill it at [`CASE_TIMEOUT`]).
+/// Run `c` to its end (or kill it at [`CASE_TIMEOUT`]). The child is
+/// reaped with `wait4` (for its peak RSS), not through `Child`.
+#[allow(clippy::zombie_processes)]
 fn run(mut c: Command, scratch: &Path) -> Outcome {
     let out_path = scratch.join("stdout");
     let err_path = scratch.join("stderr");
@@ -285,22 +287,18 @@ fn run(mut c: Command, scratch: &Path) -> Outcome {
 /// `Ok(summary)` when the process ended normally with success or a typed
 /// JSON error; `Err(why)` otherwise.
 fn verdict(o: &Outcome, json_errors: bool) -> Result<String, String> {
-    let tail = |s: &str| {
-        let s = s.trim();
-        s[s.len().saturating_sub(400)..].to_string()
-    };
     if o.timed_out {
         return Err(format!(
             "still running after {} s (hang); stderr: {}",
             CASE_TIMEOUT.as_secs(),
-            tail(&o.stderr)
+            tail(&o.stderr, 400)
         ));
     }
     if let Some(sig) = o.signal {
         return Err(format!(
             "killed by signal {sig} (peak {} MiB); stderr: {}",
             o.max_rss_kib / 1024,
-            tail(&o.stderr)
+            tail(&o.stderr, 400)
         ));
     }
     match o.code {
@@ -324,14 +322,24 @@ fn verdict(o: &Outcome, json_errors: bool) -> Result<String, String> {
                 )),
                 other => Err(format!(
                     "exit 1 without a typed error ({other:?}); stderr: {}",
-                    tail(&o.stderr)
+                    tail(&o.stderr, 400)
                 )),
             }
         }
         Some(1) => Ok(format!("error exit in {:.1} s", o.elapsed.as_secs_f64())),
-        Some(c) => Err(format!("exit code {c}; stderr: {}", tail(&o.stderr))),
+        Some(c) => Err(format!("exit code {c}; stderr: {}", tail(&o.stderr, 400))),
         None => Err("no exit status".into()),
     }
+}
+
+/// The last `n` bytes of `s` (or a little less, at a character boundary).
+fn tail(s: &str, n: usize) -> String {
+    let s = s.trim();
+    let mut i = s.len().saturating_sub(n);
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    s[i..].to_string()
 }
 
 /// Print the table of results and fail naming every failed case.
@@ -533,7 +541,7 @@ impl Serve {
             }
         }
         // Keep draining stdout so the server never blocks on it.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        std::thread::spawn(move || lines.for_each(drop));
         Self {
             child,
             addr: addr.expect("listening line"),
