@@ -25,19 +25,41 @@ pub const DIR_MODE: u32 = 0o700;
 ///
 /// # Errors
 /// I/O errors creating the folder or changing its mode.
+/// A shared folder (sticky bit, like `/tmp`), the root or the home folder
+/// is never changed, even when named as the data dir.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     create_dirs(dir)?;
+    if shared_dir(dir) {
+        return Ok(());
+    }
     set_mode(dir, DIR_MODE)
 }
 
-/// Make an existing file 0600; a missing file is fine (nothing to hide).
+#[cfg(unix)]
+fn shared_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let sticky = std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o1000 != 0);
+    let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let home = std::env::var_os("HOME").and_then(|h| std::fs::canonicalize(h).ok());
+    sticky || canon.parent().is_none() || home.as_deref() == Some(canon.as_path())
+}
+
+#[cfg(not(unix))]
+fn shared_dir(_dir: &Path) -> bool {
+    false
+}
+
+/// Make an existing regular file 0600; a missing file is fine (nothing to
+/// hide), and anything else (`/dev/null` as a config file) is left alone.
 ///
 /// # Errors
 /// I/O errors other than "not found".
 pub fn restrict(path: &Path) -> std::io::Result<()> {
-    match set_mode(path, FILE_MODE) {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => set_mode(path, FILE_MODE),
+        Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other,
+        Err(e) => Err(e),
     }
 }
 
@@ -178,6 +200,22 @@ mod tests {
         assert_eq!(mode(&dir.path().join("new")).unwrap(), 0o700);
         assert_eq!(mode(&dir.path().join("new/sub")).unwrap(), 0o700);
         assert_eq!(entries(&dir.path().join("new/sub")), ["secret.toml"]);
+    }
+
+    #[test]
+    fn devices_and_shared_folders_are_never_changed() {
+        let null = Path::new("/dev/null");
+        let before = mode(null).unwrap();
+        restrict(null).unwrap();
+        assert_eq!(mode(null).unwrap(), before);
+        use std::os::unix::fs::PermissionsExt;
+        let raw = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        let tmp = std::env::temp_dir();
+        let before = raw(&tmp);
+        if before & 0o1000 != 0 {
+            private_dir(&tmp).unwrap();
+            assert_eq!(raw(&tmp), before);
+        }
     }
 
     #[test]
