@@ -305,17 +305,11 @@ impl BackendSettings {
         };
         let changed = norm(&self.url) != norm(&url);
         self.url = url;
-        match new_key {
-            Some(k) => {
-                let k = k.trim();
-                self.api_key = (!k.is_empty()).then(|| k.to_string());
-            }
-            None if changed => {
-                if self.api_key.take().is_some() {
-                    tracing::info!("backend URL changed: the saved API key was dropped");
-                }
-            }
-            None => {}
+        if let Some(k) = new_key {
+            let k = k.trim();
+            self.api_key = (!k.is_empty()).then(|| k.to_string());
+        } else if changed && self.api_key.take().is_some() {
+            tracing::info!("backend URL changed: the saved API key was dropped");
         }
     }
 

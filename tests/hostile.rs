@@ -648,10 +648,9 @@ fn hostile_api_requests_and_sockets() {
             s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
             let mut b = [0u8; 16];
             match s.read(&mut b) {
-                Ok(_) => Ok(
-                    "still serving with 64 idle + 1 slow socket; idle socket closed by the server"
-                        .to_string(),
-                ),
+                Ok(n) => Ok(format!(
+                    "still serving with 64 idle + 1 slow socket; the server closed an idle one ({n} bytes sent first)"
+                )),
                 Err(e) => Err(format!("an idle socket was still open after 90 s ({e})")),
             }
         });
