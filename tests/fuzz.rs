@@ -310,8 +310,10 @@ fn fuzz(target: &str) {
     let (out, err) = (out.join().unwrap(), err.join().unwrap());
     let runs = out
         .lines()
-        .find_map(|l| l.strip_prefix("FUZZ-RUNS "))
+        // libtest prints "test fuzz_worker ... " before the worker's line.
+        .find_map(|l| l.split("FUZZ-RUNS ").nth(1))
         .unwrap_or("?")
+        .trim()
         .to_string();
     let ok = status.is_some_and(|s| s.success()) && runs != "?";
     if ok {
