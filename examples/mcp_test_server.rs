@@ -2,7 +2,8 @@
 //! client against the official SDK's server side. Not part of the product.
 //!
 //! Tools: `add` (read-only), `echo`, `slow` (sleeps), `fail` (reports a
-//! tool error) and `crash` (the process exits mid-call).
+//! tool error), `crash` (the process exits mid-call) and `env` (read-only:
+//! the names of the environment variables it was started with).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +61,12 @@ fn tools() -> Vec<Tool> {
             "The server dies",
             schema(json!({"type": "object"})),
         ),
+        Tool::new(
+            "env",
+            "Names of the environment variables this server sees",
+            schema(json!({"type": "object"})),
+        )
+        .annotate(ToolAnnotations::new().read_only(true)),
     ]
 }
 
@@ -99,6 +106,13 @@ impl ServerHandler for Fixture {
                 Ok(CallToolResult::error(vec![ContentBlock::text("the disk is on fire")]).into())
             }
             "crash" => std::process::exit(3),
+            "env" => {
+                let mut names: Vec<String> = std::env::vars_os()
+                    .map(|(k, _)| k.to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                text(names.join("\n"))
+            }
             other => Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
         }
     }

@@ -45,6 +45,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "[test] cargo build -p omnidesk-whisper (the helper the Whisper tests run)" >&2
 cargo build --locked -p omnidesk-whisper
 echo "[test] cargo test" >&2
+# tests/fuzz.rs fuzzes each target (GGUF pre-check, tool-call parser,
+# document parsers, audio/image decoders) for this many seconds, in child
+# processes; tests/hostile.rs throws the generated hostile corpus
+# (scripts/make-hostile-corpus.py) at the CLI and the API. Longer,
+# coverage-guided runs: scripts/fuzz.sh.
+export OMNIDESK_FUZZ_SECONDS="${OMNIDESK_FUZZ_SECONDS:-15}"
 cargo test --workspace --all-targets --locked
 if [ "${OMNIDESK_SKIP_E2E:-0}" != 1 ]; then
     echo "[test] desktop app end-to-end (Xvfb + tauri-driver)" >&2

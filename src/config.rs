@@ -290,6 +290,29 @@ impl BackendSettings {
         Ok(Some(self.remote_config(url, Some(model))))
     }
 
+    /// Point the remote backend at `url`. The saved API key belongs to the
+    /// server it was entered for: when the URL changes, the key is dropped
+    /// unless `new_key` gives one in the same change (so a key is never
+    /// sent to a server the user did not enter it for). `new_key`:
+    /// `None` keeps the saved key for the same URL, `Some("")` clears it,
+    /// `Some(k)` stores `k`. Every front end that edits `[backend]` goes
+    /// through here.
+    pub fn set_endpoint(&mut self, url: Option<String>, new_key: Option<String>) {
+        let norm = |u: &Option<String>| {
+            u.as_deref()
+                .map(|s| s.trim().trim_end_matches('/').to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let changed = norm(&self.url) != norm(&url);
+        self.url = url;
+        if let Some(k) = new_key {
+            let k = k.trim();
+            self.api_key = (!k.is_empty()).then(|| k.to_string());
+        } else if changed && self.api_key.take().is_some() {
+            tracing::info!("backend URL changed: the saved API key was dropped");
+        }
+    }
+
     /// `url` must be an http(s) URL, caught when the settings are saved
     /// rather than at the first question.
     fn checked_url(&self, url: &str) -> Result<(), ConfigError> {
@@ -330,7 +353,10 @@ impl Config {
             None => (default_config_path()?, false),
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path),
+            Ok(text) => {
+                tighten_on_load(&path);
+                Self::parse(&text, &path)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Self::default()),
             Err(source) => Err(ConfigError::Read { path, source }),
         }
@@ -425,19 +451,40 @@ pub fn remember_input_device(path: &Path, device: Option<&str>) -> Result<(), Co
     write_atomic(path, &out)
 }
 
-/// Writes through a temporary file and a rename, so a crash mid-write
-/// leaves the previous settings intact.
+/// Writes through a uniquely named temporary file and a rename, so a crash
+/// mid-write leaves the previous settings intact; the file is 0600 (it may
+/// hold the remote API key) and a config folder Omnidesk owns is 0700.
 fn write_atomic(path: &Path, text: &str) -> Result<(), ConfigError> {
     let write_err = |e: std::io::Error| ConfigError::Write {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(write_err)?;
+    crate::private_file::write_private(path, text.as_bytes()).map_err(write_err)?;
+    tighten_config_dir(path);
+    Ok(())
+}
+
+/// The folder of the default layout (`…/omnidesk/config.toml`) is
+/// Omnidesk's own and becomes 0700; a folder the user chose for an
+/// explicit path keeps its mode (the file itself is private either way).
+fn tighten_config_dir(path: &Path) {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "omnidesk"))
+    {
+        if let Err(e) = crate::private_file::private_dir(dir) {
+            tracing::warn!("cannot make {} private: {e}", dir.display());
+        }
     }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(write_err)?;
-    std::fs::rename(&tmp, path).map_err(write_err)
+}
+
+/// A settings file from an older version may be world-readable: make it
+/// 0600 when it is read. Failing (a file of another user) is only logged.
+fn tighten_on_load(path: &Path) {
+    if let Err(e) = crate::private_file::restrict(path) {
+        tracing::warn!("cannot make {} private: {e}", path.display());
+    }
+    tighten_config_dir(path);
 }
 
 fn project_dirs() -> Result<directories::ProjectDirs, ConfigError> {
@@ -572,6 +619,63 @@ mod tests {
         assert_eq!(c.audio.input_device.as_deref(), Some("hw:CARD=USB,DEV=0"));
         remember_input_device(&p, None).unwrap();
         assert_eq!(Config::load(Some(&p)).unwrap().audio.input_device, None);
+    }
+
+    #[test]
+    fn a_new_url_without_a_key_drops_the_saved_key() {
+        let mut b = BackendSettings {
+            url: Some("https://a.example/v1".into()),
+            api_key: Some("secret-a".into()),
+            ..BackendSettings::default()
+        };
+        // Same server (a trailing slash is the same URL): the key stays.
+        b.set_endpoint(Some("https://a.example/v1/".into()), None);
+        assert_eq!(b.api_key.as_deref(), Some("secret-a"));
+        b.set_endpoint(Some("https://evil.example/v1".into()), None);
+        assert_eq!(b.url.as_deref(), Some("https://evil.example/v1"));
+        assert_eq!(b.api_key, None, "the key is not sent to the new server");
+    }
+
+    #[test]
+    fn a_new_url_with_a_key_keeps_the_new_key() {
+        let mut b = BackendSettings {
+            url: Some("https://a.example/v1".into()),
+            api_key: Some("secret-a".into()),
+            ..BackendSettings::default()
+        };
+        b.set_endpoint(
+            Some("https://b.example/v1".into()),
+            Some(" secret-b ".into()),
+        );
+        assert_eq!(b.api_key.as_deref(), Some("secret-b"));
+        b.set_endpoint(Some("https://b.example/v1".into()), Some(String::new()));
+        assert_eq!(b.api_key, None, "an empty key clears it");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_settings_are_private_and_written_without_a_fixed_temp_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("omnidesk");
+        let p = own.join("config.toml");
+        let mut c = Config::default();
+        c.backend.api_key = Some("k".into());
+        c.save(&p).unwrap();
+        c.save(&p).unwrap();
+        assert_eq!(crate::private_file::mode(&p).unwrap(), 0o600);
+        assert_eq!(crate::private_file::mode(&own).unwrap(), 0o700);
+        let names: Vec<_> = std::fs::read_dir(&own)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["config.toml"], "no temp file is left");
+        // An older, world-readable file is tightened when it is loaded.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Config::load(Some(&p)).unwrap();
+        assert_eq!(crate::private_file::mode(&p).unwrap(), 0o600);
+        assert_eq!(crate::private_file::mode(&own).unwrap(), 0o700);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! engine's remote backend; `rag` indexes the user's documents and answers
 //! from them with citations; `audio` (microphone), `tts` (spoken replies)
 //! and `camera` are the hands-free inputs and outputs; `tools` lets the model call
-//! tools (built-in and MCP servers) with the user's consent. Front ends (the CLI in
+//! tools (built-in and MCP servers) with the user's consent; `private_file`
+//! keeps secrets and user data readable only by the user. Front ends (the CLI in
 //! `main.rs`, the Tauri shell) only translate input and print events.
 
 pub mod audio;
@@ -24,6 +25,7 @@ pub mod launch;
 pub mod media;
 pub mod models;
 pub mod openai;
+pub mod private_file;
 pub mod rag;
 pub mod server;
 pub mod store;

@@ -49,7 +49,7 @@ async fn tools_are_listed_with_schemas_and_side_effects() {
     let tools = conn.tools();
     let mut names: Vec<_> = tools.iter().map(|t| t.spec().name.clone()).collect();
     names.sort();
-    assert_eq!(names, ["add", "crash", "echo", "fail", "slow"]);
+    assert_eq!(names, ["add", "crash", "echo", "env", "fail", "slow"]);
     let add = tool(&conn, "add");
     assert_eq!(add.spec().parameters["required"], json!(["a", "b"]));
     assert!(!add.spec().side_effects, "marked read-only by the server");
@@ -195,7 +195,7 @@ async fn the_same_server_over_streamable_http() {
         .await
         .expect("connects over HTTP");
     assert_eq!(conn.pid(), None);
-    assert_eq!(conn.tools().len(), 5);
+    assert_eq!(conn.tools().len(), 6);
     assert!(
         !tool(&conn, "echo").spec().side_effects,
         "a trusted server asks nothing"
@@ -205,6 +205,18 @@ async fn the_same_server_over_streamable_http() {
         .await
         .unwrap();
     assert_eq!(out.text, "42");
+    // Untrusted, the network server's own readOnlyHint waives nothing.
+    let untrusted = McpConnection::connect(&McpServerConfig {
+        trusted: false,
+        ..config.clone()
+    })
+    .await
+    .expect("connects over HTTP");
+    assert!(
+        tool(&untrusted, "add").spec().side_effects,
+        "readOnlyHint from an HTTP server still asks"
+    );
+    untrusted.close().await;
     // The server goes away: the next call is a tool error, not a hang.
     drop(server);
     let started = Instant::now();
@@ -224,4 +236,31 @@ async fn the_same_server_over_streamable_http() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_stdio_server_sees_only_a_minimal_environment_plus_its_own() {
+    use omnidesk::tools::mcp::INHERITED_ENV;
+    let mut config = server();
+    if let McpTransport::Stdio { env, .. } = &mut config.transport {
+        env.insert("FIXTURE_GIVEN".into(), "1".into());
+    }
+    let conn = McpConnection::connect(&config).await.expect("starts");
+    let out = tool(&conn, "env").call(json!({})).await.unwrap();
+    let seen: Vec<&str> = out.text.lines().collect();
+    let allowed = |k: &str| INHERITED_ENV.contains(&k) || k == "FIXTURE_GIVEN";
+    assert!(seen.contains(&"FIXTURE_GIVEN"), "{seen:?}");
+    assert!(seen.contains(&"PATH"), "{seen:?}");
+    assert!(seen.iter().all(|k| allowed(k)), "leaked: {seen:?}");
+    // Not vacuous: this test process has variables the server must not
+    // see (cargo's CARGO_*, the test fixtures' OMNIDESK_*, any API keys).
+    let parent_only: Vec<String> = std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .filter(|k| !allowed(k))
+        .collect();
+    assert!(!parent_only.is_empty());
+    assert!(!seen.iter().any(|k| parent_only.iter().any(|p| p == k)));
+    // The server's own readOnlyHint is believed from a local program.
+    assert!(!tool(&conn, "env").spec().side_effects);
+    conn.close().await;
 }

@@ -569,12 +569,16 @@ async fn run() {
         .until(
             "the consent dialog",
             120,
-            "const d = document.getElementById('consent'); return d.open ? document.getElementById('consent-text').innerText : null",
+            "const d = document.getElementById('consent'); return d.open ? document.getElementById('consent-text').innerText + ' focus=' + document.activeElement.id : null",
         )
         .await;
     assert!(
         asked.as_str().unwrap().contains("camera_snapshot"),
         "{asked}"
+    );
+    assert!(
+        asked.as_str().unwrap().ends_with("focus=consent-deny"),
+        "the default button declines: {asked}"
     );
     // Let the dialog paint before the screenshot.
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -154,9 +154,7 @@ impl Db {
     /// # Errors
     /// `Corrupt` for a file that is not a healthy index of a known schema.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
+        crate::private_file::prepare_db(path)?;
         let corrupt = |reason: String| RagError::Corrupt {
             path: path.to_path_buf(),
             reason,

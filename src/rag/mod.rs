@@ -110,7 +110,7 @@ impl Rag {
     /// `Corrupt` for a database that is not a healthy index, SQLite, I/O
     /// and embedding failures.
     pub fn open(dir: &Path, embedder: Arc<dyn Embedder>) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        crate::private_file::private_dir(dir)?;
         let mut db = Db::open(&dir.join("index.db"))?;
         let model = embedder.model_id().to_string();
         let dim = embedder.dimension();

@@ -83,6 +83,7 @@ impl VectorIndex {
         let sidecar = std::fs::read(sidecar_path(path))
             .ok()
             .and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok());
+        crate::private_file::restrict(path)?;
         if sidecar.as_ref() == Some(&want) {
             let index = new_index(dimension)?;
             let loaded = index
@@ -224,21 +225,19 @@ impl VectorIndex {
             return Ok(());
         }
         let (count, id_sum) = db.vector_fingerprint()?;
-        let tmp = self.path.with_extension("usearch.tmp");
+        let tmp = crate::private_file::temp_beside(&self.path)?;
         self.index.save(&tmp.to_string_lossy()).map_err(verr)?;
-        std::fs::rename(&tmp, &self.path)?;
+        tmp.persist(&self.path).map_err(|e| e.error)?;
         let side = Sidecar {
             model: model.to_string(),
             dimension: self.dimension,
             count,
             id_sum,
         };
-        let side_tmp = sidecar_path(&self.path).with_extension("tmp");
-        std::fs::write(
-            &side_tmp,
-            serde_json::to_vec(&side).map_err(|e| RagError::Vector(e.to_string()))?,
+        crate::private_file::write_private(
+            &sidecar_path(&self.path),
+            &serde_json::to_vec(&side).map_err(|e| RagError::Vector(e.to_string()))?,
         )?;
-        std::fs::rename(&side_tmp, sidecar_path(&self.path))?;
         self.dirty = false;
         Ok(())
     }

@@ -36,29 +36,34 @@ pub fn load_or_create_token(data_dir: &Path) -> Result<String> {
         path: path.clone(),
         source,
     };
+    // The data dir is Omnidesk's own: 0700, also when an older version
+    // left it readable.
+    crate::private_file::private_dir(data_dir).map_err(io)?;
     match std::fs::read_to_string(&path) {
-        Ok(text) => return validate(&path, text),
+        Ok(text) => {
+            crate::private_file::restrict(&path).map_err(io)?;
+            return validate(&path, text);
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(e)),
     }
-    std::fs::create_dir_all(data_dir).map_err(io)?;
     let token = new_token()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(&path) {
-        Ok(mut f) => {
-            f.write_all(token.as_bytes()).map_err(io)?;
-            f.write_all(b"\n").map_err(io)?;
-            f.sync_all().map_err(io)?;
-            Ok(token)
-        }
+    // Written whole to a unique 0600 temp file, then linked into place
+    // only if no token exists yet: a crash never leaves an empty token,
+    // and two processes starting at once agree on one.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".server-token-")
+        .tempfile_in(data_dir)
+        .map_err(io)?;
+    tmp.write_all(format!("{token}\n").as_bytes()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    match tmp.persist_noclobber(&path) {
+        Ok(_) => Ok(token),
         // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
             validate(&path, std::fs::read_to_string(&path).map_err(io)?)
         }
-        Err(e) => Err(io(e)),
+        Err(e) => Err(io(e.error)),
     }
 }
 
@@ -134,6 +139,28 @@ mod tests {
         }
         let other = tempfile::tempdir().unwrap();
         assert_ne!(a, load_or_create_token(other.path()).unwrap());
+        #[cfg(unix)]
+        {
+            assert_eq!(crate::private_file::mode(&data).unwrap(), 0o700);
+            let names: Vec<_> = std::fs::read_dir(&data)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, [TOKEN_FILE], "no temp file is left");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_readable_token_of_an_older_version_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = token_path(dir.path());
+        std::fs::write(&path, "abc\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(load_or_create_token(dir.path()).unwrap(), "abc");
+        assert_eq!(crate::private_file::mode(&path).unwrap(), 0o600);
+        assert_eq!(crate::private_file::mode(dir.path()).unwrap(), 0o700);
     }
 
     #[test]

@@ -64,9 +64,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// on WAL and applies pending migrations. Nothing is written to an existing
 /// file before those checks pass.
 pub(super) fn open_and_migrate(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
+    // Conversations are private: folder 0700, file (and SQLite's -wal/-shm,
+    // which copy its mode) 0600, also for a file an older version made.
+    crate::private_file::prepare_db(path)?;
     let mut conn = Connection::open(path).map_err(|e| classify(e, path))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
 

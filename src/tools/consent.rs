@@ -82,6 +82,31 @@ impl ConsentGate {
     }
 }
 
+/// Where an MCP server runs, as far as consent is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerReach {
+    /// A program on this computer that the user configured (stdio).
+    Local,
+    /// A server over the network (streamable HTTP): whoever runs it
+    /// decides what its tools do, whatever they claim.
+    Network,
+}
+
+/// Whether calls of an MCP tool need the user's yes. The user's own
+/// `trusted = true` waives consent; the server's `readOnlyHint` is only
+/// believed from a local program the user installed, never from a
+/// network server (its annotations are whatever the other end says, and
+/// a "read-only" tool there still receives the arguments).
+pub fn mcp_tool_needs_consent(read_only_hint: bool, trusted: bool, reach: ServerReach) -> bool {
+    if trusted {
+        return false;
+    }
+    match reach {
+        ServerReach::Local => !read_only_hint,
+        ServerReach::Network => true,
+    }
+}
+
 /// Answers from a fixed list (then `Deny`), recording what was asked.
 /// For tests and non-interactive runs.
 #[derive(Debug, Default)]
@@ -159,6 +184,19 @@ mod tests {
         assert!(gate.permits(&call(), &s).await);
         assert!(gate.permits(&call(), &s).await);
         assert_eq!(script.asked().len(), 3);
+    }
+
+    #[test]
+    fn a_network_servers_read_only_hint_does_not_waive_consent() {
+        use ServerReach::{Local, Network};
+        assert!(mcp_tool_needs_consent(true, false, Network));
+        assert!(mcp_tool_needs_consent(false, false, Network));
+        assert!(!mcp_tool_needs_consent(true, false, Local));
+        assert!(mcp_tool_needs_consent(false, false, Local));
+        assert!(
+            !mcp_tool_needs_consent(false, true, Network),
+            "the user's trust wins"
+        );
     }
 
     #[tokio::test]

@@ -7,8 +7,11 @@
 //! HTTP servers are reached over MCP's streamable HTTP transport.
 //!
 //! A server's tools count as having side effects (so each call needs
-//! consent) unless the server marks them read-only, or the user set
-//! `trusted = true` for that server.
+//! consent) unless the user set `trusted = true` for that server, or a
+//! local (stdio) server marks them read-only; an HTTP server's own
+//! `readOnlyHint` waives nothing (see [`super::consent::mcp_tool_needs_consent`]).
+//! Stdio servers start with a minimal environment ([`INHERITED_ENV`] plus
+//! their config's `env`), and `mcp.toml` is private to the user.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -115,6 +118,10 @@ impl McpServers {
         };
         let servers = match std::fs::read_to_string(path) {
             Ok(text) => {
+                // A list from an older version may be world-readable.
+                if let Err(e) = crate::private_file::restrict(path) {
+                    tracing::warn!("cannot make {} private: {e}", path.display());
+                }
                 toml::from_str::<ServersFile>(&text)
                     .map_err(|e| bad(e.to_string()))?
                     .servers
@@ -178,13 +185,10 @@ impl McpServers {
             servers: self.servers.clone(),
         })
         .map_err(|e| bad(e.to_string()))?;
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| bad(e.to_string()))?;
-        }
-        // Write then rename, so a crash never leaves half a list.
-        let tmp = self.path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(|e| bad(e.to_string()))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| bad(e.to_string()))
+        // Unique temp file, fsync, rename: a crash never leaves half a
+        // list, and the file (which may hold tokens in `env`) is 0600.
+        crate::private_file::write_private(&self.path, text.as_bytes())
+            .map_err(|e| bad(e.to_string()))
     }
 }
 
@@ -194,6 +198,7 @@ pub struct McpConnection {
     service: RunningService<RoleClient, ()>,
     tools: Vec<rmcp::model::Tool>,
     trusted: bool,
+    reach: super::consent::ServerReach,
     pid: Option<u32>,
 }
 
@@ -222,7 +227,11 @@ impl McpConnection {
             let (service, pid) = match &server.transport {
                 McpTransport::Stdio { command, args, env } => {
                     let mut cmd = tokio::process::Command::new(command);
-                    cmd.args(args).envs(env).kill_on_drop(true);
+                    cmd.args(args)
+                        .env_clear()
+                        .envs(inherited_env())
+                        .envs(env)
+                        .kill_on_drop(true);
                     let (transport, stderr) = TokioChildProcess::builder(cmd)
                         .stderr(std::process::Stdio::piped())
                         .spawn()
@@ -259,6 +268,10 @@ impl McpConnection {
                 service,
                 tools,
                 trusted: server.trusted,
+                reach: match server.transport {
+                    McpTransport::Stdio { .. } => super::consent::ServerReach::Local,
+                    McpTransport::Http { .. } => super::consent::ServerReach::Network,
+                },
                 pid,
             })
         };
@@ -287,12 +300,14 @@ impl McpConnection {
                     .as_ref()
                     .and_then(|a| a.read_only_hint)
                     .unwrap_or(false);
+                let side_effects =
+                    super::consent::mcp_tool_needs_consent(read_only, self.trusted, self.reach);
                 McpTool {
                     spec: ToolSpec {
                         name: t.name.to_string(),
                         description: t.description.as_deref().unwrap_or_default().to_string(),
                         parameters: Value::Object((*t.input_schema).clone()),
-                        side_effects: !(read_only || self.trusted),
+                        side_effects,
                     },
                     remote_name: t.name.to_string(),
                     server: self.name.clone(),
@@ -321,6 +336,17 @@ impl McpConnection {
     pub async fn close(self) {
         let _ = self.service.cancel().await;
     }
+}
+
+/// What a stdio server inherits from us: enough to find programs, a home
+/// and the user's language, nothing else (no API keys, tokens or
+/// `OMNIDESK_*` settings of the parent). Its config's `env` adds the rest.
+pub const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG"];
+
+fn inherited_env() -> impl Iterator<Item = (&'static str, std::ffi::OsString)> {
+    INHERITED_ENV
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| (*k, v)))
 }
 
 /// Send a stdio server's stderr to the log instead of the user's terminal.

@@ -697,7 +697,8 @@ function showConsent() {
   ui.consentText.textContent = `The model wants to run “${q.tool}”${q.description ? `: ${q.description}` : ""}. With:`;
   ui.consentArgs.textContent = JSON.stringify(q.args, null, 2);
   ui.consent.showModal();
-  ui.consentOnce.focus();
+  // Enter or Space on an unread dialog must not run the tool.
+  ui.consentDeny.focus();
 }
 
 function answerConsent(answer: "once" | "always" | "deny") {

@@ -50,7 +50,8 @@ pub struct SettingsView {
     /// embed on this computer.
     #[serde(default)]
     pub backend_embed_model: String,
-    /// Write-only: a new API key; `None` keeps the saved one, empty clears it.
+    /// Write-only: a new API key; `None` keeps the saved one (only while
+    /// the URL stays the same), empty clears it.
     #[serde(default)]
     pub backend_api_key: Option<String>,
     /// Read-only: whether an API key is saved (it is never sent back).
@@ -101,12 +102,11 @@ impl SettingsView {
         c.audio.voice = self.voice;
         let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
         c.backend.kind = self.backend_kind;
-        c.backend.url = text(&self.backend_url);
+        // A new URL drops the saved key unless one is entered with it.
+        c.backend
+            .set_endpoint(text(&self.backend_url), self.backend_api_key.clone());
         c.backend.model = text(&self.backend_model);
         c.backend.embed_model = text(&self.backend_embed_model);
-        if let Some(key) = &self.backend_api_key {
-            c.backend.api_key = text(key);
-        }
         c.sampling = SamplingParams {
             temperature: self.temperature,
             top_k: self.top_k,

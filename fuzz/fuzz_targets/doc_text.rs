@@ -1,0 +1,7 @@
+//! libFuzzer target `doc_text`: see `fuzz/targets.rs`.
+#![no_main]
+
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::run("doc_text", data));
