@@ -6,7 +6,6 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 
 use omnidesk::rag::parse::{parse, Format, Skip};
 
@@ -43,18 +42,10 @@ pub fn run(name: &str, data: &[u8]) {
     }
 }
 
-/// The pre-check reads a path: the bytes go to one scratch file per
-/// process, rewritten for each input.
+/// The pre-check on bytes in memory (the same checks `inspect` runs on a
+/// file).
 fn gguf_precheck(data: &[u8]) {
-    thread_local! {
-        static SCRATCH: PathBuf = std::env::temp_dir()
-            .join(format!("omnidesk-fuzz-{}.gguf", std::process::id()));
-    }
-    SCRATCH.with(|p| {
-        if std::fs::write(p, data).is_ok() {
-            let _ = omnidesk::engine::gguf::inspect(p);
-        }
-    });
+    let _ = omnidesk::gguf::inspect_bytes(data);
 }
 
 fn tool_call_parse(data: &[u8]) {
