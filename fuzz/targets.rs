@@ -6,7 +6,6 @@
 
 #![allow(dead_code)]
 
-
 use omnidesk::rag::parse::{parse, Format, Skip};
 
 /// Every target, by the name its binary and seed folder use.
