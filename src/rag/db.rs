@@ -693,7 +693,10 @@ mod tests {
         // Another process (the next run) finds it.
         let db = Db::open(&dir.path().join("index.db")).unwrap();
         let m = db.parse_mark(p).unwrap().unwrap();
-        assert_eq!((m.size, m.mtime, m.sha256.as_str(), m.pid), (7, 9, "abc", 42));
+        assert_eq!(
+            (m.size, m.mtime, m.sha256.as_str(), m.pid),
+            (7, 9, "abc", 42)
+        );
         db.clear_parsing(p).unwrap();
         assert_eq!(db.parse_mark(p).unwrap(), None);
     }

@@ -329,8 +329,14 @@ impl Rag {
                 report.cancelled = true;
                 break;
             }
-            let outcome =
-                self.ingest_file(cand, *collection_id, params, &mut parser, cancel, &mut report)?;
+            let outcome = self.ingest_file(
+                cand,
+                *collection_id,
+                params,
+                &mut parser,
+                cancel,
+                &mut report,
+            )?;
             if report.cancelled {
                 break;
             }

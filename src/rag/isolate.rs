@@ -251,19 +251,18 @@ impl ParseSession {
             });
         }
         let limits = self.config.limits;
-        if self.worker.is_none() {
-            let w = Worker::start(&program, limits, cancel).map_err(|reason| {
-                RagError::ParseWorker {
-                    program: program.clone(),
-                    reason,
+        let worker = match self.worker.take() {
+            Some(w) => w,
+            None => match Worker::start(&program, limits, cancel) {
+                Ok(w) => {
+                    self.started += 1;
+                    w
                 }
-            })?;
-            self.started += 1;
-            self.worker = Some(w);
-        }
-        let Some(worker) = self.worker.as_mut() else {
-            return Ok(Parsed::Cancelled);
+                Err(_) if cancel.load(Ordering::Relaxed) => return Ok(Parsed::Cancelled),
+                Err(reason) => return Err(RagError::ParseWorker { program, reason }),
+            },
         };
+        let worker = self.worker.insert(worker);
         match worker.request(format, bytes, cancel, limits) {
             Ok(reply) => Ok(match reply {
                 Reply::Blocks(b) => Parsed::Blocks(b),
@@ -283,12 +282,14 @@ impl ParseSession {
                     ),
                     End::Garbage(what) => {
                         tracing::warn!("parse worker sent garbage: {what}");
-                        format!("the {} parser returned garbage for this file", format.name())
+                        format!(
+                            "the {} parser returned garbage for this file",
+                            format.name()
+                        )
                     }
                     End::Died => {
-                        let (status, tail) = worker
-                            .map(Worker::reap)
-                            .unwrap_or((None, String::new()));
+                        let (status, tail) =
+                            worker.map(Worker::reap).unwrap_or((None, String::new()));
                         tracing::debug!("parse worker died ({status:?}): {tail}");
                         death_reason(format, status, &tail, limits)
                     }
@@ -376,7 +377,13 @@ impl Worker {
             .stderr(Stdio::piped())
             // Hostile input never sees the user's environment (API keys).
             .env_clear();
-        for keep in ["PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "SYSTEMROOT", "TMPDIR"] {
+        for keep in [
+            "PATH",
+            "LD_LIBRARY_PATH",
+            "DYLD_LIBRARY_PATH",
+            "SYSTEMROOT",
+            "TMPDIR",
+        ] {
             if let Some(v) = std::env::var_os(keep) {
                 cmd.env(keep, v);
             }
@@ -401,7 +408,9 @@ impl Worker {
         let (request_tx, request_rx) = mpsc::channel::<Vec<u8>>();
         let spawned = spawn_thread("omnidesk-parse-out", move || read_frames(stdout, reply_tx))
             .and_then(|_| {
-                spawn_thread("omnidesk-parse-in", move || write_requests(stdin, request_rx))
+                spawn_thread("omnidesk-parse-in", move || {
+                    write_requests(stdin, request_rx)
+                })
             })
             .and_then(|_| {
                 let t = tail.clone();
@@ -592,7 +601,11 @@ fn read_frames(mut out: impl Read, tx: mpsc::Sender<io::Result<Vec<u8>>>) {
 /// session goes away.
 fn write_requests(mut stdin: ChildStdin, rx: mpsc::Receiver<Vec<u8>>) {
     while let Ok(frame) = rx.recv() {
-        if stdin.write_all(&frame).and_then(|()| stdin.flush()).is_err() {
+        if stdin
+            .write_all(&frame)
+            .and_then(|()| stdin.flush())
+            .is_err()
+        {
             return;
         }
     }
@@ -781,7 +794,12 @@ mod tests {
             l,
         );
         assert_eq!(r, "the pdf parser crashed on this file (stack overflow)");
-        let r = death_reason(Format::Docx, None, "memory allocation of 99 bytes failed", l);
+        let r = death_reason(
+            Format::Docx,
+            None,
+            "memory allocation of 99 bytes failed",
+            l,
+        );
         assert!(r.contains("more than 2048 MiB"), "{r}");
     }
 
@@ -793,7 +811,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), "PARSE_WORKER", "{err}");
         let mut s = ParseSession::new(ParserConfig::child("/nonexistent/omnidesk"));
-        assert!(s.parse(Format::Text, b"x", &AtomicBool::new(false)).is_err());
+        assert!(s
+            .parse(Format::Text, b"x", &AtomicBool::new(false))
+            .is_err());
     }
 
     #[test]

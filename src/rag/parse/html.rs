@@ -118,7 +118,9 @@ mod tests {
     #[test]
     fn ampersand_before_chinese_text_is_text() {
         // `&` then multi-byte characters within 12 bytes: once a panic.
-        let b = parse("<p>研发&数据库备份策略</p><p>A&B 中文&amp;English &eacute;t&eacute; &#x4E2D;</p>");
+        let b = parse(
+            "<p>研发&数据库备份策略</p><p>A&B 中文&amp;English &eacute;t&eacute; &#x4E2D;</p>",
+        );
         let texts: Vec<_> = b.iter().map(|b| b.text.as_str()).collect();
         assert_eq!(texts, ["研发&数据库备份策略", "A&B 中文&English été 中"]);
     }
