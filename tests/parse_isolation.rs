@@ -322,7 +322,10 @@ fn a_being_parsed_mark_left_by_a_crash_skips_the_file_until_it_changes() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as i64,
-        sha256: format!("{:x}", Sha256::digest(std::fs::read(&path).unwrap())),
+        sha256: Sha256::digest(std::fs::read(&path).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
     };
     let mut gone = Command::new("true").spawn().unwrap();
     let dead_pid = gone.id();
