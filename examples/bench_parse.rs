@@ -40,7 +40,7 @@ fn main() {
     for d in args {
         files(Path::new(&d), &mut list);
     }
-    list.sort();
+    list.sort_by(|a, b| a.0.cmp(&b.0));
     let docs: Vec<(PathBuf, Format, Vec<u8>)> = list
         .into_iter()
         .filter_map(|(p, f)| std::fs::read(&p).ok().map(|b| (p, f, b)))
