@@ -5,6 +5,10 @@ mod cli;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Re-executed as the document parse worker: nothing else runs.
+    if let Some(code) = omnidesk::rag::isolate::maybe_run_worker() {
+        return code;
+    }
     let cli = cli::args::Cli::parse();
     init_logging(cli.global.verbose);
     let json = cli.command.wants_json();

@@ -5,6 +5,11 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() -> std::process::ExitCode {
+    // Re-executed as the document parse worker (the app parses untrusted
+    // documents in a child copy of itself): nothing else runs.
+    if let Some(code) = omnidesk::rag::isolate::maybe_run_worker() {
+        return code;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("OMNIDESK_LOG")

@@ -86,6 +86,17 @@ const MIGRATIONS: &[&str] = &[
         VALUES ('delete', old.id, old.text, old.heading);
     END;
     INSERT INTO chunks_words(chunks_words) VALUES ('rebuild');",
+    // 3: "being parsed" marks, written before a file goes to the parser and
+    // cleared after; one left behind means the process died mid-parse, so
+    // the next scan skips that file instead of crashing on it again.
+    "CREATE TABLE parsing (
+        path       TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        mtime      INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        pid        INTEGER NOT NULL,
+        started_at INTEGER NOT NULL
+    );",
 ];
 
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -140,6 +151,18 @@ pub struct FileState {
     pub size: u64,
     pub mtime: i64,
     pub sha256: String,
+}
+
+/// A "being parsed" mark: which version of a file went to the parser, and
+/// from which process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseMark {
+    pub size: u64,
+    pub mtime: i64,
+    pub sha256: String,
+    pub pid: u32,
+    /// Unix ms.
+    pub started_at: i64,
 }
 
 /// The open index database. See the module docs.
@@ -399,6 +422,53 @@ impl Db {
         Ok((doc_id, removed, added))
     }
 
+    /// Note that `path` (as `state`) is being handed to the parser by
+    /// process `pid`. Committed before parsing starts.
+    pub fn mark_parsing(&self, path: &Path, state: &FileState, pid: u32) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO parsing (path, size, mtime, sha256, pid, started_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime,
+                sha256 = excluded.sha256, pid = excluded.pid, started_at = excluded.started_at",
+            params![
+                path_str(path),
+                state.size as i64,
+                state.mtime,
+                state.sha256,
+                pid,
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The "being parsed" mark of `path`, if one was left.
+    pub fn parse_mark(&self, path: &Path) -> Result<Option<ParseMark>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT size, mtime, sha256, pid, started_at FROM parsing WHERE path = ?1",
+                [path_str(path)],
+                |r| {
+                    Ok(ParseMark {
+                        size: r.get::<_, i64>(0)?.max(0) as u64,
+                        mtime: r.get(1)?,
+                        sha256: r.get(2)?,
+                        pid: r.get(3)?,
+                        started_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The parse of `path` ended (whatever its outcome).
+    pub fn clear_parsing(&self, path: &Path) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM parsing WHERE path = ?1", [path_str(path)])?;
+        Ok(())
+    }
+
     /// Delete a document and its chunks; returns the removed chunk ids.
     pub fn remove_document(&mut self, id: i64) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
@@ -603,6 +673,30 @@ mod tests {
             .unwrap();
         assert_eq!(n, 0);
         assert_eq!(db.vector_fingerprint().unwrap().0, 1);
+    }
+
+    #[test]
+    fn a_parse_mark_stays_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("index.db")).unwrap();
+        let st = FileState {
+            size: 7,
+            mtime: 9,
+            sha256: "abc".into(),
+        };
+        let p = Path::new("/x.pdf");
+        assert_eq!(db.parse_mark(p).unwrap(), None);
+        db.mark_parsing(p, &st, 42).unwrap();
+        drop(db);
+        // Another process (the next run) finds it.
+        let db = Db::open(&dir.path().join("index.db")).unwrap();
+        let m = db.parse_mark(p).unwrap().unwrap();
+        assert_eq!(
+            (m.size, m.mtime, m.sha256.as_str(), m.pid),
+            (7, 9, "abc", 42)
+        );
+        db.clear_parsing(p).unwrap();
+        assert_eq!(db.parse_mark(p).unwrap(), None);
     }
 
     #[test]

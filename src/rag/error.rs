@@ -53,6 +53,10 @@ pub enum RagError {
     /// watch limit, `fs.inotify.max_user_watches`).
     #[error("cannot watch for changes: {0}")]
     Watch(String),
+    /// No parse worker could be started (a missing or wrong program); the
+    /// installation's fault, so files are not recorded as skipped.
+    #[error("cannot start the document parser {}: {reason}", program.display())]
+    ParseWorker { program: PathBuf, reason: String },
     /// The caller cancelled a long operation.
     #[error("cancelled")]
     Cancelled,
@@ -82,6 +86,7 @@ impl RagError {
             RagError::NotFound(_) => "NOT_FOUND",
             RagError::UnknownDocument(_) => "UNKNOWN_DOCUMENT",
             RagError::Watch(_) => "WATCH",
+            RagError::ParseWorker { .. } => "PARSE_WORKER",
             RagError::Cancelled => "CANCELLED",
             RagError::InvalidRequest(_) => "INVALID_REQUEST",
             RagError::Io(_) => "IO",

@@ -8,10 +8,19 @@
 //! point resumes with whole documents only (no duplicates, no halves).
 //! Files under an added folder that disappeared leave both indexes.
 //!
+//! Parsing is untrusted: it runs in a worker process ([`super::isolate`]),
+//! so a file that crashes, hangs or bloats the parser is recorded as
+//! skipped with the reason and the walk goes on. A "being parsed" mark is
+//! committed before a file goes to the parser and cleared after; a mark
+//! left behind (the whole process died mid-parse) makes the next scan skip
+//! that file. A skipped file is retried once its size, mtime or content
+//! changes.
+//!
 //! Threading: [`Rag::add_blocking`] runs on the caller's thread and takes
 //! the index lock only while writing one document. [`Rag::add`] runs it on
 //! tokio's blocking pool and streams [`IngestEvent`]s over a channel;
-//! cancelling stops before the next file.
+//! cancelling stops before the next file, or kills the parse worker when
+//! a file is being parsed.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +34,8 @@ use tokio::sync::mpsc;
 use super::chunk::{self, ChunkParams};
 use super::db::{FileState, NewChunk};
 use super::error::{RagError, Result};
-use super::parse::{self, Format, MAX_FILE_BYTES};
+use super::isolate::{ParseSession, Parsed};
+use super::parse::{Format, MAX_FILE_BYTES};
 use super::{absolute_path, embed_input, Inner, Rag};
 
 /// How to ingest.
@@ -311,12 +321,25 @@ impl Rag {
         on_event(IngestEvent::Scanned { files: work.len() });
         let total = work.len();
         let mut chunks_total = 0;
+        // One worker for the run (a new one after each crash); dropping
+        // the session at the end of the run ends it.
+        let mut parser = ParseSession::new(self.parser.clone());
         for (done, (cand, collection_id)) in work.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 report.cancelled = true;
                 break;
             }
-            let outcome = self.ingest_file(cand, *collection_id, params, &mut report)?;
+            let outcome = self.ingest_file(
+                cand,
+                *collection_id,
+                params,
+                &mut parser,
+                cancel,
+                &mut report,
+            )?;
+            if report.cancelled {
+                break;
+            }
             if let Some(reason) = outcome {
                 on_event(IngestEvent::Skipped {
                     path: cand.path.clone(),
@@ -347,12 +370,16 @@ impl Rag {
         Ok(report)
     }
 
-    /// Handle one file; returns a skip reason when it was recorded as skipped.
+    /// Handle one file; returns a skip reason when it was recorded as
+    /// skipped. A cancel while it is parsed sets `report.cancelled` and
+    /// leaves the file as it was.
     fn ingest_file(
         &self,
         cand: &Candidate,
         collection_id: i64,
         params: ChunkParams,
+        parser: &mut ParseSession,
+        cancel: &AtomicBool,
         report: &mut IngestReport,
     ) -> Result<Option<String>> {
         let path = &cand.path;
@@ -387,7 +414,9 @@ impl Rag {
             }
         };
         if let Some(d) = &existing {
-            if d.sha256 == sha256 {
+            // A skipped file is retried when touched; an indexed one whose
+            // content is the same only has its mtime noted.
+            if d.sha256 == sha256 && d.status != "skipped" {
                 self.lock().db.touch(d.id, mtime)?;
                 report.files_unchanged += 1;
                 return Ok(None);
@@ -404,7 +433,29 @@ impl Rag {
                 Err(format!("file is larger than {} MiB", MAX_FILE_BYTES >> 20))
             }
             (None, _) => Err("cannot read the file".to_string()),
-            (Some(b), Some(f)) => parse::parse(f, b).map_err(|s| s.0),
+            (Some(b), Some(f)) => match self.left_mid_parse(path, &state)? {
+                Unfinished::Crashed => Err(UNFINISHED_PARSE.to_string()),
+                Unfinished::ElsewhereNow => {
+                    // Another Omnidesk process is parsing it right now.
+                    report.files_unchanged += 1;
+                    return Ok(None);
+                }
+                Unfinished::No => {
+                    self.lock()
+                        .db
+                        .mark_parsing(path, &state, std::process::id())?;
+                    let result = parser.parse(f, b, cancel);
+                    self.lock().db.clear_parsing(path)?;
+                    match result? {
+                        Parsed::Blocks(blocks) => Ok(blocks),
+                        Parsed::Skipped(s) => Err(s.0),
+                        Parsed::Cancelled => {
+                            report.cancelled = true;
+                            return Ok(None);
+                        }
+                    }
+                }
+            },
         };
         let blocks = match parsed {
             Ok(b) => b,
@@ -418,6 +469,7 @@ impl Rag {
                     Some(&reason),
                     &[],
                 )?;
+                inner.db.clear_parsing(path)?;
                 inner.vectors.remove(&removed)?;
                 report.chunks_removed += removed.len();
                 report.files_skipped += 1;
@@ -461,6 +513,60 @@ impl Rag {
         report.chunks_added += added.len();
         report.files_indexed += 1;
         Ok(None)
+    }
+}
+
+/// The skip reason of a file whose parse was under way when Omnidesk died.
+pub const UNFINISHED_PARSE: &str =
+    "a previous parse of this file did not finish (Omnidesk stopped while parsing it)";
+
+/// What a "being parsed" mark left for a file says.
+enum Unfinished {
+    No,
+    /// Left by a process that died while parsing this very content.
+    Crashed,
+    /// Another live process is parsing it now.
+    ElsewhereNow,
+}
+
+impl Rag {
+    /// Whether a mark from an earlier parse of this content was left.
+    fn left_mid_parse(&self, path: &Path, state: &FileState) -> Result<Unfinished> {
+        let inner = self.lock();
+        let Some(mark) = inner.db.parse_mark(path)? else {
+            return Ok(Unfinished::No);
+        };
+        if mark.sha256 != state.sha256 {
+            // The file changed since: parse the new content.
+            inner.db.clear_parsing(path)?;
+            return Ok(Unfinished::No);
+        }
+        if mark.pid != std::process::id() && process_alive(mark.pid) {
+            return Ok(Unfinished::ElsewhereNow);
+        }
+        Ok(Unfinished::Crashed)
+    }
+}
+
+/// Whether process `pid` exists (it may be an unrelated one that reused
+/// the number: then the file waits for the next scan).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = i32::try_from(pid) else {
+            return false;
+        };
+        if pid <= 0 {
+            return false;
+        }
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        false
     }
 }
 

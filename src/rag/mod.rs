@@ -9,8 +9,8 @@
 //! Threading: [`Rag`] is a cheap `Clone + Send + Sync` handle. Its database
 //! and vector index sit behind one mutex, taken per document write and per
 //! search, so searches interleave with a running ingest. Parsing and
-//! embedding happen outside the lock; embeddings run on the [`Embedder`]'s
-//! own thread.
+//! embedding happen outside the lock; parsing in a worker process
+//! ([`isolate`]), embeddings on the [`Embedder`]'s own thread.
 
 pub mod answer;
 pub mod chunk;
@@ -19,6 +19,7 @@ pub mod embed;
 pub mod error;
 pub mod fts;
 pub mod ingest;
+pub mod isolate;
 pub mod parse;
 pub mod remote;
 pub mod search;
@@ -73,6 +74,7 @@ pub struct Rag {
     dir: PathBuf,
     rebuilt: bool,
     reembedded: usize,
+    parser: isolate::ParserConfig,
 }
 
 impl std::fmt::Debug for Rag {
@@ -145,7 +147,20 @@ impl Rag {
             dir: dir.to_path_buf(),
             rebuilt,
             reembedded,
+            parser: isolate::ParserConfig::from_env(),
         })
+    }
+
+    /// The same index, parsing documents as `parser` says (a worker
+    /// program, limits). [`Rag::open`] uses [`isolate::ParserConfig::from_env`].
+    pub fn with_parser(mut self, parser: isolate::ParserConfig) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// How this index parses documents.
+    pub fn parser(&self) -> &isolate::ParserConfig {
+        &self.parser
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -6,7 +6,9 @@
 //! Events are debounced: a batch is handled once no new event arrived for
 //! the debounce interval (an editor's save is several events; a copied
 //! folder is thousands), or after [`MAX_BATCH_WAIT`] of continuous
-//! activity, so a busy folder still gets indexed.
+//! activity, so a busy folder still gets indexed. A file that crashes the
+//! parser costs only its batch's parse worker (see [`super::isolate`]) and
+//! is recorded as skipped, so later batches do not trip over it again.
 //!
 //! Threading: notify delivers events on its own thread into a channel; one
 //! named thread (`omnidesk-docs-watch`) debounces them and runs the ingest

@@ -1,7 +1,7 @@
 //! HTML: a tolerant tag scanner (not a DOM). Text inside `script`, `style`,
 //! `noscript`, `template` and comments is dropped; `h1`–`h6` become
 //! headings, `li` list items, `pre` code, and other block tags end a
-//! paragraph. Common entities are decoded. Pure functions.
+//! paragraph. Character references are decoded. Pure functions.
 
 use super::{Block, BlockKind};
 
@@ -86,45 +86,11 @@ fn flush(out: &mut Vec<Block>, buf: &mut String, kind: BlockKind) {
     buf.clear();
 }
 
+/// Character references, named (the full HTML5 table) and numeric, by
+/// `html-escape`. Our own decoder used to cut the text 12 *bytes* after an
+/// `&`, which panicked inside a multi-byte character (`&` before CJK text).
 fn decode_entities(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let end = rest[..rest.len().min(12)].find(';');
-        let decoded = end.and_then(|e| {
-            let ent = &rest[1..e];
-            let c = match ent {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some(' '),
-                _ if ent.starts_with("#x") || ent.starts_with("#X") => {
-                    u32::from_str_radix(&ent[2..], 16)
-                        .ok()
-                        .and_then(char::from_u32)
-                }
-                _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
-                _ => None,
-            };
-            c.map(|c| (c, e + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    html_escape::decode_html_entities(s).into_owned()
 }
 
 #[cfg(test)]
@@ -147,6 +113,16 @@ mod tests {
                 (BlockKind::Code, "let x = 1;\nlet y = 2;"),
             ]
         );
+    }
+
+    #[test]
+    fn ampersand_before_chinese_text_is_text() {
+        // `&` then multi-byte characters within 12 bytes: once a panic.
+        let b = parse(
+            "<p>研发&数据库备份策略</p><p>A&B 中文&amp;English &eacute;t&eacute; &#x4E2D;</p>",
+        );
+        let texts: Vec<_> = b.iter().map(|b| b.text.as_str()).collect();
+        assert_eq!(texts, ["研发&数据库备份策略", "A&B 中文&English été 中"]);
     }
 
     #[test]

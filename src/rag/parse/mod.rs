@@ -3,8 +3,11 @@
 //! Each format has its own submodule and sees only the bytes it is given;
 //! none touches the index. [`parse`] is the only entry point: it bounds the
 //! input size, refuses binary data dressed as text, and runs the parser
-//! under `catch_unwind`, so a malformed or hostile file (and a panic inside
-//! a third-party parser) becomes a [`Skip`] reason, never a crash.
+//! under `catch_unwind`, so a malformed file (and a panic inside a
+//! third-party parser) becomes a [`Skip`] reason. What `catch_unwind`
+//! cannot stop (a stack overflow, an abort, an endless loop, a memory
+//! bomb) is contained by running [`parse`] in a worker process; ingest does
+//! that through [`super::isolate`]. Fuzzers call [`parse`] directly.
 //!
 //! Threading: pure functions; safe on any thread.
 
@@ -16,13 +19,16 @@ mod text;
 
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 /// Largest file read at all; bigger ones are skipped with a reason.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// Most text one file may expand to (decompressed DOCX XML, PDF text).
 pub const MAX_TEXT_BYTES: u64 = 32 << 20;
 
 /// What kind of file this is, by extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Text,
     Markdown,
@@ -66,7 +72,7 @@ impl Format {
 }
 
 /// The structural role of a block; the chunker follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BlockKind {
     /// A heading of level 1..=6; it starts a section.
     Heading(u8),
@@ -76,7 +82,7 @@ pub enum BlockKind {
 }
 
 /// One structural piece of a document, with where it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Block {
     pub kind: BlockKind,
     pub text: String,
