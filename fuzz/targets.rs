@@ -33,7 +33,7 @@ pub fn run(name: &str, data: &[u8]) {
         "doc_text" => document(Format::Text, data),
         "doc_markdown" => document(Format::Markdown, data),
         "doc_html" => document(Format::Html, data),
-        "doc_pdf" => document(Format::Pdf, data),
+        "doc_pdf" => isolated(Format::Pdf, data),
         "doc_docx" => document(Format::Docx, data),
         "audio_decode" => audio_decode(data),
         "image_decode" => image_decode(data),
@@ -61,6 +61,23 @@ fn document(format: Format, data: &[u8]) {
         }
         _ => {}
     }
+}
+
+/// PDF goes through the parse worker, as every ingest does: pdf-extract can
+/// recurse past any stack on a hostile file, which no process survives, so
+/// what must hold is that the *caller* does (the worker's death is a skip).
+/// The worker is `$OMNIDESK_PARSE_WORKER` (tests/fuzz.rs sets it to the
+/// built `omnidesk`); without it the parse runs here and may crash.
+fn isolated(format: Format, data: &[u8]) {
+    use omnidesk::rag::isolate::{ParseSession, ParserConfig};
+    use std::cell::RefCell;
+    thread_local! {
+        static SESSION: RefCell<ParseSession> = RefCell::new(ParseSession::new(ParserConfig::from_env()));
+    }
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    SESSION.with(|s| {
+        let _ = s.borrow_mut().parse(format, data, &cancel);
+    });
 }
 
 fn audio_decode(data: &[u8]) {

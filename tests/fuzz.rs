@@ -257,6 +257,7 @@ fn fuzz(target: &str) {
         "--test-threads=1",
     ])
     .env("OMNIDESK_FUZZ_TARGET", target)
+    .env("OMNIDESK_PARSE_WORKER", env!("CARGO_BIN_EXE_omnidesk"))
     .env("OMNIDESK_FUZZ_SEEDS", list.join("\n"))
     .env("OMNIDESK_FUZZ_INPUT", &input)
     .env("MALLOC_ARENA_MAX", "2")

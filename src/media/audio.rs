@@ -145,7 +145,18 @@ fn decode(
     target_rate: u32,
     limits: &AudioLimits,
 ) -> Result<Audio> {
-    let (rate, mono) = decode_mono(source, len, ext, path, limits)?;
+    // Symphonia's demuxers panic on some malformed files (found by
+    // tests/fuzz.rs): a panic in a third-party decoder is a bad file, not a
+    // crash of the caller.
+    let (rate, mono) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_mono(source, len, ext, path, limits)
+    }))
+    .unwrap_or_else(|_| {
+        Err(MediaError::NotAudio {
+            path: path.into(),
+            reason: "the audio decoder crashed on this file".into(),
+        })
+    })?;
     if mono.is_empty() {
         return Err(MediaError::NoSamples { path: path.into() });
     }
@@ -477,6 +488,21 @@ mod tests {
             load_counted(&p, 16_000, &AudioLimits::default(), &mut budget),
             Err(MediaError::AudioTooLong { .. })
         ));
+    }
+
+    /// A WAV the fuzzer found that makes symphonia's RIFF reader panic.
+    #[test]
+    fn a_wav_that_panics_the_demuxer_is_refused_as_not_audio() {
+        let bytes = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("assets/fixtures/fuzz-regressions/audio-riff-panic.wav"),
+        )
+        .unwrap();
+        let err = load_bytes(bytes, None, "x.wav", 16_000, &AudioLimits::default()).unwrap_err();
+        assert!(
+            matches!(err, MediaError::NotAudio { .. }),
+            "a typed refusal, not a panic: {err}"
+        );
     }
 
     #[test]
