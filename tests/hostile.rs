@@ -460,20 +460,24 @@ fn hostile_media_to_ask() {
             .arg(c.file(name))
             .arg("What is this?");
             let o = run(cmd, tmp.path());
-            // A panic inside a third-party decoder that the library caught
-            // and reported as a typed refusal is handled; any other is not.
-            let caught = o.stderr.contains("decoder crashed on this file");
-            let r = verdict(&o, true).and_then(|s| {
-                if o.stderr.contains("panicked") && !caught {
-                    Err(format!("a panic was printed: {}", o.stderr.trim()))
-                } else {
-                    Ok(s)
-                }
-            });
-            results.push((name.to_string(), r));
+            results.push((name.to_string(), verdict_without_panic(&o)));
         }
     }
     report("media", results);
+}
+
+/// [`verdict`] for `ask`, which must also print no panic. A panic inside a
+/// third-party decoder that the library caught and reported as a typed
+/// refusal is handled; any other is not.
+fn verdict_without_panic(o: &Outcome) -> Result<String, String> {
+    let caught = o.stderr.contains("decoder crashed on this file");
+    verdict(o, true).and_then(|s| {
+        if o.stderr.contains("panicked") && !caught {
+            Err(format!("a panic was printed: {}", o.stderr.trim()))
+        } else {
+            Ok(s)
+        }
+    })
 }
 
 #[test]
@@ -496,13 +500,7 @@ fn hostile_models_to_ask() {
         .arg(c.file(name))
         .arg("Hello?");
         let o = run(cmd, tmp.path());
-        let r = verdict(&o, true).and_then(|s| {
-            if o.stderr.contains("panicked") {
-                Err(format!("a panic was printed: {}", o.stderr.trim()))
-            } else {
-                Ok(s)
-            }
-        });
+        let r = verdict_without_panic(&o);
         results.push((name.to_string(), r));
     }
     report("models", results);
