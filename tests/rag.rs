@@ -805,7 +805,6 @@ fn cli_docs_watch_reports_changes_and_stops_on_ctrl_c() {
 /// An index written before the word-level keyword index existed (schema
 /// 1) gains it on open, filled from the stored chunks.
 #[test]
-#[ignore = "issue 20: fails after the parse-isolation merge (schema 3 migration of an older index); to fix"]
 fn an_older_index_gets_its_word_index_built_on_open() {
     let (tmp, _docs, rag, _report) = indexed();
     drop(rag);
@@ -815,6 +814,7 @@ fn an_older_index_gets_its_word_index_built_on_open() {
         conn.execute_batch(
             "DROP TRIGGER chunks_words_ai; DROP TRIGGER chunks_words_ad;
              DROP TABLE chunks_words_vocab; DROP TABLE chunks_words;
+             DROP TABLE parsing;
              PRAGMA user_version = 1;",
         )
         .unwrap();

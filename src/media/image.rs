@@ -129,9 +129,9 @@ fn decode<R: BufRead + Seek>(
         .with_guessed_format()
         .map_err(|e| MediaError::io(path, e))?;
     // Bound what the decoder may allocate while it reads the header, too.
+    // No side limit here: the check below reports the claimed size, which
+    // the decoder's own limit error would not.
     let mut header_limits = Limits::default();
-    header_limits.max_image_width = Some(limits.max_side);
-    header_limits.max_image_height = Some(limits.max_side);
     header_limits.max_alloc = Some(
         limits
             .max_pixels
