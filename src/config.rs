@@ -176,6 +176,9 @@ pub struct EngineSettings {
     pub chat_template: Option<String>,
     /// MiB of image/audio encoder output kept for rebuilt contexts; 0 = off.
     pub encoder_cache_mib: u32,
+    /// Conversations whose history stays evaluated in the context at once
+    /// (switching between them re-reads nothing); 0 = auto (4).
+    pub slots: u32,
 }
 
 impl Default for EngineSettings {
@@ -188,6 +191,7 @@ impl Default for EngineSettings {
             chat_template: None,
             encoder_cache_mib: u32::try_from(crate::engine::ENCODER_CACHE_BYTES >> 20)
                 .unwrap_or(256),
+            slots: 0,
         }
     }
 }
@@ -403,6 +407,7 @@ impl Config {
             chat_template: self.engine.chat_template.clone(),
             mmproj_path: self.mmproj.clone(),
             encoder_cache_bytes: (self.engine.encoder_cache_mib as usize) << 20,
+            n_slots: self.engine.slots,
         }
     }
 }

@@ -4,7 +4,9 @@ mod common;
 
 use common::{engine, greedy, request, user};
 use omnidesk::chat::{ChatMessage, Role};
-use omnidesk::engine::{EngineError, EngineHandle, FinishReason, GenerationEvent, SamplingParams};
+use omnidesk::engine::{
+    EngineConfig, EngineError, EngineHandle, FinishReason, GenerationEvent, SamplingParams,
+};
 
 fn seeded(seed: u32) -> SamplingParams {
     SamplingParams {
@@ -166,6 +168,124 @@ async fn repeating_a_request_reuses_all_but_one_token() {
         a.text, b.text,
         "greedy answers match with and without reuse"
     );
+}
+
+/// A conversation of `turns` long user messages on `topic`, answered by
+/// the engine, ready for a follow-up.
+async fn conversation(e: &EngineHandle, topic: &str) -> Vec<ChatMessage> {
+    let mut history = vec![ChatMessage::new(
+        Role::System,
+        "You are a concise assistant.",
+    )];
+    for part in ["history", "geography", "food"] {
+        history.push(user(&format!(
+            "Tell me about the {part} of {topic}, in a few sentences, with some detail \
+             about the people who live there and what they are known for."
+        )));
+        let a = e
+            .complete(request(history.clone(), greedy(), 24))
+            .await
+            .unwrap();
+        history.push(ChatMessage::new(Role::Assistant, a.text));
+    }
+    history
+}
+
+/// Switching between two conversations re-reads neither: each is kept in
+/// its own slot, and the one that shares only the system prompt with the
+/// other does not overwrite it.
+#[tokio::test]
+async fn alternating_two_conversations_evaluates_only_the_new_turns() {
+    let e = engine(4096).await;
+    let mut a = conversation(&e, "Norway").await;
+    let mut b = conversation(&e, "Peru").await;
+    for round in 0..2 {
+        for (history, q) in [(&mut a, "And the weather?"), (&mut b, "And the music?")] {
+            history.push(user(q));
+            let out = e
+                .complete(request(history.clone(), greedy(), 8))
+                .await
+                .unwrap();
+            let s = &out.stats;
+            assert!(
+                s.prompt_evaluated < 40 && s.prompt_reused + s.prompt_evaluated == s.prompt_tokens,
+                "round {round}, {q:?}: evaluated {} of {} (reused {})",
+                s.prompt_evaluated,
+                s.prompt_tokens,
+                s.prompt_reused
+            );
+            history.push(ChatMessage::new(Role::Assistant, out.text));
+        }
+    }
+}
+
+/// With one slot the same switch re-reads the other conversation: the
+/// counter above measures something.
+#[tokio::test]
+async fn with_one_slot_a_switch_reads_the_whole_history_again() {
+    let e = EngineHandle::start(EngineConfig {
+        n_slots: 1,
+        ..common::config(4096)
+    })
+    .await
+    .unwrap();
+    let mut a = conversation(&e, "Norway").await;
+    let _b = conversation(&e, "Peru").await;
+    a.push(user("And the weather?"));
+    let out = e.complete(request(a, greedy(), 8)).await.unwrap();
+    assert!(
+        out.stats.prompt_evaluated * 2 > out.stats.prompt_tokens,
+        "evaluated {} of {}",
+        out.stats.prompt_evaluated,
+        out.stats.prompt_tokens
+    );
+}
+
+/// Greedy answers do not depend on which slot or prefix copy served them.
+#[tokio::test]
+async fn answers_are_the_same_from_a_fresh_engine_and_a_kept_slot() {
+    let e = engine(4096).await;
+    let mut a = conversation(&e, "Norway").await;
+    let _b = conversation(&e, "Peru").await;
+    a.push(user("And the weather?"));
+    let kept = e.complete(request(a.clone(), greedy(), 16)).await.unwrap();
+    let fresh = engine(4096)
+        .await
+        .complete(request(a, greedy(), 16))
+        .await
+        .unwrap();
+    assert!(kept.stats.prompt_reused > 0);
+    assert_eq!(fresh.stats.prompt_reused, 0);
+    assert_eq!(kept.text, fresh.text);
+}
+
+/// More conversations than slots: the least recently used gives way, and
+/// a small context evicts parked slots instead of failing.
+#[tokio::test]
+async fn more_conversations_than_slots_or_cells_keep_working() {
+    let e = EngineHandle::start(EngineConfig {
+        n_slots: 2,
+        ..common::config(512)
+    })
+    .await
+    .unwrap();
+    let mut all = Vec::new();
+    for topic in ["Norway", "Peru", "Japan"] {
+        all.push(conversation(&e, topic).await);
+    }
+    // Japan and Peru are kept; Norway was evicted and is read again.
+    for (i, history) in all.iter_mut().enumerate().rev() {
+        history.push(user("Thanks!"));
+        let out = e
+            .complete(request(history.clone(), greedy(), 8))
+            .await
+            .unwrap();
+        assert!(!out.text.is_empty() || out.stats.generated_tokens == 0);
+        let s = &out.stats;
+        if i == 0 {
+            assert!(s.prompt_evaluated * 2 > s.prompt_tokens, "{s:?}");
+        }
+    }
 }
 
 #[tokio::test]

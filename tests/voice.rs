@@ -910,6 +910,60 @@ fn listen_with_a_text_model_asks_what_whisper_heard() {
     assert!(words(&asked).contains("capital of france"), "{shown}");
 }
 
+/// A spoken question answered from the user's documents: Whisper's
+/// transcript is the search query, and the note is the source.
+#[test]
+fn a_spoken_question_is_answered_from_documents() {
+    let Some(w) = whisper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(
+        notes.join("warranty.md"),
+        "# Warranty\n\nThe kettle's warranty covers a cracked lid for two years.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        notes.join("garden.md"),
+        "# Garden\n\nTomatoes want sun, water at the roots and a stake to climb.\n",
+    )
+    .unwrap();
+    let omnidesk = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_omnidesk"));
+        c.env("OMNIDESK_DATA_DIR", dir.path())
+            .env("OMNIDESK_CONFIG", "/dev/null")
+            .env("OMNIDESK_EMBED_MODEL", common::embed_model());
+        c
+    };
+    run(omnidesk().args(["docs", "add"]).arg(&notes));
+    let (raw, reference) = spoken_raw(
+        dir.path(),
+        // Tiny Whisper hears espeak-ng's "warranty" in this wording.
+        "Is a cracked lid on my kettle covered by the warranty?",
+        0.5,
+        DEVICE_RATE,
+    );
+    let conf = capture_conf(dir.path(), &raw);
+    let seconds = reference.len() as f64 / 16_000.0 + 0.3;
+    let out = run(omnidesk()
+        .env("ALSA_CONFIG_PATH", alsa_path(&conf))
+        .env("OMNIDESK_WHISPER", &w.program)
+        .args([
+            "listen", "--docs", "--json", "-t", "2", "--temp", "0", "-n", "12",
+        ])
+        .args(["--max-seconds", &seconds.to_string(), "--whisper-model"])
+        .arg(&w.model)
+        .arg("--model")
+        .arg(common::test_model()));
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        words(body["transcript"].as_str().unwrap()).contains("kettle"),
+        "{body}"
+    );
+    let first = body["sources"][0]["path"].as_str().unwrap_or_default();
+    assert!(first.ends_with("warranty.md"), "{body}");
+}
+
 #[test]
 fn the_cli_transcribes_a_file() {
     let Some(w) = whisper() else { return };

@@ -359,6 +359,14 @@ pub struct ListenArgs {
     /// Do not store the exchange (or the recording)
     #[arg(long)]
     pub no_save: bool,
+    /// Answer the spoken question from your indexed documents, citing them
+    #[arg(long)]
+    pub docs: bool,
+    /// With --docs: only this collection
+    #[arg(long, requires = "docs", value_name = "NAME")]
+    pub collection: Option<String>,
+    #[command(flatten)]
+    pub embed: EmbedArgs,
 }
 
 #[derive(Debug, Args)]

@@ -8,13 +8,12 @@ use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use omnidesk::media::Media;
-use omnidesk::rag::SearchOptions;
-use omnidesk::turn::{DocsScope, TurnError};
+use omnidesk::turn::TurnError;
 
 use super::args::AskArgs;
 use super::attach;
 use super::context::Context;
-use super::conversation::{Ask, Conversation};
+use super::conversation::{docs_scope, Ask, Conversation};
 use super::voice;
 
 pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
@@ -38,17 +37,10 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
             attached.media.push(media);
         }
     }
-    let docs = if args.docs {
-        Some(DocsScope {
-            rag: ctx.open_rag(&args.embed)?,
-            options: SearchOptions {
-                collection: args.collection.clone(),
-                ..Default::default()
-            },
-        })
-    } else {
-        None
-    };
+    let docs = args
+        .docs
+        .then(|| docs_scope(ctx, args.collection.clone(), &args.embed))
+        .transpose()?;
     let toolbox = match &args.tools.tools {
         Some(list) => Some(super::tools::toolbox(ctx, args, list, caps.vision).await?),
         None => None,

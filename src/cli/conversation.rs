@@ -17,7 +17,7 @@ use omnidesk::turn::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::args::GenerationArgs;
+use super::args::{EmbedArgs, GenerationArgs};
 use super::context::Context;
 
 /// A conversation as the CLI drives it: stored after every exchange, or
@@ -177,4 +177,20 @@ fn print_event(ev: TurnEvent, quiet: bool, first_token: &mut Option<Instant>) {
         TurnEvent::Notice { message, .. } => eprintln!("\n[{message}]"),
         TurnEvent::Sources(_) | TurnEvent::Started { .. } | TurnEvent::Spoken(_) => {}
     }
+}
+
+/// The document scope of `--docs` (with `--collection`), one for every
+/// command that takes it.
+pub fn docs_scope(
+    ctx: &Context,
+    collection: Option<String>,
+    embed: &EmbedArgs,
+) -> Result<omnidesk::turn::DocsScope> {
+    Ok(omnidesk::turn::DocsScope {
+        rag: ctx.open_rag(embed)?,
+        options: omnidesk::rag::SearchOptions {
+            collection,
+            ..Default::default()
+        },
+    })
 }

@@ -13,7 +13,7 @@ use omnidesk::turn::{self, Hearing};
 use super::args::ListenArgs;
 use super::attach::Attached;
 use super::context::Context;
-use super::conversation::{Ask, Conversation};
+use super::conversation::{docs_scope, Ask, Conversation};
 use super::voice;
 
 pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
@@ -46,6 +46,11 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
     } else {
         None
     };
+    // Opened before recording, so a missing index fails before the user speaks.
+    let docs = args
+        .docs
+        .then(|| docs_scope(ctx, args.collection.clone(), &args.embed))
+        .transpose()?;
     let settings = RecorderSettings {
         device: args
             .device
@@ -116,21 +121,26 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
         None => {}
     }
 
+    // Documents are searched with words: with --docs the clip is
+    // transcribed even for a model that hears it.
+    let transcribe = args.transcribe || args.docs;
     let transcript = match &whisper {
-        Some(w) if args.transcribe || text_only => {
+        Some(w) if transcribe || text_only => {
             let (w, clip_audio) = (w.clone(), clip.audio.clone());
             let t = tokio::task::spawn_blocking(move || w.transcribe(&clip_audio))
                 .await
                 .context("the Whisper task failed")??;
             Some(t.text)
         }
-        _ if args.transcribe => Some(turn::transcribe(&engine, &clip.audio, 128).await?),
+        _ if transcribe => Some(turn::transcribe(&engine, &clip.audio, 128).await?),
         _ => None,
     };
     if let (Some(t), false) = (&transcript, args.json) {
         eprintln!("heard: {t}");
     }
-    let question = match (&transcript, text_only) {
+    // The transcript is the question for a model that cannot hear, and
+    // the search query (and the stored question) with --docs.
+    let question = match (&transcript, text_only || args.docs) {
         (Some(t), true) => t.clone(),
         _ => args.prompt.clone(),
     };
@@ -142,6 +152,7 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
             &question,
             Ask {
                 attached,
+                docs,
                 narrator: voice.as_ref().map(|v| &v.narrator),
                 quiet: args.json,
                 ..Ask::default()
@@ -164,6 +175,7 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
             "stop_reason": clip.stop_reason,
             "transcript": transcript,
             "text": outcome.text,
+            "sources": outcome.sources,
             "finish_reason": outcome.finish,
             "stats": outcome.stats,
             "release_to_first_token_ms": ms(first_token),

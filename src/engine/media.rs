@@ -68,6 +68,13 @@ pub(crate) struct MediaEval {
 }
 
 /// Whether to look up and fill the encoder-output cache.
+/// Where media are decoded: a sequence of the context and the position in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub seq: i32,
+    pub pos: i32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EncoderUse {
     Cached,
@@ -176,7 +183,7 @@ impl Projector {
         &mut self,
         media: &Media,
         ctx: &mut LlamaContext<'_>,
-        n_past: i32,
+        at: Position,
         n_batch: u32,
         logits_last: bool,
         encoder_use: EncoderUse,
@@ -199,7 +206,7 @@ impl Projector {
         if let Some(cache) = encoder.as_mut() {
             let mut raw = Raw::new(mtmd, ctx);
             let cache = (encoder_use == EncoderUse::Cached).then_some(cache);
-            return eval_chunks_cached(&mut raw, chunks, hash, cache, n_past, n_batch, logits_last)
+            return eval_chunks_cached(&mut raw, chunks, hash, cache, at, n_batch, logits_last)
                 .map_err(failed);
         }
         // llama.cpp's own path: encoder and decoder in one call per chunk.
@@ -208,8 +215,8 @@ impl Projector {
             .eval_chunks(
                 mtmd,
                 ctx,
-                n_past,
-                0,
+                at.pos,
+                at.seq,
                 i32::try_from(n_batch).unwrap_or(512),
                 logits_last,
             )
@@ -275,12 +282,12 @@ fn eval_chunks_cached(
     chunks: &MtmdInputChunks,
     hash: ContentHash,
     mut cache: Option<&mut EncoderCache>,
-    n_past: i32,
+    at: Position,
     n_batch: u32,
     logits_last: bool,
 ) -> Result<MediaEval> {
     let mut out = MediaEval {
-        next_pos: n_past,
+        next_pos: at.pos,
         ..MediaEval::default()
     };
     let n = chunks.len();
@@ -290,7 +297,8 @@ fn eval_chunks_cached(
             .ok_or_else(|| EngineError::Decode("a media chunk vanished".into()))?;
         let pos = out.next_pos;
         if chunk.chunk_type() == MtmdInputChunkType::Text {
-            out.next_pos = raw.eval_text(&chunk, pos, n_batch, logits_last && i + 1 == n)?;
+            out.next_pos =
+                raw.eval_text(&chunk, pos, at.seq, n_batch, logits_last && i + 1 == n)?;
             continue;
         }
         let key = Key {
@@ -299,7 +307,7 @@ fn eval_chunks_cached(
         };
         let n_tokens = chunk.n_tokens();
         if let Some(embd) = cache.as_deref_mut().and_then(|c| c.get(&key, n_tokens)) {
-            out.next_pos = raw.decode_embd(&chunk, embd, pos, n_batch)?;
+            out.next_pos = raw.decode_embd(&chunk, embd, pos, at.seq, n_batch)?;
             out.cached += 1;
             continue;
         }
@@ -307,7 +315,7 @@ fn eval_chunks_cached(
         let mut embd = raw.encode(&chunk)?;
         out.encode_ms += t.elapsed().as_secs_f64() * 1000.0;
         out.encoded += 1;
-        out.next_pos = raw.decode_embd(&chunk, &mut embd, pos, n_batch)?;
+        out.next_pos = raw.decode_embd(&chunk, &mut embd, pos, at.seq, n_batch)?;
         if let Some(c) = cache.as_deref_mut() {
             c.insert(key, embd, n_tokens);
         }

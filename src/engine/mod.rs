@@ -72,7 +72,18 @@ pub struct EngineConfig {
     /// it off (llama.cpp's own encode-and-decode path).
     #[serde(default = "default_encoder_cache_bytes")]
     pub encoder_cache_bytes: usize,
+    /// Conversations kept in the context at once (sequences sharing its
+    /// `n_ctx` cells); 0 picks [`DEFAULT_SLOTS`].
+    #[serde(default)]
+    pub n_slots: u32,
 }
+
+/// Slots when the config says "auto". They share one unified KV cache, so
+/// more slots cost no memory; a slot whose cells are needed is evicted.
+pub const DEFAULT_SLOTS: u32 = 4;
+
+/// The most slots a context may have.
+pub const MAX_SLOTS: u32 = 64;
 
 fn default_encoder_cache_bytes() -> usize {
     ENCODER_CACHE_BYTES
@@ -90,6 +101,7 @@ impl EngineConfig {
             chat_template: None,
             mmproj_path: None,
             encoder_cache_bytes: ENCODER_CACHE_BYTES,
+            n_slots: 0,
         }
     }
 }

@@ -82,6 +82,7 @@ impl<'a, 'm> Raw<'a, 'm> {
         chunk: &MtmdInputChunk<'_>,
         embd: &mut [f32],
         n_past: i32,
+        seq: i32,
         n_batch: u32,
     ) -> Result<i32> {
         if chunk.chunk_type() == MtmdInputChunkType::Text {
@@ -110,7 +111,7 @@ impl<'a, 'm> Raw<'a, 'm> {
                 chunk_ptr,
                 embd.as_mut_ptr(),
                 n_past,
-                0,
+                seq,
                 n_batch,
                 &raw mut next,
                 None,
@@ -134,6 +135,7 @@ impl<'a, 'm> Raw<'a, 'm> {
         &mut self,
         chunk: &MtmdInputChunk<'_>,
         n_past: i32,
+        seq: i32,
         n_batch: u32,
         logits_last: bool,
     ) -> Result<i32> {
@@ -151,7 +153,7 @@ impl<'a, 'm> Raw<'a, 'm> {
                 self.lctx_ptr,
                 chunk_ptr,
                 n_past,
-                0,
+                seq,
                 batch_size(n_batch),
                 logits_last,
                 &raw mut next,

@@ -326,11 +326,6 @@ fn tokenize_with_media<'r>(
     })
 }
 
-/// Length of the shared prefix: the part of the KV cache a new prompt can keep.
-pub(crate) fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,13 +334,5 @@ mod tests {
     fn families_without_a_template_get_their_builtin_one() {
         assert_eq!(builtin_for_architecture("gemma3"), "gemma");
         assert_eq!(builtin_for_architecture("qwen2"), "chatml");
-    }
-
-    #[test]
-    fn common_prefix_counts_matching_head() {
-        let t = |v: &[i32]| v.iter().map(|&i| LlamaToken::new(i)).collect::<Vec<_>>();
-        assert_eq!(common_prefix(&t(&[1, 2, 3]), &t(&[1, 2, 4, 5])), 2);
-        assert_eq!(common_prefix(&t(&[]), &t(&[1])), 0);
-        assert_eq!(common_prefix(&t(&[1, 2]), &t(&[1, 2])), 2);
     }
 }

@@ -1,5 +1,5 @@
-//! The engine thread: owns the model, the context and the one cached
-//! sequence, and answers tasks in arrival order.
+//! The engine thread: owns the model, the context and its slots (one
+//! sequence per conversation kept), and answers tasks in arrival order.
 
 use std::num::NonZeroU32;
 use std::panic::{self, AssertUnwindSafe};
@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bench;
 use super::error::{EngineError, Result};
-use super::media::{Capabilities, EncoderUse, Projector};
+use super::media::{Capabilities, EncoderUse, Position, Projector};
 use super::prompt::{self, Item};
 use super::sampling;
 use super::text::TextStream;
@@ -292,19 +292,48 @@ struct Cached {
     pos: i32,
 }
 
-/// The context plus what its KV cache currently holds (sequence 0).
-pub(crate) struct Session<'m> {
-    pub(crate) model: &'m LlamaModel,
-    pub(crate) ctx: LlamaContext<'m>,
-    projector: Option<Projector>,
-    template: LlamaChatTemplate,
-    pub(crate) template_source: String,
+/// One sequence of the context and what its KV cells hold: a
+/// conversation kept evaluated, found again by its prefix.
+#[derive(Debug, Default)]
+struct Slot {
+    /// llama.cpp's sequence id.
+    seq: i32,
     /// Items whose keys/values are in the cache, in position order.
     cached: Vec<Cached>,
     /// Next free position (M-RoPE media advance it by less than their size).
     n_past: i32,
     /// KV cells in use.
     n_cells: usize,
+    /// When it last served a request (a counter), for LRU eviction.
+    last_used: u64,
+}
+
+impl Slot {
+    /// How many leading `items` this slot already holds.
+    fn shared_prefix(&self, items: &[Item]) -> usize {
+        self.cached
+            .iter()
+            .zip(items)
+            .take_while(|(c, i)| c.item == **i)
+            .count()
+    }
+}
+
+/// The context plus what its KV cache currently holds. Requests run on
+/// `slot`; the other conversations wait in `parked`, all in one unified
+/// cache of `n_ctx` cells.
+pub(crate) struct Session<'m> {
+    pub(crate) model: &'m LlamaModel,
+    pub(crate) ctx: LlamaContext<'m>,
+    projector: Option<Projector>,
+    template: LlamaChatTemplate,
+    pub(crate) template_source: String,
+    /// The slot requests are decoded into.
+    slot: Slot,
+    /// The other slots, their cells kept until they are needed.
+    parked: Vec<Slot>,
+    /// Requests served, the clock of `last_used`.
+    clock: u64,
     pub(crate) n_ctx: u32,
     pub(crate) n_batch: u32,
     pub(crate) n_threads: u32,
@@ -327,9 +356,16 @@ impl<'m> Session<'m> {
                 .unwrap_or(4)
         });
         let n_batch = config.n_batch.clamp(1, n_ctx);
+        let n_slots = match config.n_slots {
+            0 => super::DEFAULT_SLOTS,
+            n => n.min(super::MAX_SLOTS),
+        };
         let threads = i32::try_from(n_threads).unwrap_or(i32::MAX);
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
+            // Every slot may use the whole context; they share its cells.
+            .with_n_seq_max(n_slots)
+            .with_kv_unified(true)
             .with_n_batch(n_batch)
             .with_n_ubatch(n_batch)
             .with_n_threads(threads)
@@ -364,9 +400,14 @@ impl<'m> Session<'m> {
             projector,
             template,
             template_source,
-            cached: Vec::new(),
-            n_past: 0,
-            n_cells: 0,
+            slot: Slot::default(),
+            parked: (1..n_slots)
+                .map(|seq| Slot {
+                    seq: seq as i32,
+                    ..Slot::default()
+                })
+                .collect(),
+            clock: 0,
             n_ctx,
             n_batch,
             n_threads,
@@ -377,29 +418,151 @@ impl<'m> Session<'m> {
         self.projector.as_ref().map(|p| p.caps)
     }
 
-    /// Forget the cache (after a failure or a benchmark).
+    /// Forget the whole cache, every slot (after a failure or a benchmark).
     pub(crate) fn reset(&mut self) {
         self.ctx.clear_kv_cache();
-        self.cached.clear();
-        self.n_past = 0;
-        self.n_cells = 0;
+        for slot in std::iter::once(&mut self.slot).chain(self.parked.iter_mut()) {
+            slot.cached.clear();
+            slot.n_past = 0;
+            slot.n_cells = 0;
+        }
     }
 
-    /// Keep only the first `keep` cached items. Falls back to an empty
-    /// cache when the memory type cannot drop a suffix.
-    fn truncate_cache(&mut self, keep: usize) -> usize {
-        let Some(first_dropped) = self.cached.get(keep).copied() else {
-            return self.cached.len();
+    /// KV cells in use by every slot together.
+    fn cells_in_use(&self) -> usize {
+        self.slot.n_cells + self.parked.iter().map(|s| s.n_cells).sum::<usize>()
+    }
+
+    /// Make a slot for `items` the active one and return how many of its
+    /// leading items it already holds.
+    ///
+    /// The slot sharing the longest prefix is taken when continuing in it
+    /// keeps at least half of what it holds (a follow-up, an edit near the
+    /// end). A prompt that shares less — a new conversation with the same
+    /// system prompt — goes to the emptiest, least recently used other slot
+    /// instead, with the shared prefix copied over (in a unified cache the
+    /// copy shares the cells), so the conversation it resembles stays whole.
+    fn take_slot(&mut self, items: &[Item]) -> usize {
+        // Index 0 is the active slot, then the parked ones.
+        let shared: Vec<usize> = std::iter::once(&self.slot)
+            .chain(&self.parked)
+            .map(|s| s.shared_prefix(items))
+            .collect();
+        let held = |i: usize| {
+            if i == 0 {
+                self.slot.cached.len()
+            } else {
+                self.parked[i - 1].cached.len()
+            }
         };
+        let (best, best_n) = shared
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by_key(|&(i, n)| (n, i == 0))
+            .unwrap_or((0, 0));
+        let continues = best_n > 0 && best_n * 2 >= held(best);
+        let target = if continues || self.parked.is_empty() {
+            best
+        } else {
+            let key = |i: usize| {
+                let s = if i == 0 {
+                    &self.slot
+                } else {
+                    &self.parked[i - 1]
+                };
+                (s.n_cells > 0, s.last_used)
+            };
+            (0..=self.parked.len())
+                .filter(|&i| i != best || best_n == 0)
+                .min_by_key(|&i| key(i))
+                .unwrap_or(best)
+        };
+        if target != 0 {
+            std::mem::swap(&mut self.slot, &mut self.parked[target - 1]);
+        }
+        self.clock += 1;
+        self.slot.last_used = self.clock;
+        if continues || best_n == 0 || target == best {
+            return shared[best];
+        }
+        // Start the new slot from the prefix it shares with `source`.
+        let source = if best == 0 { target - 1 } else { best - 1 };
+        let source = &self.parked[source];
+        let end = source.cached.get(best_n).map_or(source.n_past, |c| c.pos);
+        let prefix = source.cached[..best_n].to_vec();
+        let (from, to) = (source.seq, self.slot.seq);
+        if !self
+            .ctx
+            .clear_kv_cache_seq(Some(to as u32), None, None)
+            .unwrap_or(false)
+        {
+            self.reset();
+            return 0;
+        }
+        self.ctx.copy_cache(from, to, end);
+        self.slot.n_cells = prefix.iter().map(|c| c.item.n_cells()).sum();
+        self.slot.cached = prefix;
+        self.slot.n_past = end;
+        best_n
+    }
+
+    /// Free cells until `needed` more fit beside the active slot's, by
+    /// dropping the least recently used parked slots.
+    fn make_room(&mut self, needed: usize) {
+        let n_ctx = self.n_ctx as usize;
+        while self.cells_in_use() + needed > n_ctx {
+            let Some(victim) = self
+                .parked
+                .iter_mut()
+                .filter(|s| s.n_cells > 0)
+                .min_by_key(|s| s.last_used)
+            else {
+                return;
+            };
+            if self
+                .ctx
+                .clear_kv_cache_seq(Some(victim.seq as u32), None, None)
+                .is_err()
+            {
+                tracing::warn!(
+                    seq = victim.seq,
+                    "could not evict a slot; clearing the cache"
+                );
+                self.reset();
+                return;
+            }
+            victim.cached.clear();
+            victim.n_past = 0;
+            victim.n_cells = 0;
+        }
+    }
+
+    /// Keep only the first `keep` cached items of the active slot. Falls
+    /// back to an empty slot when the memory type cannot drop a suffix.
+    fn truncate_cache(&mut self, keep: usize) -> usize {
+        let Some(first_dropped) = self.slot.cached.get(keep).copied() else {
+            return self.slot.cached.len();
+        };
+        let seq = self.slot.seq as u32;
         let removed = u32::try_from(first_dropped.pos)
             .ok()
-            .and_then(|p| self.ctx.clear_kv_cache_seq(Some(0), Some(p), None).ok())
+            .and_then(|p| self.ctx.clear_kv_cache_seq(Some(seq), Some(p), None).ok())
             .unwrap_or(false);
         if removed {
-            self.cached.truncate(keep);
-            self.n_past = first_dropped.pos;
-            self.n_cells = self.cached.iter().map(|c| c.item.n_cells()).sum();
+            self.slot.cached.truncate(keep);
+            self.slot.n_past = first_dropped.pos;
+            self.slot.n_cells = self.slot.cached.iter().map(|c| c.item.n_cells()).sum();
             keep
+        } else if self
+            .ctx
+            .clear_kv_cache_seq(Some(seq), None, None)
+            .unwrap_or(false)
+        {
+            self.slot.cached.clear();
+            self.slot.n_past = 0;
+            self.slot.n_cells = 0;
+            0
         } else {
             self.reset();
             0
@@ -425,7 +588,7 @@ impl<'m> Session<'m> {
             for (i, &t) in chunk.iter().enumerate() {
                 let logits = logits_last && done + i + 1 == total;
                 batch
-                    .add(t, self.n_past + i as i32, &[0], logits)
+                    .add(t, self.slot.n_past + i as i32, &[self.slot.seq], logits)
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             if let Err(e) = self.ctx.decode(&mut batch) {
@@ -433,13 +596,13 @@ impl<'m> Session<'m> {
                 return Err(EngineError::Decode(e.to_string()));
             }
             for &t in chunk {
-                self.cached.push(Cached {
+                self.slot.cached.push(Cached {
                     item: Item::Token(t),
-                    pos: self.n_past,
+                    pos: self.slot.n_past,
                 });
-                self.n_past += 1;
+                self.slot.n_past += 1;
             }
-            self.n_cells += chunk.len();
+            self.slot.n_cells += chunk.len();
             done += chunk.len();
         }
         Ok(true)
@@ -472,10 +635,14 @@ impl<'m> Session<'m> {
                     })?;
                 let t = Instant::now();
                 let is_last = i + 1 == items.len();
+                let at = Position {
+                    seq: self.slot.seq,
+                    pos: self.slot.n_past,
+                };
                 let eval = projector.eval(
                     m,
                     &mut self.ctx,
-                    self.n_past,
+                    at,
                     self.n_batch,
                     is_last,
                     EncoderUse::Cached,
@@ -489,12 +656,12 @@ impl<'m> Session<'m> {
                 };
                 stats.media_encode_ms += ms_since(t);
                 stats.record_media(m, projector.n_media_tokens(m)?, &eval);
-                self.cached.push(Cached {
+                self.slot.cached.push(Cached {
                     item: items[i],
-                    pos: self.n_past,
+                    pos: self.slot.n_past,
                 });
-                self.n_past = eval.next_pos;
-                self.n_cells += n_tokens;
+                self.slot.n_past = eval.next_pos;
+                self.slot.n_cells += n_tokens;
                 i += 1;
                 continue;
             }
@@ -543,11 +710,15 @@ impl<'m> Session<'m> {
                 reason: "no projector loaded".into(),
             })?;
         let n_cells = projector.n_cells(media)?;
-        self.n_past = projector
+        let at = Position {
+            seq: self.slot.seq,
+            pos: self.slot.n_past,
+        };
+        self.slot.n_past = projector
             .eval(
                 media,
                 &mut self.ctx,
-                self.n_past,
+                at,
                 self.n_batch,
                 // No logits: like llama-mtmd-cli's timing, this measures
                 // encoding and decoding the embeddings, nothing after.
@@ -555,25 +726,25 @@ impl<'m> Session<'m> {
                 EncoderUse::Fresh,
             )?
             .next_pos;
-        self.n_cells += n_cells;
+        self.slot.n_cells += n_cells;
         Ok(n_cells)
     }
 
     fn decode_one(&mut self, token: LlamaToken) -> Result<()> {
         let mut batch = LlamaBatch::new(1, 1);
         batch
-            .add(token, self.n_past, &[0], true)
+            .add(token, self.slot.n_past, &[self.slot.seq], true)
             .map_err(|e| EngineError::Decode(e.to_string()))?;
         if let Err(e) = self.ctx.decode(&mut batch) {
             self.reset();
             return Err(EngineError::Decode(e.to_string()));
         }
-        self.cached.push(Cached {
+        self.slot.cached.push(Cached {
             item: Item::Token(token),
-            pos: self.n_past,
+            pos: self.slot.n_past,
         });
-        self.n_past += 1;
-        self.n_cells += 1;
+        self.slot.n_past += 1;
+        self.slot.n_cells += 1;
         Ok(())
     }
 
@@ -635,10 +806,10 @@ impl<'m> Session<'m> {
         };
         let items = &rendered.items;
         // At least one item must be evaluated to get fresh logits.
-        let cached_items: Vec<Item> = self.cached.iter().map(|c| c.item).collect();
-        let shared = prompt::common_prefix(&cached_items, items).min(items.len() - 1);
+        let shared = self.take_slot(items).min(items.len() - 1);
         let reused = self.truncate_cache(shared);
         let reused_cells: usize = items[..reused].iter().map(Item::n_cells).sum();
+        self.make_room(rendered.n_cells - reused_cells + reserved);
         let seed = request.sampling.effective_seed();
         let mut stats = GenerationStats {
             prompt_tokens: rendered.n_cells,
@@ -709,8 +880,15 @@ impl<'m> Session<'m> {
             if piece.stopped {
                 break FinishReason::StopString;
             }
-            if self.n_cells >= n_ctx {
+            if self.slot.n_cells >= n_ctx {
                 break FinishReason::ContextFull;
+            }
+            if self.cells_in_use() >= n_ctx {
+                // The answer outgrew its reserve: older conversations give way.
+                self.make_room(1);
+                if self.cells_in_use() >= n_ctx {
+                    break FinishReason::ContextFull;
+                }
             }
             self.decode_one(token)?;
         };
