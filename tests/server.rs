@@ -150,6 +150,23 @@ async fn models_lists_the_loaded_model() {
     assert_eq!(one.status(), 200);
 }
 
+/// A repeated request is read from the kept slot, and the API says so as
+/// OpenAI does.
+#[tokio::test]
+async fn a_repeated_prompt_reports_its_cached_tokens() {
+    let s = gemma();
+    let body = ask("Which planet is the largest? Say why in a sentence.", 8);
+    let (status, first) = s.post("/chat/completions", &body).await;
+    assert_eq!(status, 200, "{first}");
+    let (_, second) = s.post("/chat/completions", &body).await;
+    let usage = &second["usage"];
+    let prompt = usage["prompt_tokens"].as_u64().unwrap();
+    let cached = usage["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!(cached * 2 > prompt && cached < prompt, "{usage}");
+}
+
 #[tokio::test]
 async fn streamed_deltas_add_up_to_the_plain_answer() {
     let s = gemma();

@@ -413,6 +413,7 @@ pub fn usage(o: &GenerationOutcome) -> Usage {
         o.stats.prompt_tokens as u64,
         o.stats.generated_tokens as u64,
     )
+    .with_cached(o.stats.prompt_reused as u64)
 }
 
 /// The non-streamed response body.
