@@ -266,6 +266,46 @@ fn broken_and_hostile_files_are_skipped_with_reasons() {
 }
 
 #[test]
+fn a_very_long_file_is_indexed_up_to_the_chunk_limit_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("long");
+    std::fs::create_dir_all(&dir).unwrap();
+    let para = "The lighthouse keeper logs the tide every hour and trims the lamp wick at dusk. ";
+    let text: String = (0..40)
+        .map(|i| format!("Entry {i}. {}\n\n", para.repeat(6)))
+        .collect();
+    std::fs::write(dir.join("log.txt"), text).unwrap();
+    std::fs::copy(assets().join("docs/guide.md"), dir.join("ok.md")).unwrap();
+    let rag = open(&tmp.path().join("index"));
+    let opts = IngestOptions {
+        chunk: omnidesk::rag::chunk::ChunkParams {
+            max_chunks: 5,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let r = rag
+        .add_blocking(
+            std::slice::from_ref(&dir),
+            &opts,
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+    assert_eq!(r.files_indexed, 2, "{r:?}");
+    assert_eq!(r.truncated.len(), 1, "{r:?}");
+    let (path, made) = &r.truncated[0];
+    assert!(path.ends_with("log.txt"), "{r:?}");
+    assert!(*made > 5, "{r:?}");
+    let docs = rag.documents().unwrap();
+    let log = docs.iter().find(|d| d.path.ends_with("log.txt")).unwrap();
+    assert_eq!(log.chunk_count, 5, "{log:?}");
+    assert!(docs
+        .iter()
+        .any(|d| d.path.ends_with("ok.md") && d.chunk_count > 0));
+}
+
+#[test]
 fn corrupt_usearch_file_is_rebuilt_from_sqlite() {
     let (tmp, _docs, rag, report) = indexed();
     let before = rag.chunk_set().unwrap();

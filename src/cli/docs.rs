@@ -249,5 +249,11 @@ fn print_report(r: &IngestReport, json: bool) -> Result<()> {
         r.elapsed_ms as f64 / 1000.0,
         if r.cancelled { " — cancelled" } else { "" }
     );
+    for (path, chunks) in &r.truncated {
+        eprintln!(
+            "only the start of {} is indexed: it makes {chunks} chunks, more than the limit per file",
+            path.display()
+        );
+    }
     Ok(())
 }

@@ -24,13 +24,22 @@ pub struct ChunkParams {
     /// Tokens repeated from the end of one chunk at the start of the next
     /// (when a chunk is closed for size, not at a heading or page).
     pub overlap_tokens: usize,
+    /// Chunks of one file that are embedded at most; the rest of a longer
+    /// file is left out (and reported).
+    pub max_chunks: usize,
 }
+
+/// The default [`ChunkParams::max_chunks`] (about 3 MB of prose at the
+/// default size): a huge log or dump is indexed from its start in a bounded
+/// time, instead of holding the ingest for many minutes.
+pub const MAX_CHUNKS_PER_FILE: usize = 4096;
 
 impl Default for ChunkParams {
     fn default() -> Self {
         Self {
             max_tokens: 200,
             overlap_tokens: 32,
+            max_chunks: MAX_CHUNKS_PER_FILE,
         }
     }
 }
@@ -153,6 +162,7 @@ pub fn chunk(blocks: &[Block], params: ChunkParams) -> Vec<Chunk> {
     let params = ChunkParams {
         max_tokens: params.max_tokens.max(8),
         overlap_tokens: params.overlap_tokens.min(params.max_tokens / 2),
+        max_chunks: params.max_chunks,
     };
     let mut b = Builder {
         params,
@@ -330,6 +340,7 @@ mod tests {
         let params = ChunkParams {
             max_tokens: 40,
             overlap_tokens: 12,
+            ..ChunkParams::default()
         };
         let c = chunk(&blocks, params);
         assert!(c.len() > 3);

@@ -98,7 +98,13 @@ pub struct IngestReport {
     pub elapsed_ms: u64,
     /// Skipped files with their reasons.
     pub skipped: Vec<(PathBuf, String)>,
+    /// Files indexed only up to [`ChunkParams::max_chunks`], with the
+    /// chunks they would have made.
+    pub truncated: Vec<(PathBuf, usize)>,
 }
+
+/// Chunks embedded per call, so a cancel is seen within a long file.
+const EMBED_BATCH: usize = 256;
 
 /// A running ingest: events as they happen, then the report.
 #[derive(Debug)]
@@ -476,13 +482,31 @@ impl Rag {
                 return Ok(Some(reason));
             }
         };
-        let chunks = chunk::chunk(&blocks, params);
+        let mut chunks = chunk::chunk(&blocks, params);
+        if chunks.len() > params.max_chunks {
+            tracing::warn!(
+                path = %path.display(),
+                chunks = chunks.len(),
+                "indexing only the first {} chunks of a very long file",
+                params.max_chunks
+            );
+            report.truncated.push((path.clone(), chunks.len()));
+            chunks.truncate(params.max_chunks);
+        }
         let inputs: Vec<String> = chunks
             .iter()
             .map(|c| embed_input(&c.heading, &c.text))
             .collect();
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let vectors = self.embedder.embed(&refs)?;
+        let mut vectors = Vec::with_capacity(refs.len());
+        for batch in refs.chunks(EMBED_BATCH) {
+            if cancel.load(Ordering::Relaxed) {
+                // Nothing of this file was written; the next run does it again.
+                report.cancelled = true;
+                return Ok(None);
+            }
+            vectors.extend(self.embedder.embed(batch)?);
+        }
         report.embedded += vectors.len();
         let rows: Vec<NewChunk> = chunks
             .into_iter()
