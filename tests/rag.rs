@@ -599,6 +599,30 @@ fn cli_docs_commands_and_ask_with_sources() {
 }
 
 #[test]
+fn rag_eval_reports_each_mode_per_language_and_the_relevance_gate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = omnidesk(&tmp.path().join("data"))
+        .args(["rag", "eval", "--json", "--qa"])
+        .arg(assets().parent().unwrap().join("rag-eval/qa.jsonl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["questions"], 25, "{r}");
+    for mode in ["keyword", "vector", "hybrid"] {
+        let m = &r["modes"][mode];
+        assert_eq!(m["by_lang"]["en"]["questions"], 17, "{r}");
+        assert_eq!(m["by_lang"]["zh"]["questions"], 8, "{r}");
+        assert!(m["query_ms_mean"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    // The small set is easy: hybrid finds nearly every page first.
+    assert!(r["modes"]["hybrid"]["all"]["recall@5"].as_f64().unwrap() >= 0.9, "{r}");
+    assert_eq!(r["gate"]["absent"], 3, "{r}");
+    assert!(r["gate"]["absent_refused"].as_u64().unwrap() >= 1, "{r}");
+    assert_eq!(r["gate"]["present_refused"], 0, "{r}");
+}
+
+#[test]
 fn docs_use_the_manifest_default_embedding_model_when_none_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

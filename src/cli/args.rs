@@ -260,7 +260,10 @@ pub struct RagArgs {
 #[derive(Debug, Subcommand)]
 pub enum RagCommand {
     /// Recall@1/5/10 and MRR of keyword, vector and hybrid retrieval on a
-    /// question set (JSON lines: {"question", "source", "contains"?}).
+    /// question set, per language, with the time per query and how often
+    /// the relevance gate refuses questions the documents do not answer
+    /// (JSON lines: {"question", "sources": [..], "lang"?, "absent"?,
+    /// "contains"?}).
     Eval {
         /// The question set
         #[arg(long, value_name = "FILE.jsonl")]
@@ -268,6 +271,18 @@ pub enum RagCommand {
         /// Documents to index first [default: the `docs` folder next to FILE]
         #[arg(long, value_name = "DIR")]
         docs: Option<PathBuf>,
+        /// Keep the index here between runs (only changed files are indexed
+        /// again) [default: a temporary folder, removed afterwards]
+        #[arg(long, value_name = "DIR")]
+        index: Option<PathBuf>,
+        /// Chunk size in estimated tokens
+        #[arg(long, value_name = "N")]
+        chunk_tokens: Option<usize>,
+        /// Tokens repeated between neighbouring chunks
+        #[arg(long, value_name = "N")]
+        chunk_overlap: Option<usize>,
+        #[command(flatten)]
+        tuning: SearchTuningArgs,
         #[arg(long)]
         json: bool,
     },
@@ -285,6 +300,29 @@ pub enum RagCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Ranking knobs, for tuning on an eval set; the defaults are the tuned ones.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SearchTuningArgs {
+    /// Reciprocal rank fusion constant
+    #[arg(long, value_name = "K")]
+    pub rrf_k: Option<f32>,
+    /// Weight of the keyword ranking in the fusion (the vector one is 1)
+    #[arg(long, value_name = "W")]
+    pub keyword_weight: Option<f32>,
+    /// Rank pages rather than chunks (each page's best chunk first)
+    #[arg(long, value_name = "BOOL")]
+    pub by_document: Option<bool>,
+    /// With page ranking: weight of a page's other strong chunks
+    #[arg(long, value_name = "W")]
+    pub document_weight: Option<f32>,
+    /// Relevance gate: cosine similarity that makes a chunk relevant
+    #[arg(long, value_name = "S")]
+    pub min_similarity: Option<f32>,
+    /// Relevance gate: share of the question's keywords that does
+    #[arg(long, value_name = "C")]
+    pub min_coverage: Option<f32>,
 }
 
 /// Sampling and length controls shared by `chat` and `ask`.

@@ -7,22 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
+use omnidesk::rag::chunk::ChunkParams;
 use omnidesk::rag::embed::normalize;
-use omnidesk::rag::{Embedder, IngestOptions, Rag, SearchMode, SearchOptions};
-use serde::Deserialize;
+use omnidesk::rag::{eval, Embedder, IngestOptions, Rag, SearchMode, SearchOptions};
 
-use super::args::{RagArgs, RagCommand};
+use super::args::{RagArgs, RagCommand, SearchTuningArgs};
 use super::context::Context;
-
-/// One line of the question set.
-#[derive(Debug, Deserialize)]
-struct QaItem {
-    question: String,
-    /// File name (or path suffix) of the document holding the answer.
-    source: String,
-    /// Text the right chunk contains, when one file has several chunks.
-    contains: Option<String>,
-}
 
 /// A scratch directory removed on drop.
 struct Scratch(PathBuf);
@@ -45,7 +35,15 @@ impl Drop for Scratch {
 pub async fn run(ctx: &Context, args: &RagArgs) -> Result<()> {
     let embedder = ctx.embedder(&args.embed)?;
     match &args.command {
-        RagCommand::Eval { qa, docs, json } => {
+        RagCommand::Eval {
+            qa,
+            docs,
+            index,
+            chunk_tokens,
+            chunk_overlap,
+            tuning,
+            json,
+        } => {
             let docs = match docs {
                 Some(d) => d.clone(),
                 None => qa
@@ -53,32 +51,25 @@ pub async fn run(ctx: &Context, args: &RagArgs) -> Result<()> {
                     .map(|p| p.join("docs"))
                     .context("cannot find the docs folder next to the question set")?,
             };
-            let report = tokio::task::spawn_blocking({
-                let qa = qa.clone();
-                move || eval(embedder, &qa, &docs)
-            })
-            .await??;
+            let mut chunk = ChunkParams::default();
+            if let Some(n) = chunk_tokens {
+                chunk.max_tokens = *n;
+            }
+            if let Some(n) = chunk_overlap {
+                chunk.overlap_tokens = *n;
+            }
+            let job = EvalJob {
+                qa: qa.clone(),
+                docs,
+                index: index.clone(),
+                chunk,
+                search: search_options(tuning),
+            };
+            let report = tokio::task::spawn_blocking(move || eval(embedder, job)).await??;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
-                    "{} questions over {} chunks",
-                    report["questions"], report["chunks"]
-                );
-                println!(
-                    "{:<8} {:>8} {:>8} {:>8} {:>8}",
-                    "mode", "R@1", "R@5", "R@10", "MRR"
-                );
-                for m in ["keyword", "vector", "hybrid"] {
-                    let r = &report["modes"][m];
-                    println!(
-                        "{m:<8} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
-                        r["recall@1"].as_f64().unwrap_or(0.0),
-                        r["recall@5"].as_f64().unwrap_or(0.0),
-                        r["recall@10"].as_f64().unwrap_or(0.0),
-                        r["mrr"].as_f64().unwrap_or(0.0)
-                    );
-                }
+                print_eval(&report);
             }
             Ok(())
         }
@@ -109,70 +100,121 @@ pub async fn run(ctx: &Context, args: &RagArgs) -> Result<()> {
     }
 }
 
-fn eval(embedder: Arc<dyn Embedder>, qa: &Path, docs: &Path) -> Result<serde_json::Value> {
-    let text =
-        std::fs::read_to_string(qa).with_context(|| format!("cannot read {}", qa.display()))?;
-    let items: Vec<QaItem> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| format!("{} line {}", qa.display(), i + 1))
-        })
-        .collect::<Result<_>>()?;
-    anyhow::ensure!(!items.is_empty(), "{} has no questions", qa.display());
-    let scratch = Scratch::new("rag-eval")?;
-    let rag = Rag::open(&scratch.0, embedder)?;
+/// The search settings `tuning` asks for, over the defaults.
+pub fn search_options(tuning: &SearchTuningArgs) -> SearchOptions {
+    let mut o = SearchOptions::default();
+    if let Some(k) = tuning.rrf_k {
+        o.rrf_k = k;
+    }
+    if let Some(w) = tuning.keyword_weight {
+        o.keyword_weight = w;
+    }
+    if let Some(v) = tuning.min_similarity {
+        o.min_similarity = v;
+    }
+    if let Some(v) = tuning.min_coverage {
+        o.min_coverage = v;
+    }
+    if let Some(b) = tuning.by_document {
+        o.by_document = b;
+    }
+    if let Some(w) = tuning.document_weight {
+        o.document_weight = w;
+    }
+    o
+}
+
+struct EvalJob {
+    qa: PathBuf,
+    docs: PathBuf,
+    index: Option<PathBuf>,
+    chunk: ChunkParams,
+    search: SearchOptions,
+}
+
+fn eval(embedder: Arc<dyn Embedder>, job: EvalJob) -> Result<serde_json::Value> {
+    let items = eval::load(&job.qa).with_context(|| format!("reading {}", job.qa.display()))?;
+    let scratch;
+    let dir = match &job.index {
+        Some(d) => d.clone(),
+        None => {
+            scratch = Scratch::new("rag-eval")?;
+            scratch.0.clone()
+        }
+    };
+    let rag = Rag::open(&dir, embedder)?;
+    let t = Instant::now();
+    let options = IngestOptions {
+        chunk: job.chunk,
+        ..Default::default()
+    };
     let report = rag.add_blocking(
-        &[docs.to_path_buf()],
-        &IngestOptions::default(),
+        std::slice::from_ref(&job.docs),
+        &options,
         &mut |_| {},
         &AtomicBool::new(false),
     )?;
-    let mut modes = serde_json::Map::new();
-    for (name, mode) in [
-        ("keyword", SearchMode::Keyword),
-        ("vector", SearchMode::Vector),
-        ("hybrid", SearchMode::Hybrid),
-    ] {
-        let options = SearchOptions {
-            limit: 10,
-            mode,
-            ..Default::default()
-        }
-        .ungated();
-        let (mut r1, mut r5, mut r10, mut mrr) = (0.0, 0.0, 0.0, 0.0);
-        for item in &items {
-            let hits = rag.search(&item.question, &options)?;
-            let rank = hits.iter().position(|h| {
-                h.chunk.path.to_string_lossy().ends_with(&item.source)
-                    && item
-                        .contains
-                        .as_ref()
-                        .is_none_or(|c| h.chunk.text.contains(c.as_str()))
-            });
-            if let Some(r) = rank {
-                let r = r + 1;
-                r1 += f64::from(r <= 1);
-                r5 += f64::from(r <= 5);
-                r10 += f64::from(r <= 10);
-                mrr += 1.0 / r as f64;
+    let ingest_s = t.elapsed().as_secs_f64();
+    let stats = rag.stats()?;
+    let result = eval::evaluate(
+        &rag,
+        &items,
+        &[SearchMode::Keyword, SearchMode::Vector, SearchMode::Hybrid],
+        &job.search,
+    )?;
+    let mut value = serde_json::to_value(&result)?;
+    value["documents"] = stats.documents.into();
+    value["chunks"] = stats.chunks.into();
+    value["ingest"] = serde_json::json!({
+        "files_indexed": report.files_indexed,
+        "chunks_added": report.chunks_added,
+        "seconds": ingest_s,
+        "chunks_per_s": if ingest_s > 0.0 { report.chunks_added as f64 / ingest_s } else { 0.0 },
+    });
+    Ok(value)
+}
+
+fn print_eval(report: &serde_json::Value) {
+    println!(
+        "{} questions over {} documents, {} chunks (ingest: {} chunks in {:.1} s)",
+        report["questions"],
+        report["documents"],
+        report["chunks"],
+        report["ingest"]["chunks_added"],
+        report["ingest"]["seconds"].as_f64().unwrap_or(0.0),
+    );
+    println!(
+        "{:<8} {:<5} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9}",
+        "mode", "lang", "n", "R@1", "R@5", "R@10", "MRR", "ms/query"
+    );
+    let row = |mode: &str, lang: &str, s: &serde_json::Value, ms: &str| {
+        println!(
+            "{mode:<8} {lang:<5} {:>4} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {ms:>9}",
+            s["questions"].as_u64().unwrap_or(0),
+            s["recall@1"].as_f64().unwrap_or(0.0),
+            s["recall@5"].as_f64().unwrap_or(0.0),
+            s["recall@10"].as_f64().unwrap_or(0.0),
+            s["mrr"].as_f64().unwrap_or(0.0),
+        );
+    };
+    for m in ["keyword", "vector", "hybrid"] {
+        let r = &report["modes"][m];
+        let ms = format!("{:.1}", r["query_ms_mean"].as_f64().unwrap_or(0.0));
+        row(m, "all", &r["all"], &ms);
+        if let Some(langs) = r["by_lang"].as_object() {
+            if langs.len() > 1 {
+                for (lang, s) in langs {
+                    row(m, lang, s, "");
+                }
             }
         }
-        let n = items.len() as f64;
-        modes.insert(
-            name.into(),
-            serde_json::json!({
-                "recall@1": r1 / n, "recall@5": r5 / n, "recall@10": r10 / n, "mrr": mrr / n,
-            }),
-        );
     }
-    Ok(serde_json::json!({
-        "questions": items.len(),
-        "documents": report.files_indexed,
-        "chunks": report.chunks_added,
-        "modes": modes,
-    }))
+    let g = &report["gate"];
+    println!(
+        "relevance gate: {}/{} questions not in the documents found nothing; \
+         {} answerable questions refused, {} found their page",
+        g["absent_refused"], g["absent"], g["present_refused"], g["present_found"]
+    );
 }
 
 fn percentile(sorted_ms: &[f64], p: f64) -> f64 {

@@ -17,6 +17,7 @@ pub mod chunk;
 pub mod db;
 pub mod embed;
 pub mod error;
+pub mod eval;
 pub mod fts;
 pub mod ingest;
 pub mod isolate;

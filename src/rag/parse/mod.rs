@@ -133,7 +133,7 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Vec<Block>, Skip> {
                 let text = decode_text(bytes)?;
                 Ok(match format {
                     Format::Markdown => markdown::parse(&text),
-                    Format::Html => html::parse(&text),
+                    Format::Html => html::parse(&text)?,
                     Format::Code => text::parse_code(&text),
                     _ => text::parse(&text),
                 })
