@@ -29,7 +29,7 @@ pub struct ChunkParams {
     pub max_chunks: usize,
 }
 
-/// The default [`ChunkParams::max_chunks`] (about 3 MB of prose at the
+/// The default [`ChunkParams::max_chunks`] (about 4 MB of prose at the
 /// default size): a huge log or dump is indexed from its start in a bounded
 /// time, instead of holding the ingest for many minutes.
 pub const MAX_CHUNKS_PER_FILE: usize = 4096;
@@ -37,7 +37,9 @@ pub const MAX_CHUNKS_PER_FILE: usize = 4096;
 impl Default for ChunkParams {
     fn default() -> Self {
         Self {
-            max_tokens: 200,
+            // Tuned on assets/rag-eval-debian: 300 found the answering page
+            // more often than 200 or 400 (and makes a third fewer chunks than 200).
+            max_tokens: 300,
             overlap_tokens: 32,
             max_chunks: MAX_CHUNKS_PER_FILE,
         }
