@@ -606,7 +606,11 @@ fn rag_eval_reports_each_mode_per_language_and_the_relevance_gate() {
         .arg(assets().parent().unwrap().join("rag-eval/qa.jsonl"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["questions"], 25, "{r}");
     for mode in ["keyword", "vector", "hybrid"] {
@@ -616,7 +620,10 @@ fn rag_eval_reports_each_mode_per_language_and_the_relevance_gate() {
         assert!(m["query_ms_mean"].as_f64().unwrap() > 0.0, "{r}");
     }
     // The small set is easy: hybrid finds nearly every page first.
-    assert!(r["modes"]["hybrid"]["all"]["recall@5"].as_f64().unwrap() >= 0.9, "{r}");
+    assert!(
+        r["modes"]["hybrid"]["all"]["recall@5"].as_f64().unwrap() >= 0.9,
+        "{r}"
+    );
     assert_eq!(r["gate"]["absent"], 3, "{r}");
     assert!(r["gate"]["absent_refused"].as_u64().unwrap() >= 1, "{r}");
     assert_eq!(r["gate"]["present_refused"], 0, "{r}");
