@@ -355,17 +355,18 @@ mod tests {
 
     #[test]
     fn long_cjk_paragraph_is_split_within_budget() {
+        let budget = ChunkParams::default().max_tokens;
         let text = "这是一个关于全文检索的句子。".repeat(60);
         let c = chunk(&[para(&text, (1, 1))], ChunkParams::default());
         assert!(c.len() > 2);
         assert!(
-            c.iter().all(|c| c.tokens <= 200),
+            c.iter().all(|c| c.tokens <= budget),
             "{:?}",
             c.iter().map(|c| c.tokens).collect::<Vec<_>>()
         );
         let no_punct = "字".repeat(1000);
         let c = chunk(&[para(&no_punct, (1, 1))], ChunkParams::default());
-        assert!(c.iter().all(|c| c.tokens <= 200));
+        assert!(c.iter().all(|c| c.tokens <= budget));
         assert_eq!(
             c.iter().map(|c| c.text.chars().count()).sum::<usize>(),
             1000
