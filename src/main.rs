@@ -22,8 +22,8 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let ok = match runtime.block_on(cli::run(cli)) {
+        Ok(()) => true,
         Err(e) => {
             if json {
                 let code = error_code(&e);
@@ -32,8 +32,28 @@ fn main() -> std::process::ExitCode {
                 println!("{body}");
             }
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            false
         }
+    };
+    // Dropping the runtime drops every task still holding an engine or
+    // embedder handle, so their threads finish their cancelled step and end.
+    drop(runtime);
+    if !omnidesk::engine::wait_for_llama_threads(std::time::Duration::from_secs(3)) {
+        // Exiting while one still decodes would crash in llama.cpp's static
+        // destructors: leave without running them (SQLite has committed).
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        #[cfg(unix)]
+        // SAFETY: _exit ends the process at once; nothing runs after it.
+        unsafe {
+            libc::_exit(if ok { 0 } else { 1 })
+        }
+    }
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
     }
 }
 

@@ -6,6 +6,9 @@
 //! queue answers [`EngineError::Busy`]) and results stream back over a tokio
 //! channel, so async front ends never block on inference.
 
+mod alive;
+pub use alive::wait_for_llama_threads;
+pub(crate) use alive::Alive;
 pub mod bench;
 mod encoder_cache;
 pub mod error;
@@ -486,9 +489,13 @@ impl EngineHandle {
         let (tasks, task_rx) = queue::channel(QUEUE_CAPACITY);
         let status = Arc::new(worker::StatusCell::default());
         let thread_status = status.clone();
+        let alive = alive::Alive::new();
         std::thread::Builder::new()
             .name("omnidesk-engine".into())
-            .spawn(move || worker::run(config, header, Some(ready_tx), task_rx, thread_status))
+            .spawn(move || {
+                let _alive = alive;
+                worker::run(config, header, Some(ready_tx), task_rx, thread_status)
+            })
             .map_err(|e| EngineError::Backend(format!("cannot start engine thread: {e}")))?;
         Ok((ready_rx, tasks, status))
     }

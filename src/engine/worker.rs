@@ -176,9 +176,11 @@ pub(crate) fn run(
         drop(session);
         drop(model);
         let next_status = status.clone();
+        let alive = super::Alive::new();
         let spawned = std::thread::Builder::new()
             .name("omnidesk-engine".into())
             .spawn(move || {
+                let _alive = alive;
                 let after = next_status.clone();
                 // A reload that panics too leaves no engine: say so.
                 let reloaded = panic::catch_unwind(AssertUnwindSafe(|| {

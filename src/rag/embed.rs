@@ -151,9 +151,13 @@ impl LlamaEmbedder {
         let (ready_tx, ready_rx) = std_mpsc::sync_channel(1);
         let (jobs, job_rx) = std_mpsc::sync_channel(QUEUE);
         let model_path = path.to_path_buf();
+        let alive = crate::engine::Alive::new();
         std::thread::Builder::new()
             .name("omnidesk-embed".into())
-            .spawn(move || run(model_path, threads, ready_tx, job_rx))
+            .spawn(move || {
+                let _alive = alive;
+                run(model_path, threads, ready_tx, job_rx)
+            })
             .map_err(|e| EngineError::Backend(format!("cannot start embedding thread: {e}")))?;
         let dimension = ready_rx.recv().map_err(|_| RagError::EmbedderStopped)??;
         let name = header.name.clone().unwrap_or_else(|| {
