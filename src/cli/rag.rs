@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use omnidesk::rag::chunk::ChunkParams;
 use omnidesk::rag::embed::normalize;
-use omnidesk::rag::{eval, Embedder, IngestOptions, Rag, SearchMode, SearchOptions};
+use omnidesk::rag::eval::{self, percentile};
+use omnidesk::rag::{Embedder, IngestOptions, Rag, SearchMode, SearchOptions};
 
 use super::args::{RagArgs, RagCommand, SearchTuningArgs};
 use super::context::Context;
@@ -143,7 +144,6 @@ fn eval(embedder: Arc<dyn Embedder>, job: EvalJob) -> Result<serde_json::Value> 
         }
     };
     let rag = Rag::open(&dir, embedder)?;
-    let t = Instant::now();
     let options = IngestOptions {
         chunk: job.chunk,
         ..Default::default()
@@ -154,7 +154,7 @@ fn eval(embedder: Arc<dyn Embedder>, job: EvalJob) -> Result<serde_json::Value> 
         &mut |_| {},
         &AtomicBool::new(false),
     )?;
-    let ingest_s = t.elapsed().as_secs_f64();
+    let ingest_s = report.elapsed_ms as f64 / 1000.0;
     let stats = rag.stats()?;
     let result = eval::evaluate(
         &rag,
@@ -215,14 +215,6 @@ fn print_eval(report: &serde_json::Value) {
          {} answerable questions refused, {} found their page",
         g["absent_refused"], g["absent"], g["present_refused"], g["present_found"]
     );
-}
-
-fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
-    if sorted_ms.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted_ms.len() - 1) as f64 * p).round() as usize;
-    sorted_ms[i.min(sorted_ms.len() - 1)]
 }
 
 fn time_queries(rag: &Rag, queries: &[String]) -> Result<(f64, f64)> {

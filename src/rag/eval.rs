@@ -149,6 +149,15 @@ pub struct EvalReport {
     pub gate: GateReport,
 }
 
+/// The value at share `p` (0..=1) of `sorted` (nearest rank); 0 when empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
 /// 1-based rank of the first hit that answers `item`.
 fn rank_of(item: &EvalItem, hits: &[super::SearchHit]) -> Option<usize> {
     hits.iter()
@@ -199,16 +208,9 @@ pub fn evaluate(
         }
         ms.sort_by(f64::total_cmp);
         let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
-        let p95 = ms
-            .get(((ms.len().max(1) - 1) as f64 * 0.95).round() as usize)
-            .copied()
-            .unwrap_or(0.0);
-        let name = serde_json::to_value(mode)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let p95 = percentile(&ms, 0.95);
         reports.insert(
-            name,
+            mode.name().to_string(),
             ModeReport {
                 all: all.finish(),
                 by_lang: by_lang.into_iter().map(|(k, v)| (k, v.finish())).collect(),

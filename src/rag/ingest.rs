@@ -103,8 +103,9 @@ pub struct IngestReport {
     pub truncated: Vec<(PathBuf, usize)>,
 }
 
-/// Chunks embedded per call, so a cancel is seen within a long file.
-const EMBED_BATCH: usize = 256;
+/// Chunks embedded per call (ingest, and re-embedding at open): a cancel is
+/// seen within a long file, and one call holds a bounded number of vectors.
+pub(crate) const EMBED_BATCH: usize = 256;
 
 /// A running ingest: events as they happen, then the report.
 #[derive(Debug)]

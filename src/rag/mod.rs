@@ -130,7 +130,7 @@ impl Rag {
             }
             db.clear_vectors()?;
             let texts = db.chunk_texts()?;
-            for batch in texts.chunks(256) {
+            for batch in texts.chunks(ingest::EMBED_BATCH) {
                 let inputs: Vec<&str> = batch.iter().map(|(_, t)| t.as_str()).collect();
                 let vecs = embedder.embed(&inputs)?;
                 let pairs: Vec<(i64, Vec<f32>)> =

@@ -28,6 +28,17 @@ pub enum SearchMode {
     Keyword,
 }
 
+impl SearchMode {
+    /// The name used in reports (as serialized).
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchMode::Hybrid => "hybrid",
+            SearchMode::Vector => "vector",
+            SearchMode::Keyword => "keyword",
+        }
+    }
+}
+
 /// Search settings.
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
@@ -328,6 +339,13 @@ mod tests {
         );
         // Without the weight, pages keep the order of their best chunks.
         assert_eq!(ids(by_document(fused, &infos, 0.0)), [1, 2, 5, 6, 3, 4]);
+    }
+
+    #[test]
+    fn a_mode_is_named_as_it_is_serialized() {
+        for m in [SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword] {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.name());
+        }
     }
 
     #[test]
