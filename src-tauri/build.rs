@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "get_conversation",
     "rename_conversation",
     "delete_conversation",
+    "select_version",
     "send_message",
     "stop_generation",
     "pick_images",

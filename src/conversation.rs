@@ -11,7 +11,8 @@ use crate::engine::GenerationOutcome;
 use crate::media::attach::{self, ReloadSkip};
 use crate::rag::answer::Source;
 use crate::store::{
-    Attachment, Conversation, ConversationId, NewMessage, NewToolCall, Store, StoredMessage,
+    Attachment, Conversation, ConversationId, MessageId, NewMessage, NewToolCall, Store,
+    StoredMessage,
 };
 use crate::tools::run::EarlierCalls;
 use crate::tools::{ToolCall, ToolRecord};
@@ -36,15 +37,54 @@ pub fn fresh(system_prompt: Option<&str>) -> Vec<ChatMessage> {
         .collect()
 }
 
-/// Read conversation `id` for continuing it; audio is resampled to
-/// `audio_rate`.
+/// Where in a stored conversation the next exchange goes. Nothing is ever
+/// replaced: an edited question or a regenerated answer is a new version
+/// beside the old one (see [`crate::store::Store::select_version`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Branch {
+    /// After the message shown last.
+    #[default]
+    Latest,
+    /// A new question after this message (`None`: a new first question):
+    /// edit and resend.
+    After(Option<MessageId>),
+    /// A new answer to this stored question: regenerate.
+    Regenerate(MessageId),
+}
+
+/// Read conversation `id` for continuing it (the branch shown); audio is
+/// resampled to `audio_rate`.
 ///
 /// # Errors
 /// [`crate::store::StoreError::NotFound`] for an unknown id, other store
 /// errors on database failure.
 pub fn history(store: &Store, id: ConversationId, audio_rate: u32) -> crate::Result<History> {
-    let conversation = store.conversation(id)?;
     let stored = store.messages(id)?;
+    history_of(store, id, stored, audio_rate)
+}
+
+/// Read the branch of conversation `id` that ends at `leaf` (`None`: only
+/// the system prompt), for an exchange written after it.
+///
+/// # Errors
+/// As [`history`], and `MessageNotFound` for a `leaf` of another conversation.
+pub fn history_until(
+    store: &Store,
+    id: ConversationId,
+    leaf: Option<MessageId>,
+    audio_rate: u32,
+) -> crate::Result<History> {
+    let stored = store.path_to(id, leaf)?;
+    history_of(store, id, stored, audio_rate)
+}
+
+fn history_of(
+    store: &Store,
+    id: ConversationId,
+    stored: Vec<StoredMessage>,
+    audio_rate: u32,
+) -> crate::Result<History> {
+    let conversation = store.conversation(id)?;
     let mut messages = fresh(conversation.system_prompt.as_deref());
     let mut skipped = Vec::new();
     for m in &stored {
@@ -127,13 +167,16 @@ pub struct Saved {
 }
 
 /// Store question and answer in `conversation`, creating it (titled after
-/// the question) when `None`. The answer keeps its finish reason and stats.
+/// the question) when `None`, at `branch` (a regenerated answer is stored
+/// beside the earlier ones, its question not again). The answer keeps its
+/// finish reason and stats.
 ///
 /// # Errors
 /// Store errors; `NotFound` if `conversation` was deleted meanwhile.
 pub fn save_exchange(
     store: &Store,
     conversation: Option<ConversationId>,
+    branch: Branch,
     new: NewConversation<'_>,
     exchange: Exchange<'_>,
 ) -> crate::Result<Saved> {
@@ -145,15 +188,17 @@ pub fn save_exchange(
                 .id
         }
     };
-    let question = store.append_message(
-        id,
-        NewMessage {
-            role: Role::User,
-            content: exchange.question,
-            attachments: exchange.attachments,
-            stats: None,
-        },
-    )?;
+    let question = NewMessage {
+        role: Role::User,
+        content: exchange.question,
+        attachments: exchange.attachments,
+        stats: None,
+    };
+    let question = match branch {
+        Branch::Latest => store.append_message(id, question)?.id,
+        Branch::After(parent) => store.append_message_after(id, parent, question)?.id,
+        Branch::Regenerate(q) => q,
+    };
     let mut stats = serde_json::json!({
         "finish": exchange.outcome.finish,
         "stats": exchange.outcome.stats,
@@ -161,8 +206,9 @@ pub fn save_exchange(
     if !exchange.sources.is_empty() {
         stats["sources"] = serde_json::json!(exchange.sources);
     }
-    let answer = store.append_message(
+    let answer = store.append_message_after(
         id,
+        Some(question),
         NewMessage {
             role: Role::Assistant,
             content: &exchange.outcome.text,
@@ -175,7 +221,7 @@ pub fn save_exchange(
     }
     Ok(Saved {
         conversation: id,
-        question: question.id,
+        question,
         answer: answer.id,
     })
 }
@@ -225,6 +271,7 @@ mod tests {
         let saved = save_exchange(
             &store,
             None,
+            Branch::Latest,
             NewConversation {
                 model: Some("m"),
                 system_prompt: Some("Be brief."),
@@ -273,6 +320,7 @@ mod tests {
         save_exchange(
             &store,
             Some(saved.conversation),
+            Branch::Latest,
             NewConversation::default(),
             Exchange {
                 question: "What day is it?",

@@ -103,6 +103,95 @@ fn a_conversation_written_by_one_process_is_read_back_by_another() {
     assert_eq!(found.as_array().unwrap().len(), 1);
 }
 
+/// Regenerate twice, edit once, each in its own process: every version is
+/// kept, and the model is given the branch that is shown.
+#[test]
+fn regenerated_and_edited_messages_are_kept_as_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let ask = |extra: &[&str], seed: &str| {
+        let mut c = omnidesk(dir.path());
+        c.args(["ask", "--json", "--temp", "1", "--seed", seed, "-n", "12"])
+            .args(extra)
+            .env("OMNIDESK_LOG", "omnidesk::engine::prompt=debug");
+        let out = run_ok(&mut c);
+        (
+            json(&out),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (first, _) = ask(&["Name a colour."], "1");
+    let id = first["conversation_id"].as_i64().unwrap().to_string();
+    let conv = ["--conversation", id.as_str()];
+    let (second, prompt) = ask(&[&conv[..], &["--regenerate"]].concat(), "2");
+    assert!(prompt.contains("Name a colour."), "{prompt}");
+    let (third, _) = ask(&[&conv[..], &["--regenerate"]].concat(), "3");
+    let answers: Vec<&str> = [&first, &second, &third]
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert_ne!(answers[1], answers[2], "the seeds should give two answers");
+
+    let history = |extra: &[&str]| {
+        json(&run_ok(
+            omnidesk(dir.path())
+                .args(["history", "--json", id.as_str()])
+                .args(extra),
+        ))
+    };
+    let shown = history(&[]);
+    let messages = shown["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "one question, the newest answer");
+    assert_eq!(messages[1]["content"].as_str(), Some(answers[2]));
+    let versions: Vec<i64> = messages[1]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(versions.len(), 3);
+    assert_eq!(shown["all_messages"].as_array().unwrap().len(), 4);
+
+    // Show version 2 and continue: the model reads version 2, not 3.
+    let picked = history(&["--select", &versions[1].to_string()]);
+    assert_eq!(picked["messages"][1]["content"].as_str(), Some(answers[1]));
+    let (_, prompt) = ask(&[&conv[..], &["And another one?"]].concat(), "4");
+    assert!(prompt.contains(answers[1].trim()), "{prompt}");
+    assert!(!prompt.contains(answers[2].trim()), "{prompt}");
+
+    // Edit the first question: a new branch beside the old one.
+    let q = messages[0]["id"].as_i64().unwrap().to_string();
+    let (edited, prompt) = ask(&[&conv[..], &["--edit", &q, "Name a fruit."]].concat(), "5");
+    assert!(!prompt.contains("Name a colour."), "{prompt}");
+    let shown = history(&[]);
+    let messages = shown["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["content"], "Name a fruit.");
+    assert_eq!(messages[0]["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(messages[1]["content"], edited["text"]);
+    assert_eq!(shown["all_messages"].as_array().unwrap().len(), 8);
+
+    // The old question is still there, with the branch it had.
+    let back = history(&["--select", &q]);
+    let texts: Vec<&str> = back["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts[..2], ["Name a colour.", answers[1]]);
+    assert_eq!(texts.len(), 4);
+
+    // An answer's id is not a question to edit.
+    let out = omnidesk(dir.path())
+        .args(["ask", "--conversation", id.as_str(), "--edit"])
+        .arg(versions[0].to_string())
+        .arg("x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a question"));
+}
+
 #[test]
 fn no_save_leaves_the_history_empty() {
     let dir = tempfile::tempdir().unwrap();

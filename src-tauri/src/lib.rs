@@ -64,6 +64,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::conversations::get_conversation,
             commands::conversations::rename_conversation,
             commands::conversations::delete_conversation,
+            commands::conversations::select_version,
             commands::chat::send_message,
             commands::chat::stop_generation,
             commands::media::pick_images,

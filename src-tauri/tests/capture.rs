@@ -172,6 +172,7 @@ fn answers_are_spoken_when_the_setting_is_on() {
             text: "Say hello to the world.".into(),
             attachment_ids: vec![],
             truncate_after: None,
+            regenerate: None,
             use_docs: false,
             ..Default::default()
         },

@@ -30,6 +30,7 @@ fn chat_streams_real_tokens_into_a_channel_and_is_stored() {
             text: "What is the capital of France?".into(),
             attachment_ids: vec![],
             truncate_after: None,
+            regenerate: None,
             use_docs: false,
             ..Default::default()
         },
@@ -76,6 +77,7 @@ fn chat_streams_real_tokens_into_a_channel_and_is_stored() {
             text: "And of Italy?".into(),
             attachment_ids: vec![],
             truncate_after: None,
+            regenerate: None,
             use_docs: false,
             ..Default::default()
         },
@@ -239,6 +241,7 @@ fn documents_are_listed_cited_opened_rescanned_and_removed() {
             text: "What raises the ocean tides?".into(),
             attachment_ids: vec![],
             truncate_after: None,
+            regenerate: None,
             use_docs: true,
             ..Default::default()
         },

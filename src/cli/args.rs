@@ -480,10 +480,28 @@ pub enum CameraCommand {
 #[derive(Debug, Args)]
 pub struct AskArgs {
     /// The question; `-` reads it from standard input
-    #[arg(required = true, value_name = "QUESTION")]
+    #[arg(required_unless_present = "regenerate", value_name = "QUESTION")]
     pub question: Vec<String>,
     #[command(flatten)]
     pub gen: GenerationArgs,
+    /// Answer the last question of --conversation again (with its
+    /// attachments); the earlier answer stays as another version
+    /// (`omnidesk history ID` lists them)
+    #[arg(
+        long,
+        requires = "conversation",
+        conflicts_with_all = ["question", "image", "audio", "camera", "no_save"]
+    )]
+    pub regenerate: bool,
+    /// Ask QUESTION instead of stored question MESSAGE of --conversation;
+    /// the old question and its answers stay as another version
+    #[arg(
+        long,
+        value_name = "MESSAGE",
+        requires = "conversation",
+        conflicts_with_all = ["regenerate", "no_save"]
+    )]
+    pub edit: Option<i64>,
     /// Attach an image (PNG, JPEG, WebP, GIF, BMP); repeat for several
     #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
     pub image: Vec<PathBuf>,
@@ -531,9 +549,14 @@ pub struct HistoryArgs {
     /// Delete this conversation
     #[arg(long, value_name = "ID")]
     pub delete: Option<i64>,
+    /// With ID: show this version of a message (see the `[2/3]` marks) and
+    /// continue the conversation from it
+    #[arg(long, value_name = "MESSAGE", requires = "id")]
+    pub select: Option<i64>,
     /// How many conversations to list
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// JSON; with ID also every version of every message (`all_messages`)
     #[arg(long)]
     pub json: bool,
 }

@@ -7,7 +7,10 @@ use std::io::Read;
 use anyhow::{Context as _, Result};
 use serde_json::json;
 
+use omnidesk::chat::Role;
+use omnidesk::conversation::Branch;
 use omnidesk::media::Media;
+use omnidesk::store::Store;
 use omnidesk::turn::TurnError;
 
 use super::args::AskArgs;
@@ -17,11 +20,23 @@ use super::conversation::{docs_scope, Ask, Conversation};
 use super::voice;
 
 pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
-    let question = question_text(&args.question)?;
+    let question = if args.regenerate {
+        String::new()
+    } else {
+        question_text(&args.question)?
+    };
     let store = if args.no_save {
         None
     } else {
         Some(ctx.open_store()?)
+    };
+    let branch = match (&store, args.gen.conversation) {
+        (Some(store), Some(id)) if args.regenerate => Branch::Regenerate(last_question(store, id)?),
+        (Some(store), Some(id)) => match args.edit {
+            Some(m) => Branch::After(question_parent(store, id, m)?),
+            None => Branch::Latest,
+        },
+        _ => Branch::Latest,
     };
     let saving = store.is_some();
     let engine = ctx.start_engine(args.json).await?;
@@ -61,6 +76,7 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
                 tools: toolbox.as_ref().map(|t| t.turn_tools(args)).transpose()?,
                 narrator: speech.as_ref().map(|v| &v.narrator),
                 quiet: args.json,
+                branch,
             },
         )
         .await;
@@ -133,6 +149,30 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
         eprintln!("[conversation {id}; continue with --conversation {id}]");
     }
     Ok(())
+}
+
+/// The last question shown in conversation `id`, for `--regenerate`.
+fn last_question(store: &Store, id: i64) -> Result<i64> {
+    let messages = store
+        .messages(id)
+        .with_context(|| format!("conversation {id}"))?;
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.id)
+        .with_context(|| format!("conversation {id} has no question to answer again"))
+}
+
+/// Where an edit of question `m` goes: beside it, after its parent.
+fn question_parent(store: &Store, id: i64, m: i64) -> Result<Option<i64>> {
+    let message = store.message(id, m)?;
+    anyhow::ensure!(
+        message.role == Role::User,
+        "message {m} is the {}'s, not a question; --edit takes a question's id (see `omnidesk history {id}`)",
+        message.role
+    );
+    Ok(message.parent_id)
 }
 
 /// A documents question that found nothing: said plainly, not an error.

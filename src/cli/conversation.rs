@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use omnidesk::chat::{ChatMessage, Role};
+use omnidesk::conversation::Branch;
 use omnidesk::engine::{EngineHandle, FinishReason};
 use omnidesk::media::attach::Attached;
 use omnidesk::store::{ConversationId, Store};
@@ -41,6 +42,8 @@ pub struct Ask<'a> {
     pub narrator: Option<&'a Narrator>,
     /// Print nothing while streaming (`--json`).
     pub quiet: bool,
+    /// Where in a stored conversation the exchange goes.
+    pub branch: Branch,
 }
 
 /// A finished question, and when its first token arrived.
@@ -94,7 +97,7 @@ impl Conversation {
         let thread = match (&self.store, self.id) {
             (Some(_), Some(id)) => Thread::Stored {
                 id,
-                truncate_after: None,
+                branch: ask.branch,
             },
             (Some(_), None) => Thread::New,
             (None, _) => Thread::Unsaved(self.memory.clone()),

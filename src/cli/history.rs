@@ -14,9 +14,16 @@ pub fn run(ctx: &Context, args: &HistoryArgs) -> Result<()> {
     }
     if let Some(id) = args.id {
         let conv = store.conversation(id)?;
-        let messages = store.messages(id)?;
+        let messages = match args.select {
+            Some(m) => store.select_version(id, m)?,
+            None => store.messages(id)?,
+        };
         if args.json {
-            let json = serde_json::json!({ "conversation": conv, "messages": messages });
+            let json = serde_json::json!({
+                "conversation": conv,
+                "messages": messages,
+                "all_messages": store.all_messages(id)?,
+            });
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
             println!("# {} (conversation {})", conv.title, conv.id);
@@ -24,7 +31,7 @@ pub fn run(ctx: &Context, args: &HistoryArgs) -> Result<()> {
                 println!("[system] {s}");
             }
             for m in messages {
-                println!("[{}] {}", m.role, m.content);
+                println!("[{}{}] {}", m.role, version_mark(&m), m.content);
             }
         }
         return Ok(());
@@ -44,4 +51,29 @@ pub fn run(ctx: &Context, args: &HistoryArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// ` 2/3 #41; other versions: #40 #44` for a message with other versions
+/// (`--select` takes those ids), nothing otherwise.
+fn version_mark(m: &omnidesk::store::StoredMessage) -> String {
+    if m.versions.len() < 2 {
+        return String::new();
+    }
+    let n = m
+        .versions
+        .iter()
+        .position(|v| *v == m.id)
+        .map_or(0, |i| i + 1);
+    let others: Vec<String> = m
+        .versions
+        .iter()
+        .filter(|v| **v != m.id)
+        .map(|v| format!("#{v}"))
+        .collect();
+    format!(
+        " {n}/{} #{}; other versions: {}",
+        m.versions.len(),
+        m.id,
+        others.join(" ")
+    )
 }

@@ -35,6 +35,9 @@ pub enum StoreError {
     /// No conversation with this id exists.
     #[error("conversation {0} not found")]
     NotFound(i64),
+    /// No message with this id exists in the conversation.
+    #[error("message {message} not found in conversation {conversation}")]
+    MessageNotFound { conversation: i64, message: i64 },
     /// Any other SQLite failure (locked past the busy timeout, disk full, ...).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -57,6 +60,7 @@ impl StoreError {
             StoreError::NewerSchema { .. } => "STORE_NEWER_SCHEMA",
             StoreError::Corrupt { .. } => "STORE_CORRUPT",
             StoreError::NotFound(_) => "NOT_FOUND",
+            StoreError::MessageNotFound { .. } => "MESSAGE_NOT_FOUND",
             StoreError::Unavailable(_) => "STORE_UNAVAILABLE",
             StoreError::Sqlite(_) | StoreError::Io(_) | StoreError::Json(_) => "STORE",
         }

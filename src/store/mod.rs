@@ -6,6 +6,7 @@
 //! file: WAL lets readers run alongside the single writer, and writers wait up
 //! to 5 s on each other before failing.
 
+mod branches;
 mod error;
 mod schema;
 mod tool_calls;
@@ -58,6 +59,14 @@ pub struct StoredMessage {
     pub id: MessageId,
     /// Conversation the message belongs to.
     pub conversation_id: ConversationId,
+    /// The message this one answers or follows; `None` at the start.
+    #[serde(default)]
+    pub parent_id: Option<MessageId>,
+    /// Every version of this message (it and its siblings: answers to the
+    /// same parent, regenerated or edited), oldest first. Filled on the
+    /// messages a read returns; empty on a message just appended.
+    #[serde(default)]
+    pub versions: Vec<MessageId>,
     /// Who wrote it.
     pub role: Role,
     /// Text content.
@@ -233,8 +242,9 @@ impl Store {
         Ok(())
     }
 
-    /// Appends a message and bumps the conversation's `updated_at`, both in
-    /// one transaction.
+    /// Appends a message after the conversation's shown leaf (see
+    /// [`Store::messages`]), makes it the shown leaf and bumps `updated_at`,
+    /// all in one transaction.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] if `conv` does not exist; [`StoreError::Json`]
@@ -244,16 +254,38 @@ impl Store {
         conv: ConversationId,
         msg: NewMessage<'_>,
     ) -> Result<StoredMessage> {
+        self.insert_message(conv, None, msg)
+    }
+
+    /// Inserts `msg` as a child of `parent` (`Some(None)`: a new first
+    /// message; `None`: after the shown leaf), in one transaction with the
+    /// leaf and `updated_at` moves.
+    fn insert_message(
+        &self,
+        conv: ConversationId,
+        parent: Option<Option<MessageId>>,
+        msg: NewMessage<'_>,
+    ) -> Result<StoredMessage> {
         let attachments = serde_json::to_string(msg.attachments)?;
         let stats = msg.stats.map(serde_json::to_string).transpose()?;
         let now = now_ms();
         let tx = self.conn.unchecked_transaction()?;
         touch(&tx, conv, now)?;
+        let parent = match parent {
+            Some(p) => {
+                if let Some(id) = p {
+                    branches::check_member(&tx, conv, id)?;
+                }
+                p
+            }
+            None => branches::current_leaf(&tx, conv)?,
+        };
         tx.execute(
-            "INSERT INTO messages (conversation_id, role, content, attachments, stats, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO messages (conversation_id, parent_id, role, content, attachments, stats, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 conv,
+                parent,
                 msg.role.as_str(),
                 msg.content,
                 attachments,
@@ -262,10 +294,16 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE conversations SET current_leaf = ?2 WHERE id = ?1",
+            params![conv, id],
+        )?;
         tx.commit()?;
         Ok(StoredMessage {
             id,
             conversation_id: conv,
+            parent_id: parent,
+            versions: Vec::new(),
             role: msg.role,
             content: msg.content.to_owned(),
             attachments: msg.attachments.to_vec(),
@@ -274,54 +312,19 @@ impl Store {
         })
     }
 
-    /// All messages of a conversation, in insertion order.
+    /// The conversation as shown: the branch from its first message to the
+    /// shown leaf (the last appended, or the version chosen with
+    /// [`Store::select_version`]), oldest first, each with its versions.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] if `conv` does not exist; [`StoreError::Json`]
     /// if a stored JSON column is malformed; [`StoreError::Sqlite`] on database failure.
     pub fn messages(&self, conv: ConversationId) -> Result<Vec<StoredMessage>> {
         let tx = self.conn.unchecked_transaction()?; // one consistent snapshot
-        if !exists(&tx, conv)? {
-            return Err(StoreError::NotFound(conv));
-        }
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, conversation_id, role, content, attachments, stats, created_at
-             FROM messages WHERE conversation_id = ?1 ORDER BY id",
-        )?;
-        let raw = stmt
-            .query_map([conv], RawMessage::from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        drop(stmt);
+        let leaf = branches::current_leaf(&tx, conv)?;
+        let path = branches::path(&tx, conv, leaf)?;
         tx.finish()?;
-        raw.into_iter().map(RawMessage::decode).collect()
-    }
-
-    /// Deletes every message of `conv` with an id greater than `message_id`
-    /// (the point to regenerate or resend from), returning how many went.
-    /// `message_id` need not exist: 0 clears the conversation. Bumps
-    /// `updated_at` when anything was deleted.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] if `conv` does not exist; [`StoreError::Sqlite`]
-    /// on database failure.
-    pub fn delete_messages_after(
-        &self,
-        conv: ConversationId,
-        message_id: MessageId,
-    ) -> Result<usize> {
-        let tx = self.conn.unchecked_transaction()?;
-        if !exists(&tx, conv)? {
-            return Err(StoreError::NotFound(conv));
-        }
-        let n = tx.execute(
-            "DELETE FROM messages WHERE conversation_id = ?1 AND id > ?2",
-            params![conv, message_id],
-        )?;
-        if n > 0 {
-            touch(&tx, conv, now_ms())?;
-        }
-        tx.commit()?;
-        Ok(n)
+        Ok(path)
     }
 }
 
@@ -330,6 +333,7 @@ impl Store {
 struct RawMessage {
     id: MessageId,
     conversation_id: ConversationId,
+    parent_id: Option<MessageId>,
     role: String,
     content: String,
     attachments: String,
@@ -342,21 +346,24 @@ impl RawMessage {
         Ok(RawMessage {
             id: r.get(0)?,
             conversation_id: r.get(1)?,
-            role: r.get(2)?,
-            content: r.get(3)?,
-            attachments: r.get(4)?,
-            stats: r.get(5)?,
-            created_at: r.get(6)?,
+            parent_id: r.get(2)?,
+            role: r.get(3)?,
+            content: r.get(4)?,
+            attachments: r.get(5)?,
+            stats: r.get(6)?,
+            created_at: r.get(7)?,
         })
     }
 
     fn decode(self) -> Result<StoredMessage> {
         let role = self.role.parse::<Role>().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
         })?;
         Ok(StoredMessage {
             id: self.id,
             conversation_id: self.conversation_id,
+            parent_id: self.parent_id,
+            versions: Vec::new(),
             role,
             content: self.content,
             attachments: serde_json::from_str(&self.attachments)?,
@@ -380,15 +387,6 @@ fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
         updated_at: r.get(5)?,
         message_count: r.get(6)?,
     })
-}
-
-fn exists(conn: &Connection, conv: ConversationId) -> Result<bool> {
-    Ok(conn
-        .query_row("SELECT 1 FROM conversations WHERE id = ?1", [conv], |_| {
-            Ok(())
-        })
-        .optional()?
-        .is_some())
 }
 
 /// Moves `updated_at` to now, or one past the newest conversation's if the
@@ -652,7 +650,7 @@ mod tests {
         assert!(nf(store
             .append_message(42, msg(Role::User, "x"))
             .map(|_| ())));
-        assert!(nf(store.delete_messages_after(42, 0).map(|_| ())));
+        assert!(nf(store.messages(42).map(|_| ())));
         assert!(nf(store.conversation(42).map(|_| ())));
         assert_eq!(raw_count(&store, "SELECT COUNT(*) FROM messages"), 0);
     }
@@ -766,60 +764,6 @@ mod tests {
             .unwrap();
         assert!(store.conversation(a.id).unwrap().updated_at > a2.updated_at);
         assert_eq!(store.list_conversations(1).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn delete_messages_after_truncates_tail() {
-        let (_dir, store) = temp_store();
-        let c = store.create_conversation("edit", None, None).unwrap();
-        let other = store.create_conversation("other", None, None).unwrap();
-        let ids: Vec<i64> = ["q1", "a1", "q2", "a2"]
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let role = if i % 2 == 0 {
-                    Role::User
-                } else {
-                    Role::Assistant
-                };
-                store.append_message(c.id, msg(role, t)).unwrap().id
-            })
-            .collect();
-        let kept = store
-            .append_message(other.id, msg(Role::User, "x"))
-            .unwrap();
-        let before = store.conversation(c.id).unwrap().updated_at;
-
-        // Regenerate the second answer: keep up to q2.
-        assert_eq!(store.delete_messages_after(c.id, ids[2]).unwrap(), 1);
-        let left: Vec<String> = store
-            .messages(c.id)
-            .unwrap()
-            .into_iter()
-            .map(|m| m.content)
-            .collect();
-        assert_eq!(left, ["q1", "a1", "q2"]);
-        let after = store.conversation(c.id).unwrap();
-        assert!(after.updated_at > before);
-        assert_eq!(after.message_count, 3);
-
-        // Nothing after the last message: no-op, no bump.
-        assert_eq!(store.delete_messages_after(c.id, ids[2]).unwrap(), 0);
-        assert_eq!(
-            store.conversation(c.id).unwrap().updated_at,
-            after.updated_at
-        );
-
-        // New messages never reuse deleted ids.
-        let fresh = store
-            .append_message(c.id, msg(Role::Assistant, "a2'"))
-            .unwrap();
-        assert!(fresh.id > kept.id);
-
-        // 0 clears the conversation; other conversations are untouched.
-        assert_eq!(store.delete_messages_after(c.id, 0).unwrap(), 4);
-        assert!(store.messages(c.id).unwrap().is_empty());
-        assert_eq!(store.messages(other.id).unwrap(), vec![kept]);
     }
 
     #[test]

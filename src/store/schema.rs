@@ -49,6 +49,17 @@ pub const MIGRATIONS: &[&str] = &[
         created_at  INTEGER NOT NULL
     );
     CREATE INDEX tool_calls_message ON tool_calls(message_id, id);",
+    // 3: messages form a tree (regenerate and edit keep the earlier version
+    // as a sibling); the conversation remembers which leaf is shown. The
+    // lists written before become one branch each.
+    "ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE;
+    UPDATE messages SET parent_id = (
+        SELECT MAX(p.id) FROM messages p
+        WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id);
+    CREATE INDEX messages_parent ON messages(conversation_id, parent_id, id);
+    ALTER TABLE conversations ADD COLUMN current_leaf INTEGER;
+    UPDATE conversations SET current_leaf = (
+        SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = conversations.id);",
 ];
 
 /// Schema version this build writes and the newest it can read.

@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(calls[0].tool, "current_datetime");
         assert_eq!(calls[0].arguments["timezone"], "UTC");
         assert_eq!(calls[1].error.as_deref(), Some("UNKNOWN_TOOL"));
-        store.delete_messages_after(conv.id, 0).unwrap();
+        store.delete_conversation(conv.id).unwrap();
         assert!(store.tool_calls(msg.id).unwrap().is_empty());
     }
 }

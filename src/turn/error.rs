@@ -12,6 +12,9 @@ pub enum TurnError {
     /// Tools need the local engine (the loop constrains its sampling).
     #[error("tools need the model on this computer; the remote backend cannot call them")]
     RemoteBackend,
+    /// Regenerate names a message that is not a question.
+    #[error("message {0} is not a question; regenerate answers a user message again")]
+    NotAQuestion(i64),
     /// A blocking step (search, store) could not be run.
     #[error("a background task of the turn failed: {0}")]
     Task(String),
@@ -24,6 +27,7 @@ impl TurnError {
             TurnError::Empty => "INVALID_INPUT",
             TurnError::NothingRelevant => "NOTHING_RELEVANT",
             TurnError::RemoteBackend => "REMOTE_BACKEND",
+            TurnError::NotAQuestion(_) => "INVALID_INPUT",
             TurnError::Task(_) => "INTERNAL",
         }
     }

@@ -29,7 +29,7 @@ pub use error::TurnError;
 pub use hear::{transcribe, Hearing};
 
 use crate::chat::{ChatMessage, Role};
-use crate::conversation::{self, Exchange, NewConversation, Saved};
+use crate::conversation::{self, Branch, Exchange, NewConversation, Saved};
 use crate::engine::{
     ConstrainedRequest, EngineError, EngineHandle, FinishReason, GenerateRequest, GenerationEvent,
     GenerationOutcome, GenerationStats,
@@ -37,7 +37,7 @@ use crate::engine::{
 use crate::media::attach::Attached;
 use crate::rag::answer::{self, CitationCheck, Source};
 use crate::rag::{Rag, SearchOptions};
-use crate::store::{ConversationId, MessageId, Store};
+use crate::store::{ConversationId, Store};
 use crate::tools::run::EarlierCalls;
 use crate::tools::{
     ConsentGate, Generator, ToolCall, ToolEvent, ToolLoop, ToolOptions, ToolRecord, ToolRegistry,
@@ -72,9 +72,11 @@ pub enum Thread {
     /// A stored conversation, read back with its attachments and tool calls.
     Stored {
         id: ConversationId,
-        /// Delete the stored messages after this one first (edit and
-        /// resend, regenerate).
-        truncate_after: Option<MessageId>,
+        /// Where the exchange goes: after the shown branch, as an edited
+        /// question, or as a regenerated answer (whose question, with its
+        /// attachments, is the stored one: the request's text and
+        /// attachments are not used).
+        branch: Branch,
     },
     /// A conversation kept only in memory (`--no-save`): these messages,
     /// system prompt included.
@@ -207,9 +209,6 @@ pub async fn run<S: StoreAccess + ?Sized>(
         cancel,
         on_event,
     } = io;
-    if text.trim().is_empty() && attached.media.is_empty() {
-        return Err(TurnError::Empty.into());
-    }
     if tools.is_some() && engine.is_remote() {
         return Err(TurnError::RemoteBackend.into());
     }
@@ -220,31 +219,60 @@ pub async fn run<S: StoreAccess + ?Sized>(
     };
 
     // The conversation so far, and the calls its answers were written after.
+    let mut text = text;
+    let mut attached = attached;
+    let mut branch = Branch::Latest;
     let (mut messages, earlier) = match thread {
         Thread::New => (conversation::fresh(system_prompt.as_deref()), Vec::new()),
         Thread::Unsaved(messages) => (messages, Vec::new()),
-        Thread::Stored { id, truncate_after } => {
+        Thread::Stored { id, branch: at } => {
+            branch = at;
             let store = store.ok_or(crate::store::StoreError::NotFound(id))?;
-            store
-                .with_store(|s| {
-                    if let Some(after) = truncate_after {
-                        s.delete_messages_after(id, after)?;
+            let (history, earlier, asked) = store.with_store(|s| {
+                let (history, asked) = match at {
+                    Branch::Latest => (conversation::history(s, id, audio_rate)?, None),
+                    Branch::After(leaf) => {
+                        (conversation::history_until(s, id, leaf, audio_rate)?, None)
                     }
-                    let history = conversation::history(s, id, audio_rate)?;
-                    let earlier = conversation::earlier_tool_calls(s, &history)?;
-                    Ok((history, earlier))
-                })
-                .map(|(history, earlier)| {
-                    for skip in &history.skipped {
-                        on_event(TurnEvent::Notice {
-                            code: "ATTACHMENT_SKIPPED",
-                            message: format!("left out of the history: {skip}"),
-                        });
+                    Branch::Regenerate(q) => {
+                        let question = s.message(id, q)?;
+                        if question.role != Role::User {
+                            return Err(TurnError::NotAQuestion(q).into());
+                        }
+                        let history =
+                            conversation::history_until(s, id, question.parent_id, audio_rate)?;
+                        (history, Some(question))
                     }
-                    (history.messages, earlier)
-                })?
+                };
+                let earlier = conversation::earlier_tool_calls(s, &history)?;
+                Ok((history, earlier, asked))
+            })?;
+            for skip in &history.skipped {
+                on_event(TurnEvent::Notice {
+                    code: "ATTACHMENT_SKIPPED",
+                    message: format!("left out of the history: {skip}"),
+                });
+            }
+            if let Some(asked) = asked {
+                let (media, skipped) = crate::media::attach::reload(&asked.attachments, audio_rate);
+                for skip in skipped {
+                    on_event(TurnEvent::Notice {
+                        code: "ATTACHMENT_SKIPPED",
+                        message: format!("left out of the question: {skip}"),
+                    });
+                }
+                text = asked.content;
+                attached = Attached {
+                    media,
+                    records: asked.attachments,
+                };
+            }
+            (history.messages, earlier)
         }
     };
+    if text.trim().is_empty() && attached.media.is_empty() {
+        return Err(TurnError::Empty.into());
+    }
     let question = ChatMessage::with_media(Role::User, text.clone(), attached.media.clone());
 
     // A documents question goes to the model with the passages that fit
@@ -383,6 +411,7 @@ pub async fn run<S: StoreAccess + ?Sized>(
                 conversation::save_exchange(
                     s,
                     stored_id,
+                    branch,
                     NewConversation {
                         model: model_name.as_deref(),
                         system_prompt: system_prompt.as_deref(),

@@ -3,6 +3,7 @@
 //! task, so the UI thread never waits; `stop_generation` cancels it, and a
 //! window that stops listening cancels it too.
 
+use omnidesk::conversation::Branch;
 use omnidesk::engine::{FinishReason, GenerateRequest, GenerationStats};
 use omnidesk::media::attach::Attached;
 use omnidesk::rag::answer::{CitationCheck, Source};
@@ -98,10 +99,16 @@ pub struct SendMessage {
     /// Staged attachments (from `pick_images`/`attach_image`), in order.
     #[serde(default)]
     pub attachment_ids: Vec<u64>,
-    /// Delete the stored messages after this one first (edit and resend,
-    /// regenerate).
+    /// Edit and resend: the question goes after this stored message (0: as
+    /// a new first question), beside the replies it already has, which stay
+    /// as other versions.
     #[serde(default)]
     pub truncate_after: Option<MessageId>,
+    /// Regenerate: answer this stored question again (its text and
+    /// attachments; `text` is not used); the earlier answers stay as
+    /// other versions.
+    #[serde(default)]
+    pub regenerate: Option<MessageId>,
     /// Answer from the user's documents: the question (and its
     /// attachments) goes to the model with the best-matching snippets
     /// (without the earlier turns), and the answer cites them. Combines
@@ -152,7 +159,10 @@ async fn run(
     message: SendMessage,
     on_event: &Channel<ChatEvent>,
 ) -> CommandResult<SendResult> {
-    if message.text.trim().is_empty() && message.attachment_ids.is_empty() {
+    if message.text.trim().is_empty()
+        && message.attachment_ids.is_empty()
+        && message.regenerate.is_none()
+    {
         return Err(CommandError::invalid("the message is empty"));
     }
     let engine = state.engine.ready()?;
@@ -208,7 +218,12 @@ async fn run(
     let thread = match message.conversation_id {
         Some(id) => Thread::Stored {
             id,
-            truncate_after: message.truncate_after,
+            branch: match (message.regenerate, message.truncate_after) {
+                (Some(q), _) => Branch::Regenerate(q),
+                (None, Some(0)) => Branch::After(None),
+                (None, Some(after)) => Branch::After(Some(after)),
+                (None, None) => Branch::Latest,
+            },
         },
         None => Thread::New,
     };

@@ -26,6 +26,11 @@ pub struct MessageView {
     pub stats: Option<serde_json::Value>,
     /// Tools the model called before this answer, with their results.
     pub tool_calls: Vec<StoredToolCall>,
+    /// The message this one follows (`None` for a first question).
+    pub parent_id: Option<MessageId>,
+    /// Every version of this message, itself included, oldest first
+    /// (regenerated answers, edited questions): the window shows "‹ 2/3 ›".
+    pub versions: Vec<MessageId>,
 }
 
 /// A conversation with its messages.
@@ -65,8 +70,32 @@ pub async fn get_conversation(
     state: State<'_, AppState>,
     id: ConversationId,
 ) -> CommandResult<ConversationView> {
+    view(&state, id, None).await
+}
+
+/// Show another version of a message (regenerated answer, edited
+/// question): the conversation continues from the newest message under
+/// it. Returns the conversation as now shown.
+#[tauri::command]
+pub async fn select_version(
+    state: State<'_, AppState>,
+    conversation_id: ConversationId,
+    message_id: MessageId,
+) -> CommandResult<ConversationView> {
+    view(&state, conversation_id, Some(message_id)).await
+}
+
+/// The shown branch of `id` (after selecting version `select`, if given).
+async fn view(
+    state: &AppState,
+    id: ConversationId,
+    select: Option<MessageId>,
+) -> CommandResult<ConversationView> {
     let (conversation, stored, mut calls) = state.store.with(|s| {
-        let stored = s.messages(id)?;
+        let stored = match select {
+            Some(m) => s.select_version(id, m)?,
+            None => s.messages(id)?,
+        };
         let mut calls = std::collections::HashMap::new();
         for m in stored.iter().filter(|m| m.role == Role::Assistant) {
             calls.insert(m.id, s.tool_calls(m.id)?);
@@ -102,6 +131,8 @@ pub async fn get_conversation(
                     })
                     .collect(),
                 tool_calls: calls.remove(&m.id).unwrap_or_default(),
+                parent_id: m.parent_id,
+                versions: m.versions,
                 content: m.content,
                 stats: m.stats,
             })
