@@ -531,6 +531,7 @@ async fn an_embedding_backend_plugs_into_the_seam() {
             ..Default::default()
         },
         embedder: Some(std::sync::Arc::new(FakeEmbedder)),
+        speech: Default::default(),
         limits: Default::default(),
     };
     let server = Server::bind(engine, options).await.unwrap();
@@ -608,4 +609,103 @@ fn the_openai_python_client_works_unchanged() {
         String::from_utf8_lossy(&out.stderr),
         s.log()
     );
+}
+
+/// The speech routes through the real `openai` package: Whisper hears an
+/// espeak-ng question, the voice speaks a non-silent WAV and a streamed PCM.
+#[test]
+fn the_openai_python_client_transcribes_and_speaks() {
+    let Some(whisper) = std::env::var("OMNIDESK_TEST_WHISPER_MODEL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        eprintln!("skipped: set OMNIDESK_TEST_WHISPER_MODEL (scripts/test.sh does)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("question.wav");
+    let st = std::process::Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg("What is the capital of France?")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let s = ServeProcess::start(
+        &common::test_model(),
+        &["--whisper-model", &whisper, "--voice", "espeak"],
+    );
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/openai_audio.py");
+    let out = std::process::Command::new(common::openai_python())
+        .arg(script)
+        .args([&s.base, &s.token])
+        .arg(&wav)
+        .args(["capital", "france"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "python client failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+}
+
+/// Without a way to hear, a transcription is 501; a malformed upload or
+/// speech input is 400, each with its code.
+#[tokio::test]
+async fn speech_routes_refuse_what_they_cannot_do() {
+    let s = gemma();
+    let url = |p: &str| format!("{}{p}", s.base);
+    let boundary = "omnideskboundary";
+    let form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\
+         Content-Type: audio/wav\r\n\r\nnot audio\r\n--{boundary}--\r\n"
+    );
+    let send = |body: String, mime: String| {
+        client()
+            .post(url("/audio/transcriptions"))
+            .bearer_auth(&s.token)
+            .header("content-type", mime)
+            .body(body)
+            .send()
+    };
+    let res = send(
+        form.clone(),
+        format!("multipart/form-data; boundary={boundary}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 501);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "transcription_unavailable", "{body}");
+    let res = send(form, "application/json".into()).await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_multipart", "{body}");
+
+    for (input, code) in [
+        (json!(""), "invalid_input"),
+        (json!("a".repeat(4097)), "input_too_long"),
+    ] {
+        let (status, body) = s
+            .post(
+                "/audio/speech",
+                &json!({"model": "tts-1", "voice": "alloy", "input": input}),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    let (status, body) = s
+        .post(
+            "/audio/speech",
+            &json!({"model": "tts-1", "voice": "alloy", "input": "Hi.", "speed": 2.0}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "unsupported_speed", "{body}");
 }

@@ -618,6 +618,10 @@ pub struct ServeArgs {
     /// refused with 400; shorter ones are fitted into the context)
     #[arg(long, default_value_t = omnidesk::server::DEFAULT_MAX_MESSAGES, value_name = "N")]
     pub max_messages: usize,
+    /// whisper.cpp model for /v1/audio/transcriptions when the chat model
+    /// has no audio input [default: `[audio] whisper_model`]
+    #[arg(long, value_name = "PATH")]
+    pub whisper_model: Option<PathBuf>,
     /// Serve /v1/embeddings with this model [default: as for `docs`; off
     /// (501) when there is none]
     #[command(flatten)]

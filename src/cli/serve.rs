@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use omnidesk::server::{
     self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerLimits, ServerOptions,
+    SpeechOptions, VoiceSetup,
 };
 
 use super::args::ServeArgs;
@@ -58,6 +59,16 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         body_limit: args.max_body_mib << 20,
         defaults,
         embedder: embedder.clone(),
+        speech: SpeechOptions {
+            whisper_model: args
+                .whisper_model
+                .clone()
+                .or_else(|| ctx.config.audio.whisper_model.clone()),
+            voice: Some(VoiceSetup {
+                engine: ctx.config.audio.voice,
+                piper: ctx.config.audio.piper_paths(&ctx.data_dir),
+            }),
+        },
         limits: ServerLimits {
             header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
@@ -65,6 +76,8 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
             ..ServerLimits::default()
         },
     };
+    let server_caps = engine.info().capabilities;
+    let options_whisper = options.speech.whisper_model.clone();
     let server = Server::bind(engine, options).await?;
     let addr = server.local_addr()?;
     // Listen for signals before announcing the address, so a client that
@@ -76,6 +89,16 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         Some(e) => println!("Embedding model: {}", e.model_id()),
         None => println!("Embedding model: none (/v1/embeddings answers 501; see --embed-model)"),
     }
+    let hears = omnidesk::turn::Hearing::decide(&server_caps, options_whisper.as_deref());
+    println!(
+        "Transcription: {}",
+        match hears {
+            omnidesk::turn::Hearing::Native { .. } => "the model itself".to_string(),
+            omnidesk::turn::Hearing::Whisper { model } => format!("Whisper ({})", model.display()),
+            omnidesk::turn::Hearing::Deaf =>
+                "off (/v1/audio/transcriptions answers 501; see --whisper-model)".to_string(),
+        }
+    );
     println!("Token: {token}");
     println!("(send it as `Authorization: Bearer <token>`; Ctrl-C stops the server)");
     server

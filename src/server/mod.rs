@@ -1,5 +1,6 @@
 //! `omnidesk serve`: an OpenAI-compatible HTTP API over the engine
-//! (`/v1/models`, `/v1/chat/completions` streamed or not, `/v1/embeddings`),
+//! (`/v1/models`, `/v1/chat/completions` streamed or not, `/v1/embeddings`,
+//! `/v1/audio/transcriptions`, `/v1/audio/speech`),
 //! so existing OpenAI clients work unchanged against the local model.
 //!
 //! Threading: axum handlers over hyper connections on the caller's tokio
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod embeddings;
 pub mod error;
 mod routes;
+pub mod speech;
 pub mod sse;
 pub mod types;
 
@@ -41,6 +43,7 @@ use tokio::task::JoinSet;
 pub use auth::{load_or_create_token, token_path};
 pub use embeddings::{EmbeddingBackend, LocalEmbeddings};
 pub use error::{ApiError, Result, ServerError};
+pub use speech::{SpeechOptions, VoiceSetup};
 pub use types::{Defaults, DEFAULT_MAX_MESSAGES};
 
 use crate::engine::{EngineHandle, Priority};
@@ -63,6 +66,9 @@ pub struct ServerOptions {
     pub defaults: Defaults,
     /// Serves `/v1/embeddings`; `None` answers 501.
     pub embedder: Option<Arc<dyn EmbeddingBackend>>,
+    /// Serves `/v1/audio/transcriptions` and `/v1/audio/speech` (501
+    /// where no way to hear or voice is configured).
+    pub speech: SpeechOptions,
     pub limits: ServerLimits,
 }
 
@@ -248,6 +254,7 @@ fn router(engine: EngineHandle, options: ServerOptions) -> Router {
         max_active: options.limits.max_active_requests.max(1),
         decoding: Arc::new(Semaphore::new(options.limits.max_decoding.max(1))),
         body_timeout: options.limits.body_read_timeout,
+        speech: Arc::new(speech::Speech::new(options.speech)),
     };
     let token: Arc<str> = options.token.into();
     Router::new()
@@ -255,6 +262,8 @@ fn router(engine: EngineHandle, options: ServerOptions) -> Router {
         .route("/v1/models/{id}", get(routes::get_model))
         .route("/v1/chat/completions", post(routes::chat_completions))
         .route("/v1/embeddings", post(routes::embeddings))
+        .route("/v1/audio/transcriptions", post(speech::transcriptions))
+        .route("/v1/audio/speech", post(speech::speech))
         .fallback(routes::not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(options.body_limit))

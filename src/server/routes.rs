@@ -39,6 +39,8 @@ pub(crate) struct AppState {
     /// Media decodes running at once.
     pub decoding: Arc<Semaphore>,
     pub body_timeout: Duration,
+    /// Transcription and speech (`/v1/audio/*`).
+    pub speech: Arc<super::speech::Speech>,
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -65,11 +67,17 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     body: Body,
     state: &AppState,
 ) -> Result<T, ApiError> {
-    let bytes = tokio::time::timeout(state.body_timeout, read_body(body, state.body_limit))
-        .await
-        .map_err(|_| ApiError::timeout(state.body_timeout))??;
+    let bytes = read_body_timed(body, state).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+/// The body: at most `state.body_limit` bytes, sent within
+/// `state.body_timeout` (413 and 408 otherwise).
+pub(crate) async fn read_body_timed(body: Body, state: &AppState) -> Result<Bytes, ApiError> {
+    tokio::time::timeout(state.body_timeout, read_body(body, state.body_limit))
+        .await
+        .map_err(|_| ApiError::timeout(state.body_timeout))?
 }
 
 /// Collect the body, refusing it as soon as it passes `limit`.
@@ -197,6 +205,7 @@ pub(crate) async fn embeddings(
 /// Anything else.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found(
-        "no such route; this server offers /v1/models, /v1/chat/completions and /v1/embeddings",
+        "no such route; this server offers /v1/models, /v1/chat/completions, /v1/embeddings, \
+         /v1/audio/transcriptions and /v1/audio/speech",
     )
 }

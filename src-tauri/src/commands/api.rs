@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use omnidesk::server::{
     self, Defaults, EmbeddingBackend, LocalEmbeddings, Server, ServerLimits, ServerOptions,
-    DEFAULT_BODY_LIMIT,
+    SpeechOptions, VoiceSetup, DEFAULT_BODY_LIMIT,
 };
 use serde::Serialize;
 use tauri::State;
@@ -122,6 +122,16 @@ pub async fn restart(state: &AppState) -> CommandResult<()> {
         body_limit: DEFAULT_BODY_LIMIT,
         defaults: Defaults::for_engine(&state.settings.get(), &engine),
         embedder,
+        speech: {
+            let config = state.settings.get();
+            SpeechOptions {
+                whisper_model: config.audio.whisper_model.clone(),
+                voice: Some(VoiceSetup {
+                    engine: config.audio.voice,
+                    piper: config.audio.piper_paths(&state.settings.data_dir),
+                }),
+            }
+        },
         // Reloads stop the API first: keep that stop short.
         limits: ServerLimits {
             shutdown_grace: STOP_GRACE,
