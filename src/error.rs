@@ -4,6 +4,7 @@
 use crate::audio::AudioError;
 use crate::camera::CameraError;
 use crate::config::ConfigError;
+use crate::conversation::export::ExportError;
 use crate::engine::EngineError;
 use crate::media::MediaError;
 use crate::models::ModelsError;
@@ -41,6 +42,8 @@ pub enum Error {
     Tools(#[from] ToolError),
     #[error(transparent)]
     Turn(#[from] TurnError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
 }
 
 /// Result with the crate-wide error.
@@ -62,6 +65,7 @@ impl Error {
             Error::Tts(e) => e.code(),
             Error::Tools(e) => e.code(),
             Error::Turn(e) => e.code(),
+            Error::Export(e) => e.code(),
         }
     }
 }

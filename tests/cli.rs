@@ -106,7 +106,7 @@ fn a_conversation_written_by_one_process_is_read_back_by_another() {
 /// Regenerate twice, edit once, each in its own process: every version is
 /// kept, and the model is given the branch that is shown.
 #[test]
-fn regenerated_and_edited_messages_are_kept_as_versions() {
+fn regenerated_and_edited_messages_are_kept_as_versions_and_exported() {
     let dir = tempfile::tempdir().unwrap();
     let ask = |extra: &[&str], seed: &str| {
         let mut c = omnidesk(dir.path());
@@ -180,6 +180,60 @@ fn regenerated_and_edited_messages_are_kept_as_versions() {
         .collect();
     assert_eq!(texts[..2], ["Name a colour.", answers[1]]);
     assert_eq!(texts.len(), 4);
+
+    // Export with every version and import as a new conversation; the
+    // Markdown shows the branch on display.
+    let file = dir.path().join("out/tides.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    run_ok(
+        omnidesk(dir.path())
+            .args(["export", id.as_str(), "-o"])
+            .arg(&file),
+    );
+    let imported = json(&run_ok(
+        omnidesk(dir.path()).args(["import", "--json"]).arg(&file),
+    ));
+    let new_id = imported["conversation"]["id"].as_i64().unwrap().to_string();
+    assert_ne!(new_id, id);
+    assert_eq!(imported["messages"], 8);
+    let copy = json(&run_ok(omnidesk(dir.path()).args([
+        "history",
+        "--json",
+        new_id.as_str(),
+    ])));
+    let contents = |v: &serde_json::Value, key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(contents(&copy, "messages"), contents(&back, "messages"));
+    assert_eq!(contents(&copy, "all_messages").len(), 8);
+    let md = dir.path().join("out/tides.md");
+    run_ok(
+        omnidesk(dir.path())
+            .args(["export", id.as_str(), "-o"])
+            .arg(&md),
+    );
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains(
+            "## You\n\n*One of 2 versions; the others are in the JSON export.*\n\nName a colour.\n"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("One of 3 versions"), "{md}");
+    let refused = omnidesk(dir.path())
+        .args(["import"])
+        .arg(dir.path().join("out/tides.md"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not an Omnidesk conversation export")
+    );
 
     // An answer's id is not a question to edit.
     let out = omnidesk(dir.path())

@@ -79,6 +79,12 @@ pub enum Command {
     Ask(AskArgs),
     /// List stored conversations, show one, search or delete.
     History(HistoryArgs),
+    /// Write a conversation out: JSON with every version of every message
+    /// (for `import`), or Markdown of the branch shown with its images and
+    /// sources.
+    Export(ExportArgs),
+    /// Read a JSON export back as a new conversation.
+    Import(ImportArgs),
     /// Show the compute backend, its devices and the model's metadata.
     Info(InfoArgs),
     /// Measure prompt-processing and generation speed (like llama-bench).
@@ -86,7 +92,8 @@ pub enum Command {
     /// List, download, remove, verify and import models.
     Models(ModelsArgs),
     /// Serve an OpenAI-compatible API (/v1/chat/completions, /v1/models,
-    /// /v1/embeddings) on this machine. Every request needs the bearer
+    /// /v1/embeddings, /v1/audio/transcriptions, /v1/audio/speech) on this
+    /// machine. Every request needs the bearer
     /// token printed at start (and by --show-token).
     Serve(ServeArgs),
     /// Index your documents (files and folders) and search them.
@@ -557,6 +564,38 @@ pub struct HistoryArgs {
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
     /// JSON; with ID also every version of every message (`all_messages`)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    #[value(alias = "markdown")]
+    Md,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The conversation (see `omnidesk history`)
+    #[arg(value_name = "ID")]
+    pub id: i64,
+    /// json or md [default: from --output's extension, else json]
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// Write here instead of standard output; Markdown copies the images
+    /// and clips into a `<name>_files` folder beside it
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A file written by `omnidesk export --format json`
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print one JSON object (the new conversation and counts)
     #[arg(long)]
     pub json: bool,
 }

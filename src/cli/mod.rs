@@ -18,6 +18,7 @@ mod models;
 mod rag;
 mod serve;
 pub mod tools;
+mod transfer;
 mod voice;
 
 use anyhow::Result;
@@ -31,6 +32,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Chat(a) => chat::run(&ctx, a).await,
         Command::Ask(a) => ask::run(&ctx, a).await,
         Command::History(a) => history::run(&ctx, a),
+        Command::Export(a) => transfer::export(&ctx, a),
+        Command::Import(a) => transfer::import(&ctx, a),
         Command::Info(a) => info::run(&ctx, a).await,
         Command::Bench(a) => bench::run(&ctx, a).await,
         Command::Models(a) => models::run(&ctx, a).await,

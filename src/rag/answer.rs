@@ -20,7 +20,7 @@ snippets the user provides. Cite the snippets you use as [1], [2] and so on, rig
 statement they support. If the snippets do not contain the answer, say so.";
 
 /// Where a snippet came from, for citing and opening it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Source {
     /// The `[n]` number used in the prompt.
     pub number: usize,

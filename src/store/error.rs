@@ -38,6 +38,10 @@ pub enum StoreError {
     /// No message with this id exists in the conversation.
     #[error("message {message} not found in conversation {conversation}")]
     MessageNotFound { conversation: i64, message: i64 },
+    /// A conversation to import does not hold together (a message that
+    /// follows one after it, a shown message that is not there).
+    #[error("the conversation to import is inconsistent: {0}")]
+    BadImport(String),
     /// Any other SQLite failure (locked past the busy timeout, disk full, ...).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -61,6 +65,7 @@ impl StoreError {
             StoreError::Corrupt { .. } => "STORE_CORRUPT",
             StoreError::NotFound(_) => "NOT_FOUND",
             StoreError::MessageNotFound { .. } => "MESSAGE_NOT_FOUND",
+            StoreError::BadImport(_) => "BAD_IMPORT",
             StoreError::Unavailable(_) => "STORE_UNAVAILABLE",
             StoreError::Sqlite(_) | StoreError::Io(_) | StoreError::Json(_) => "STORE",
         }

@@ -8,6 +8,7 @@
 
 mod branches;
 mod error;
+mod import;
 mod schema;
 mod tool_calls;
 
@@ -18,6 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 pub use error::{Result, StoreError};
+pub use import::{ImportHeader, ImportMessage};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use tool_calls::{NewToolCall, StoredToolCall};
 

@@ -6,6 +6,8 @@
 //! Threading: plain functions over a borrowed [`Store`]; call them where the
 //! store lives (they do blocking SQLite and file I/O).
 
+pub mod export;
+
 use crate::chat::{ChatMessage, Role};
 use crate::engine::GenerationOutcome;
 use crate::media::attach::{self, ReloadSkip};
