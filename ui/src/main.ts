@@ -382,6 +382,20 @@ function copyText(text: string, button: HTMLButtonElement) {
   );
 }
 
+/**
+ * A link in an answer must not navigate this window (the app would be
+ * gone) and the window may not open other programs, so a click copies
+ * the address for the user's browser instead.
+ */
+function openLink(ev: MouseEvent, a: HTMLAnchorElement) {
+  ev.preventDefault();
+  const href = a.href;
+  navigator.clipboard.writeText(href).then(
+    () => notify(`Link copied: ${href}`, "info"),
+    () => notify(`Open this address in your browser: ${href}`, "info"),
+  );
+}
+
 /** One line per tool call: name and arguments, result folded inside. */
 function toolCallsNode(calls: StoredToolCall[]) {
   const box = el("div", "tool-calls");
@@ -405,7 +419,7 @@ function messageNode(m: MessageView, index: number) {
   node.append(calls);
   const content = el("div", "content");
   const sources = m.stats?.sources ?? [];
-  if (m.role === "assistant") content.innerHTML = renderAnswer(m.content, sources);
+  if (m.role === "assistant") content.replaceChildren(renderMarkdown(m.content, sources));
   else content.textContent = m.content;
   node.append(content);
   if (sources.length) node.append(sourceList(sources));
@@ -440,30 +454,6 @@ function sourceLocation(s: Source) {
   else if (s.lines) loc += s.lines[0] === s.lines[1] ? `, line ${s.lines[0]}` : `, lines ${s.lines[0]}–${s.lines[1]}`;
   if (s.heading) loc += ` — ${s.heading}`;
   return loc;
-}
-
-/**
- * The answer as Markdown, with each valid `[n]` (outside code) turned into
- * a button that opens source n. Invalid numbers stay plain text.
- */
-function renderAnswer(text: string, sources: Source[]) {
-  const html = renderMarkdown(text);
-  if (!sources.length) return html;
-  const valid = new Set(sources.map((s) => s.number));
-  return html
-    .split(/(<pre>[\s\S]*?<\/pre>|<code>[\s\S]*?<\/code>)/)
-    .map((part, i) =>
-      i % 2
-        ? part
-        : part.replace(/\[(\d+(?:\s*,\s*\d+)*)\]/g, (whole, list: string) => {
-            const nums = list.split(",").map((n) => Number(n.trim()));
-            if (!nums.every((n) => valid.has(n))) return whole;
-            return nums
-              .map((n) => `<button type="button" class="cite" data-source="${n}" title="Open source ${n}">[${n}]</button>`)
-              .join("");
-          }),
-    )
-    .join("");
 }
 
 function sourceList(sources: Source[]) {
@@ -598,7 +588,7 @@ async function ask(text: string, attachments: AttachmentView[], truncateAfter: n
   let frame = 0;
   const paint = () => {
     frame = 0;
-    content.innerHTML = renderMarkdown(answer.content);
+    content.replaceChildren(renderMarkdown(answer.content));
     scrollDown();
   };
   const onEvent = (ev: ChatEvent) => {
@@ -1159,11 +1149,16 @@ function wire() {
     }
   });
   ui.messages.addEventListener("click", (ev) => {
+    const link = (ev.target as HTMLElement).closest<HTMLAnchorElement>("a[href]");
+    if (link) return void openLink(ev, link);
     const cite = (ev.target as HTMLElement).closest<HTMLButtonElement>("[data-source]");
     if (cite) return void openSource(cite, Number(cite.dataset.source));
     const b = (ev.target as HTMLElement).closest<HTMLButtonElement>(".copy-code");
     const code = b?.closest(".code")?.querySelector("code");
     if (b && code) copyText(code.textContent ?? "", b);
+  });
+  ui.messages.addEventListener("auxclick", (ev) => {
+    if ((ev.target as HTMLElement).closest("a[href]")) ev.preventDefault();
   });
   document.addEventListener("keyup", (ev) => {
     if (ev.key === "F2") void stopRecording();
