@@ -16,5 +16,7 @@ export default defineConfig({
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.ts"],
+    // contrast.test.ts reads style.css (?raw): let Vite load it.
+    css: { include: [/style\.css/] },
   },
 });

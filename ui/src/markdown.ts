@@ -172,6 +172,8 @@ function decorateCode(root: DocumentFragment) {
     copy.textContent = "Copy";
     copy.setAttribute("aria-label", lang ? `Copy ${lang} code` : "Copy code");
     head.append(label, copy);
+    // Long lines scroll sideways: focusable, so a keyboard can scroll too.
+    pre.tabIndex = 0;
     pre.replaceWith(box);
     box.append(head, pre);
   }
@@ -205,6 +207,8 @@ export function renderMarkdown(src: string, sources: readonly Citable[] = []): D
   const frag = DOMPurify.sanitize(html, { ...PURIFY, RETURN_DOM_FRAGMENT: true });
   decorateLinks(frag);
   decorateCode(frag);
+  // Wide tables scroll sideways (see .content table in style.css).
+  for (const t of Array.from(frag.querySelectorAll("table"))) t.tabIndex = 0;
   if (sources.length) linkCitations(frag, sources);
   return frag;
 }

@@ -29,7 +29,12 @@ export function toolCallsNode(calls: StoredToolCall[]): HTMLElement {
     const pending = c.duration_ms < 0;
     const status = pending ? "running…" : c.error ? `failed (${c.error})` : `${Math.round(c.duration_ms)} ms`;
     d.append(el("summary", undefined, `🔧 ${c.tool}(${JSON.stringify(c.arguments)}) — ${status}`));
-    if (!pending) d.append(el("pre", undefined, c.output));
+    if (!pending) {
+      const out = el("pre", undefined, c.output);
+      // It scrolls when long: focusable, so a keyboard can scroll it.
+      out.tabIndex = 0;
+      d.append(out);
+    }
     box.append(d);
   }
   return box;
