@@ -9,8 +9,9 @@ const FOCUSABLE =
   'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
 
 function focusables(d: HTMLDialogElement): HTMLElement[] {
+  // checkVisibility (where the engine has it) also skips display:none parents.
   return Array.from(d.querySelectorAll<HTMLElement>(FOCUSABLE)).filter(
-    (e) => !e.closest("[hidden]") && e.getClientRects().length > 0,
+    (e) => !e.closest("[hidden]") && (typeof e.checkVisibility !== "function" || e.checkVisibility()),
   );
 }
 
