@@ -36,6 +36,15 @@ describe("renderMarkdown", () => {
     expect(d.querySelector("pre code.language-python")?.textContent).toContain("return 1");
   });
 
+  it("guesses the language of unlabelled code, but not while streaming", () => {
+    const src = "```\nfunction f(a) { return a + 1; }\nconst x = f(2);\n```";
+    expect(dom(src).querySelector("pre code.hljs span[class^=hljs-]")).not.toBeNull();
+    const div = document.createElement("div");
+    div.append(renderMarkdown(src, [], { streaming: true }));
+    expect(div.querySelector("pre code.hljs")).not.toBeNull();
+    expect(div.querySelector("pre code span")).toBeNull();
+  });
+
   it("renders unlabelled and unknown-language code escaped", () => {
     const d = dom("```nosuchlang\n<b>x</b>\n```");
     expect(d.querySelector("pre code")?.textContent).toBe("<b>x</b>\n");

@@ -38,8 +38,10 @@ for (const [name, lang] of Object.entries({
 hljs.registerAliases(["toml"], { languageName: "ini" });
 hljs.registerAliases(["html", "svg"], { languageName: "xml" });
 
-/** Above this size unlabelled code is not auto-detected (it re-runs every streamed frame). */
+/** Above this size unlabelled code is not auto-detected (it tries every language). */
 const AUTO_DETECT_MAX = 4000;
+/** Off while an answer streams: the text is rendered again every frame. */
+let autoDetect = true;
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) =>
@@ -54,7 +56,7 @@ function highlight(code: string, info: string): string {
   try {
     if (lang && hljs.getLanguage(lang)) {
       body = hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
-    } else if (!lang && code.length <= AUTO_DETECT_MAX) {
+    } else if (!lang && autoDetect && code.length <= AUTO_DETECT_MAX) {
       const r = hljs.highlightAuto(code);
       body = r.value;
       shown = "";
@@ -200,10 +202,21 @@ function decorateLinks(root: DocumentFragment) {
 /**
  * Render Markdown `src` to a sanitised DOM fragment. Unclosed code fences
  * (mid-stream) render as code to the end. With `sources`, valid `[n]`
- * citations outside code become `button.cite[data-source=n]`.
+ * citations outside code become `button.cite[data-source=n]`. `streaming`
+ * skips guessing the language of unlabelled code (done once at the end).
  */
-export function renderMarkdown(src: string, sources: readonly Citable[] = []): DocumentFragment {
-  const html = md.render(src);
+export function renderMarkdown(
+  src: string,
+  sources: readonly Citable[] = [],
+  opts: { streaming?: boolean } = {},
+): DocumentFragment {
+  autoDetect = !opts.streaming;
+  let html: string;
+  try {
+    html = md.render(src);
+  } finally {
+    autoDetect = true;
+  }
   const frag = DOMPurify.sanitize(html, { ...PURIFY, RETURN_DOM_FRAGMENT: true });
   decorateLinks(frag);
   decorateCode(frag);

@@ -34,6 +34,8 @@ export function copyText(text: string, b: HTMLButtonElement) {
   navigator.clipboard.writeText(text).then(
     () => {
       b.textContent = "Copied";
+      // The button's aria-label does not change: say it.
+      announce("Copied to the clipboard.");
       setTimeout(() => (b.textContent = "Copy"), 1200);
     },
     () => notify("Could not copy to the clipboard."),
@@ -199,7 +201,7 @@ export async function ask(text: string, attachments: AttachmentView[], truncateA
   let frame = 0;
   const paint = () => {
     frame = 0;
-    content.replaceChildren(renderMarkdown(answer.content));
+    content.replaceChildren(renderMarkdown(answer.content, [], { streaming: true }));
     scrollDown();
   };
   let ended = false;
