@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the window's front end (ui/) into ui/dist, which the app embeds at
 # compile time. npm packages come from the npm registry via package-lock.json;
-# nothing is fetched at run time. `npm ci` is skipped when node_modules
+# nothing is fetched at run time. Then the unit tests run. `npm ci` is skipped when node_modules
 # already matches the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/../ui"
@@ -21,3 +21,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 log "npm run build"
 npm run --silent build >&2
+# Unit tests (vitest + jsdom): Markdown, sanitising, the window's pure logic.
+log "npm test"
+npm run --silent test >&2
