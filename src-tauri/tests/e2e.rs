@@ -137,6 +137,31 @@ impl Session {
         }
     }
 
+    /// axe-core (from ui/node_modules) on the page as it is: no serious or
+    /// critical accessibility violation.
+    async fn axe(&self, screen: &str) {
+        if self.js("return typeof window.axe", vec![]).await != "object" {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../ui/node_modules/axe-core/axe.min.js");
+            let src = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{} ({e}): run scripts/build-ui.sh", path.display()));
+            let loaded = self
+                .js(&format!("{src}\n;return typeof window.axe"), vec![])
+                .await;
+            assert_eq!(loaded, "object", "axe-core did not load");
+        }
+        let found = self
+            .client
+            .execute_async(AXE_RUN, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("axe-core failed on {screen}: {e}"));
+        let serious = found.as_array().map_or(0, Vec::len);
+        assert_eq!(
+            serious, 0,
+            "axe-core: serious or critical violations on {screen}:\n{found:#}"
+        );
+    }
+
     async fn step(&mut self, name: &str) {
         self.step += 1;
         self.shot(name).await;
@@ -249,6 +274,22 @@ if (how === 'drop') {
 }
 document.getElementById('input').dispatchEvent(ev);
 return how;
+"#;
+
+/// axe-core's WCAG 2.x A/AA and best-practice rules; the serious and
+/// critical violations, each with the elements it found.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, {
+  runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+  resultTypes: ["violations"],
+}).then(
+  (r) => done(r.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                   nodes: v.nodes.map((n) => n.target.join(" ") + " :: " + n.failureSummary) }))),
+  (e) => done([{ id: "axe-error", impact: "critical", help: String(e), nodes: [] }]),
+);
 "#;
 
 const LAST_ANSWER: &str = "const m = [...document.querySelectorAll('.message.assistant')].pop(); \
@@ -378,6 +419,34 @@ async fn run() {
         .await;
     assert!(title.as_str().unwrap().contains("dragon"), "{title}");
     s.step("answered").await;
+    s.axe("the chat").await;
+
+    // 3b. Regenerate keeps the first answer as a version: "‹ 2/2 ›", and
+    //     the previous version is the first answer again.
+    s.js("const m = [...document.querySelectorAll('.message.assistant')].pop(); m.querySelector('.regenerate').click(); return true", vec![])
+        .await;
+    let label = s
+        .until(
+            "the regenerated answer's versions",
+            120,
+            "const m = [...document.querySelectorAll('.message.assistant')].pop(); const l = m && !m.classList.contains('streaming') && m.querySelector('.versions .version-label'); return l ? l.innerText : null",
+        )
+        .await;
+    assert_eq!(label, "2/2");
+    s.js("const m = [...document.querySelectorAll('.message.assistant')].pop(); m.querySelector('.version-prev').click(); return true", vec![])
+        .await;
+    let first = s
+        .until(
+            "the first version shown again",
+            20,
+            "const m = [...document.querySelectorAll('.message.assistant')].pop(); const l = m && m.querySelector('.versions .version-label'); return l && l.innerText === '1/2' ? m.querySelector('.content').innerText : null",
+        )
+        .await;
+    assert_eq!(
+        first.as_str().unwrap().trim(),
+        answered["text"].as_str().unwrap().trim()
+    );
+    s.step("versions").await;
 
     // 4. An image pasted (built from bytes in the page) shows a thumbnail;
     //    a text file gets a clear notice.
@@ -453,6 +522,7 @@ async fn run() {
         "const l = [...document.querySelectorAll('#docs-list .doc-path')].map(e => e.innerText); return l.some(p => p.endsWith('tides.md')) && l.length === 2",
     )
     .await;
+    s.axe("the documents panel").await;
     s.js(
         "document.getElementById('docs-rescan').click(); return true",
         vec![],
@@ -544,6 +614,7 @@ async fn run() {
         "return document.getElementById('settings').open && document.getElementById('api-status').innerText",
     )
     .await;
+    s.axe("the settings").await;
     s.js("document.getElementById('api-enabled').checked = true; document.getElementById('api-port').value = '0'; document.getElementById('settings-save').click(); return true", vec![])
         .await;
     let served = s
@@ -583,6 +654,7 @@ async fn run() {
     // Let the dialog paint before the screenshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
     s.step("consent-dialog").await;
+    s.axe("the consent dialog").await;
     let call = s
         .until(
             "the declined call above the answer",
@@ -594,6 +666,18 @@ async fn run() {
     s.step("tool-declined").await;
     s.js(
         "document.getElementById('use-tools').click(); return true",
+        vec![],
+    )
+    .await;
+    // The models screen (first run) shown over the chat for the check.
+    s.js(
+        "document.getElementById('setup').hidden = false; return true",
+        vec![],
+    )
+    .await;
+    s.axe("the models screen").await;
+    s.js(
+        "document.getElementById('setup').hidden = true; return true",
         vec![],
     )
     .await;

@@ -72,6 +72,10 @@ export interface MessageView {
   stats: { finish?: string; stats?: Stats; sources?: Source[] } | null;
   /** Tools called before this answer (absent on unsaved messages). */
   toolCalls?: StoredToolCall[];
+  /** The message this one follows (null for a first question). */
+  parentId?: number | null;
+  /** Every version of this message, itself included, oldest first. */
+  versions?: number[];
 }
 
 export interface StoredToolCall {
@@ -231,7 +235,10 @@ export interface SendMessage {
   conversationId: number | null;
   text: string;
   attachmentIds: number[];
+  /** Edit and resend: the question goes after this stored message (0: first), beside the old branch. */
   truncateAfter?: number | null;
+  /** Regenerate: answer this stored question again; the old answers stay as versions. */
+  regenerate?: number | null;
   useDocs?: boolean;
   useTools?: boolean;
   /** With useTools: offer only these tools. */
@@ -272,6 +279,8 @@ export const api = {
   listConversations: () => invoke<Conversation[]>("list_conversations"),
   searchConversations: (query: string) => invoke<Conversation[]>("search_conversations", { query }),
   getConversation: (id: number) => invoke<ConversationView>("get_conversation", { id }),
+  selectVersion: (conversationId: number, messageId: number) =>
+    invoke<ConversationView>("select_version", { conversationId, messageId }),
   renameConversation: (id: number, title: string) => invoke<void>("rename_conversation", { id, title }),
   deleteConversation: (id: number) => invoke<void>("delete_conversation", { id }),
   sendMessage: (message: SendMessage, onEvent: (e: ChatEvent) => void) => {

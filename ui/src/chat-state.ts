@@ -58,3 +58,17 @@ export function answerAnnouncement(text: string, finish: string | undefined): st
   if (t.length <= ANNOUNCE_MAX) return `${head}: ${t}`;
   return `${head}: ${t.slice(0, ANNOUNCE_MAX).replace(/\s\S*$/, "")}… (continues in the chat)`;
 }
+
+/** "2/3" for a message with other versions, or null when it has none. */
+export function versionLabel(m: MessageView): string | null {
+  const v = m.versions ?? [];
+  const i = v.indexOf(m.id);
+  return v.length > 1 && i >= 0 ? `${i + 1}/${v.length}` : null;
+}
+
+/** The id of the version `step` (-1 previous, +1 next) from `m`'s, or null at an end. */
+export function versionStep(m: MessageView, step: number): number | null {
+  const v = m.versions ?? [];
+  const i = v.indexOf(m.id) + step;
+  return i >= 0 && i < v.length && v.indexOf(m.id) >= 0 ? v[i] : null;
+}

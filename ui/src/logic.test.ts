@@ -8,6 +8,8 @@ import {
   keepThrough,
   parseToolRequest,
   showSetup,
+  versionLabel,
+  versionStep,
   visibleMessages,
 } from "./chat-state";
 import { ConsentQueue } from "./consent-queue";
@@ -187,5 +189,32 @@ describe("signals", () => {
     on("restoreInput", (t) => got.push(t));
     emit("restoreInput", "question");
     expect(got).toEqual(["question"]);
+  });
+});
+
+describe("message versions", () => {
+  const m = (id: number, versions?: number[]): MessageView => ({
+    id,
+    role: "assistant",
+    content: "",
+    attachments: [],
+    stats: null,
+    versions,
+  });
+
+  it("labels only messages with other versions", () => {
+    expect(versionLabel(m(5, [3, 5, 9]))).toBe("2/3");
+    expect(versionLabel(m(5, [5]))).toBeNull();
+    expect(versionLabel(m(5))).toBeNull();
+    expect(versionLabel(m(7, [3, 5]))).toBeNull();
+  });
+
+  it("steps to the neighbouring version and stops at the ends", () => {
+    const v = m(5, [3, 5, 9]);
+    expect(versionStep(v, -1)).toBe(3);
+    expect(versionStep(v, 1)).toBe(9);
+    expect(versionStep(m(3, [3, 5, 9]), -1)).toBeNull();
+    expect(versionStep(m(9, [3, 5, 9]), 1)).toBeNull();
+    expect(versionStep(m(7, [3, 5]), 1)).toBeNull();
   });
 });

@@ -2,7 +2,15 @@
 // (painted once per frame, announced once it ends), regenerate and edit,
 // copy buttons, citations and links in answers.
 import { api, type AttachmentView, type ChatEvent, type MessageView, type Source } from "../api";
-import { answerAnnouncement, idBefore, keepThrough, parseToolRequest } from "../chat-state";
+import {
+  answerAnnouncement,
+  idBefore,
+  keepThrough,
+  parseToolRequest,
+  versionLabel,
+  versionStep,
+  visibleMessages,
+} from "../chat-state";
 import { button, byId, el } from "../dom";
 import { sourceLocation, statsLine } from "../format";
 import { renderMarkdown } from "../markdown";
@@ -86,6 +94,8 @@ function messageNode(m: MessageView, index: number) {
   node.append(content);
   if (sources.length) node.append(sourceList(sources));
   const tools = el("div", "message-tools");
+  const label = versionLabel(m);
+  if (label) tools.append(versionSwitch(m, label));
   tools.append(el("span", "stats", statsLine(m.stats?.stats, m.stats?.finish)));
   const copy = button("small", "Copy", m.role === "user" ? "Copy question" : "Copy answer");
   copy.onclick = () => copyText(m.content, copy);
@@ -103,6 +113,36 @@ function messageNode(m: MessageView, index: number) {
   }
   node.append(tools);
   return node;
+}
+
+/** "‹ 2/3 ›": move between the versions of a regenerated or edited message. */
+function versionSwitch(m: MessageView, label: string) {
+  const box = el("span", "versions");
+  box.setAttribute("role", "group");
+  const who = m.role === "user" ? "question" : "answer";
+  box.setAttribute("aria-label", `Version ${label.replace("/", " of ")} of this ${who}`);
+  const prev = button("small version-prev", "‹", `Previous version of this ${who}`);
+  const next = button("small version-next", "›", `Next version of this ${who}`);
+  const prevId = versionStep(m, -1);
+  const nextId = versionStep(m, 1);
+  prev.disabled = prevId === null;
+  next.disabled = nextId === null;
+  prev.onclick = () => prevId !== null && void showVersion(prevId);
+  next.onclick = () => nextId !== null && void showVersion(nextId);
+  box.append(prev, el("span", "version-label", label), next);
+  return box;
+}
+
+/** Show version `messageId`; the conversation continues from it. */
+async function showVersion(messageId: number) {
+  const id = app.conversationId;
+  if (id === null || app.generation) return;
+  try {
+    const view = await api.selectVersion(id, messageId);
+    showConversation(id, visibleMessages(view.messages));
+  } catch (e) {
+    notifyError(e);
+  }
 }
 
 /** Show the passage behind citation `n` of the answer in `node`. */
@@ -134,12 +174,11 @@ function scrollDown(force = false) {
   if (force || m.scrollHeight - m.scrollTop - m.clientHeight < 120) m.scrollTop = m.scrollHeight;
 }
 
+/** Answer the last question again, with its attachments; the old answer stays a version. */
 function regenerate() {
-  const qi = app.messages.length - 2;
-  const q = app.messages[qi];
-  if (!q || q.role !== "user") return;
-  if (q.attachments.length) notify("Regenerating resends the text only; attach the images again to include them.", "info");
-  void ask(q.content, [], idBefore(app.messages, qi));
+  const q = app.messages[app.messages.length - 2];
+  if (!q || q.role !== "user" || q.id < 0) return;
+  void ask(q.content, [], null, q.id);
 }
 
 function editMessage(index: number) {
@@ -174,15 +213,27 @@ function editMessage(index: number) {
 }
 
 /**
- * Ask `text` with staged `attachments` in the open conversation; with
- * `truncateAfter` the stored messages after that id are replaced first.
+ * Ask `text` with staged `attachments` in the open conversation. With
+ * `truncateAfter` the question goes after that stored message (edit and
+ * resend); with `regenerate` that stored question is answered again. The
+ * branch left behind stays, as other versions.
  */
-export async function ask(text: string, attachments: AttachmentView[], truncateAfter: number | null = null) {
+export async function ask(
+  text: string,
+  attachments: AttachmentView[],
+  truncateAfter: number | null = null,
+  regenerate: number | null = null,
+) {
   if (app.generation) return;
-  if (truncateAfter !== null) app.messages = keepThrough(app.messages, truncateAfter);
-  const question: MessageView = { id: -1, role: "user", content: text, attachments, stats: null };
+  if (regenerate !== null) app.messages = keepThrough(app.messages, regenerate);
+  else if (truncateAfter !== null) app.messages = keepThrough(app.messages, truncateAfter);
+  const question: MessageView =
+    regenerate !== null
+      ? app.messages[app.messages.length - 1]
+      : { id: -1, role: "user", content: text, attachments, stats: null };
   const answer: MessageView = { id: -2, role: "assistant", content: "", attachments: [], stats: null };
-  app.messages.push(question, answer);
+  if (regenerate === null) app.messages.push(question);
+  app.messages.push(answer);
   renderMessages();
   const answerNode = messages.lastElementChild as HTMLElement;
   answerNode.classList.add("streaming");
@@ -263,6 +314,7 @@ export async function ask(text: string, attachments: AttachmentView[], truncateA
         text: request.text,
         attachmentIds: attachments.map((a) => a.id!),
         truncateAfter,
+        regenerate,
         useDocs: useDocs(),
         useTools: tools,
         tools: request.tools,
@@ -272,13 +324,23 @@ export async function ask(text: string, attachments: AttachmentView[], truncateA
     );
   } catch (e) {
     if (!gen.failed) notifyError(e);
-    app.messages = app.messages.filter((m) => m !== question && m !== answer);
+    app.messages = app.messages.filter((m) => m !== answer && (regenerate !== null || m !== question));
     // Give the question back so it is not lost (attachments must be re-added).
-    emit("restoreInput", text);
+    if (regenerate === null) emit("restoreInput", text);
   } finally {
     if (frame) cancelAnimationFrame(frame);
     app.generation = null;
     emit("busy");
+    // A new version: read the branch back so "‹ 2/3 ›" counts it.
+    const branched = ended && (regenerate !== null || truncateAfter !== null) && app.conversationId !== null;
+    if (branched) {
+      try {
+        const view = await api.getConversation(app.conversationId!);
+        app.messages = visibleMessages(view.messages);
+      } catch (e) {
+        notifyError(e);
+      }
+    }
     renderMessages();
     if (ended) announce(answerAnnouncement(answer.content, answer.stats?.finish));
     emit("conversations");
