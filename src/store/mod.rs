@@ -515,7 +515,15 @@ mod tests {
         assert_eq!(msgs[0].role, Role::User);
         assert_eq!(msgs[0].stats, None);
         assert!(msgs[0].attachments.is_empty());
-        assert_eq!(msgs[1], sent);
+        // A read fills in the versions; an append does not know them.
+        assert_eq!(msgs[1].versions, [sent.id]);
+        assert_eq!(
+            msgs[1],
+            StoredMessage {
+                versions: vec![sent.id],
+                ..sent
+            }
+        );
         assert_eq!(msgs[1].attachments, att);
         assert_eq!(msgs[1].stats.as_ref(), Some(&stats));
     }
