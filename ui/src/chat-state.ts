@@ -69,6 +69,7 @@ export function versionLabel(m: MessageView): string | null {
 /** The id of the version `step` (-1 previous, +1 next) from `m`'s, or null at an end. */
 export function versionStep(m: MessageView, step: number): number | null {
   const v = m.versions ?? [];
-  const i = v.indexOf(m.id) + step;
-  return i >= 0 && i < v.length && v.indexOf(m.id) >= 0 ? v[i] : null;
+  const at = v.indexOf(m.id);
+  const i = at + step;
+  return at >= 0 && i >= 0 && i < v.length ? v[i] : null;
 }

@@ -225,8 +225,9 @@ export async function ask(
   regenerate: number | null = null,
 ) {
   if (app.generation) return;
-  if (regenerate !== null) app.messages = keepThrough(app.messages, regenerate);
-  else if (truncateAfter !== null) app.messages = keepThrough(app.messages, truncateAfter);
+  // Regenerating keeps its question; an edit keeps what comes before it.
+  const keep = regenerate ?? truncateAfter;
+  if (keep !== null) app.messages = keepThrough(app.messages, keep);
   const question: MessageView =
     regenerate !== null
       ? app.messages[app.messages.length - 1]
