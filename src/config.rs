@@ -56,6 +56,32 @@ pub struct Config {
     pub backend: BackendSettings,
     pub audio: AudioSettings,
     pub serve: ServeSettings,
+    pub safety: SafetySettings,
+}
+
+/// The `[safety]` table: an optional output filter (off by default) for
+/// shared family or classroom machines. See [`crate::turn::filter`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SafetySettings {
+    pub enabled: bool,
+    /// Words or phrases, matched case-insensitively (whole words when
+    /// they are made of letters and digits).
+    pub words: Vec<String>,
+    /// Regular expressions (Rust `regex` syntax), case-insensitive.
+    pub patterns: Vec<String>,
+    /// `mask` (replace each match with "•••") or `stop` (end the answer
+    /// before the first match).
+    pub action: FilterAction,
+}
+
+/// What the output filter does with a match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilterAction {
+    #[default]
+    Mask,
+    Stop,
 }
 
 /// The `[serve]` table: the OpenAI-compatible API the desktop app runs
@@ -104,6 +130,7 @@ impl Default for Config {
             backend: BackendSettings::default(),
             audio: AudioSettings::default(),
             serve: ServeSettings::default(),
+            safety: SafetySettings::default(),
         }
     }
 }

@@ -371,3 +371,78 @@ fn ctrl_c_in_chat_stops_the_answer_not_the_program() {
     ])));
     assert_eq!(shown["messages"][1]["stats"]["finish"], "cancelled");
 }
+
+/// The `[safety]` output filter on a real answer: a word the model really
+/// writes is masked in the stream and in the history, `stop` ends the
+/// answer before it, and a bad pattern is refused with its code.
+#[test]
+fn the_output_filter_masks_or_stops_a_real_answer() {
+    let ask = |dir: &Path| {
+        json(&run_ok(omnidesk(dir).args([
+            "ask",
+            "--json",
+            "--temp",
+            "0",
+            "-n",
+            "32",
+            "Write two sentences about the sea.",
+        ])))
+    };
+    let plain_dir = tempfile::tempdir().unwrap();
+    let plain = ask(plain_dir.path())["text"].as_str().unwrap().to_string();
+    // The longest word of the real answer (letters only) is the one to filter.
+    let word = plain
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .max_by_key(|w| w.len())
+        .unwrap()
+        .to_string();
+    assert!(word.len() >= 3, "no word to filter in {plain:?}");
+    let whole = |text: &str| {
+        text.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w.eq_ignore_ascii_case(&word))
+    };
+    assert!(whole(&plain));
+
+    let config = |dir: &Path, action: &str, extra: &str| {
+        std::fs::write(
+            dir.join("config.toml"),
+            format!(
+                "[engine]\nthreads = 2\nn_ctx = 1024\n[safety]\nenabled = true\nwords = [\"{}\"]\naction = \"{action}\"\n{extra}",
+                word.to_uppercase()
+            ),
+        )
+        .unwrap();
+    };
+    let masked_dir = tempfile::tempdir().unwrap();
+    config(masked_dir.path(), "mask", "");
+    let masked = ask(masked_dir.path());
+    let text = masked["text"].as_str().unwrap();
+    assert!(!whole(text) && text.contains("•••"), "{text:?}");
+    let id = masked["conversation_id"].as_i64().unwrap().to_string();
+    let history = json(&run_ok(
+        omnidesk(masked_dir.path()).args(["history", &id, "--json"]),
+    ));
+    let saved = history["messages"][1]["content"].as_str().unwrap();
+    assert_eq!(saved, text, "the history keeps what was shown");
+
+    let stop_dir = tempfile::tempdir().unwrap();
+    config(stop_dir.path(), "stop", "");
+    let stopped = ask(stop_dir.path());
+    let text = stopped["text"].as_str().unwrap();
+    assert!(!whole(text), "{text:?}");
+    let at = plain.to_lowercase().find(&word.to_lowercase()).unwrap();
+    assert!(
+        plain.starts_with(text) && text.len() <= at,
+        "{text:?} is not the answer cut before {word:?}: {plain:?}"
+    );
+
+    let bad_dir = tempfile::tempdir().unwrap();
+    config(bad_dir.path(), "mask", "patterns = [\"(unclosed\"]\n");
+    let out = omnidesk(bad_dir.path())
+        .args(["ask", "--json", "-n", "4", "Hi"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+    assert!(err.contains("not a valid regular expression"), "{err}");
+}

@@ -77,6 +77,7 @@ pub async fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
                 narrator: speech.as_ref().map(|v| &v.narrator),
                 quiet: args.json,
                 branch,
+                cancel: None,
             },
         )
         .await;

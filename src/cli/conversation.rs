@@ -31,6 +31,8 @@ pub struct Conversation {
     system_prompt: Option<String>,
     model: String,
     template: omnidesk::engine::GenerateRequest,
+    /// The `[safety]` output filter's settings (a fresh filter per answer).
+    safety: omnidesk::config::SafetySettings,
 }
 
 /// What one question brings beside its text.
@@ -44,6 +46,8 @@ pub struct Ask<'a> {
     pub quiet: bool,
     /// Where in a stored conversation the exchange goes.
     pub branch: Branch,
+    /// Stops the answer from outside (talk mode's barge-in) as Ctrl-C does.
+    pub cancel: Option<CancellationToken>,
 }
 
 /// A finished question, and when its first token arrived.
@@ -81,6 +85,7 @@ impl Conversation {
             system_prompt,
             model: engine.info().path.display().to_string(),
             template: ctx.request(gen),
+            safety: ctx.config.safety.clone(),
         })
     }
 
@@ -111,7 +116,10 @@ impl Conversation {
             docs: ask.docs,
             generation: self.template.clone(),
         };
-        let cancel = CancellationToken::new();
+        let filter = turn::filter::OutputFilter::new(&self.safety)
+            .map_err(omnidesk::turn::TurnError::from)
+            .map_err(omnidesk::Error::from)?;
+        let cancel = ask.cancel.unwrap_or_default();
         let on_ctrl_c = cancel.clone();
         let ctrl_c = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -129,6 +137,7 @@ impl Conversation {
                 tools: ask.tools,
                 narrator: ask.narrator,
                 cancel,
+                filter,
                 on_event: &mut on_event,
             },
         )

@@ -50,6 +50,69 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
     Ok(out.take_data())
 }
 
+/// Resampling of a live stream in pieces (talk mode's microphone and the
+/// speaker reference), with the same filter as [`resample`]. Keeps up to
+/// one chunk (10 ms) of input until it is full.
+pub struct StreamResampler {
+    inner: Option<Fft<f32>>,
+    pending: Vec<f32>,
+}
+
+impl StreamResampler {
+    /// A converter from `from` to `to` Hz; equal rates pass through.
+    ///
+    /// # Errors
+    /// As [`resample`].
+    pub fn new(from: u32, to: u32) -> Result<Self, String> {
+        if from == 0 || to == 0 {
+            return Err(format!("cannot resample {from} Hz to {to} Hz"));
+        }
+        if from == to {
+            return Ok(Self {
+                inner: None,
+                pending: Vec::new(),
+            });
+        }
+        let fft = fft_frames(from, to);
+        if fft > MAX_FFT_FRAMES {
+            return Err(format!(
+                "the rates share too small a factor (an FFT of {fft} frames; at most {MAX_FFT_FRAMES})"
+            ));
+        }
+        let chunk = (from as usize / 100).max(1);
+        let inner = Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input)
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            inner: Some(inner),
+            pending: Vec::new(),
+        })
+    }
+
+    /// Convert the next piece; returns what is ready (possibly nothing).
+    pub fn push(&mut self, input: &[f32]) -> Vec<f32> {
+        let Some(inner) = self.inner.as_mut() else {
+            return input.to_vec();
+        };
+        self.pending.extend_from_slice(input);
+        let mut out = Vec::new();
+        loop {
+            let need = inner.input_frames_next();
+            if self.pending.len() < need {
+                break;
+            }
+            let Ok(adapter) = InterleavedSlice::new(&self.pending[..need], 1, need) else {
+                break;
+            };
+            match inner.process(&adapter, None) {
+                Ok(o) => out.extend_from_slice(&o.take_data()),
+                Err(_) => break,
+            }
+            self.pending.drain(..need);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +131,23 @@ mod tests {
             vec![0.5, -0.5]
         );
         assert!(resample(&[0.5], 0, 16_000).is_err());
+    }
+
+    #[test]
+    fn a_stream_in_odd_pieces_keeps_its_length_and_tone() {
+        let tone: Vec<f32> = (0..44_100)
+            .map(|i| (i as f32 * 440.0 * std::f32::consts::TAU / 44_100.0).sin() * 0.5)
+            .collect();
+        let mut r = StreamResampler::new(44_100, 16_000).unwrap();
+        let mut out = Vec::new();
+        for piece in tone.chunks(333) {
+            out.extend(r.push(piece));
+        }
+        assert!((out.len() as i64 - 16_000).abs() <= 500, "{}", out.len());
+        let rms = (out[2_000..14_000].iter().map(|x| x * x).sum::<f32>() / 12_000.0).sqrt();
+        assert!((rms - 0.5 / 2f32.sqrt()).abs() < 0.02, "{rms}");
+        let mut same = StreamResampler::new(16_000, 16_000).unwrap();
+        assert_eq!(same.push(&[0.25, -0.25]), vec![0.25, -0.25]);
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum TurnError {
     /// Regenerate names a message that is not a question.
     #[error("message {0} is not a question; regenerate answers a user message again")]
     NotAQuestion(i64),
+    /// The `[safety]` output filter's list cannot be used.
+    #[error(transparent)]
+    Filter(#[from] super::filter::FilterError),
     /// A blocking step (search, store) could not be run.
     #[error("a background task of the turn failed: {0}")]
     Task(String),
@@ -28,6 +31,7 @@ impl TurnError {
             TurnError::NothingRelevant => "NOTHING_RELEVANT",
             TurnError::RemoteBackend => "REMOTE_BACKEND",
             TurnError::NotAQuestion(_) => "INVALID_INPUT",
+            TurnError::Filter(e) => e.code(),
             TurnError::Task(_) => "INTERNAL",
         }
     }

@@ -16,6 +16,7 @@
 //! behind [`StoreAccess`], as short as one read or one transaction.
 
 mod error;
+pub mod filter;
 pub mod hear;
 
 use std::sync::Mutex;
@@ -120,6 +121,9 @@ pub struct TurnIo<'a> {
     pub narrator: Option<&'a Narrator>,
     /// Cancels the turn: the answer so far is kept (and saved).
     pub cancel: CancellationToken,
+    /// The optional `[safety]` output filter: what streams, is spoken and
+    /// is saved passes through it.
+    pub filter: Option<filter::OutputFilter>,
     pub on_event: &'a mut (dyn FnMut(TurnEvent) + Send),
 }
 
@@ -207,6 +211,7 @@ pub async fn run<S: StoreAccess + ?Sized>(
         tools,
         narrator,
         cancel,
+        filter,
         on_event,
     } = io;
     if tools.is_some() && engine.is_remote() {
@@ -320,6 +325,29 @@ pub async fn run<S: StoreAccess + ?Sized>(
             }
         }
     };
+    // Shown and spoken text goes through the output filter first; a stop
+    // match cancels the generation there.
+    let mut filter = filter;
+    let mut filtered_stop = false;
+    let mut shown = |t: String,
+                     speak: &mut dyn FnMut(&str, &mut (dyn FnMut(TurnEvent) + Send)),
+                     on_event: &mut (dyn FnMut(TurnEvent) + Send)| {
+        let t = match filter.as_mut() {
+            None => t,
+            Some(f) => {
+                let r = f.push(&t);
+                if r.stop && !filtered_stop {
+                    filtered_stop = true;
+                    cancel.cancel();
+                }
+                r.text
+            }
+        };
+        if !t.is_empty() {
+            speak(&t, &mut *on_event);
+            on_event(TurnEvent::Token(t));
+        }
+    };
 
     let mut request = generation;
     request.messages = Vec::new();
@@ -337,10 +365,7 @@ pub async fn run<S: StoreAccess + ?Sized>(
             };
             let tool_loop = ToolLoop::new(&generator, tools.registry, tools.gate, tools.options);
             let mut forward = |ev: ToolEvent| match ev {
-                ToolEvent::Token(t) => {
-                    speak(&t, &mut *on_event);
-                    on_event(TurnEvent::Token(t));
-                }
+                ToolEvent::Token(t) => shown(t, &mut speak, &mut *on_event),
                 ToolEvent::Call(c) => on_event(TurnEvent::ToolCall(c)),
                 ToolEvent::Result(r) => on_event(TurnEvent::ToolResult(r)),
                 ToolEvent::Step(_) => {}
@@ -376,10 +401,7 @@ pub async fn run<S: StoreAccess + ?Sized>(
         None => {
             request.messages = messages;
             let outcome = stream(engine, request, &cancel, &mut |ev| match ev {
-                TurnEvent::Token(t) => {
-                    speak(&t, &mut *on_event);
-                    on_event(TurnEvent::Token(t));
-                }
+                TurnEvent::Token(t) => shown(t, &mut speak, &mut *on_event),
                 other => on_event(other),
             })
             .await?;
@@ -394,6 +416,31 @@ pub async fn run<S: StoreAccess + ?Sized>(
             }
         }
     };
+    let mut generated = generated;
+    if let Some(f) = filter.as_mut() {
+        let rest = f.finish();
+        if !rest.text.is_empty() {
+            speak(&rest.text, &mut *on_event);
+            on_event(TurnEvent::Token(rest.text));
+        }
+        // The saved answer is what was shown.
+        let (text, matched) = f.apply(&generated.outcome.text);
+        generated.outcome.text = text;
+        if filtered_stop {
+            // Stopped by the filter, not by the user: what came before is
+            // a finished answer (and is still spoken).
+            generated.outcome.finish = FinishReason::StopString;
+            on_event(TurnEvent::Notice {
+                code: "FILTERED",
+                message: "the answer was stopped by the output filter".into(),
+            });
+        } else if matched {
+            on_event(TurnEvent::Notice {
+                code: "FILTERED",
+                message: "words in the answer were masked by the output filter".into(),
+            });
+        }
+    }
     if let Some((narrator, mut splitter)) = voice {
         if generated.outcome.finish == FinishReason::Cancelled {
             narrator.stop();

@@ -182,6 +182,9 @@ async fn run(
     } else {
         None
     };
+    let filter = turn::filter::OutputFilter::new(&config.safety)
+        .map_err(TurnError::from)
+        .map_err(omnidesk::Error::from)?;
     let stop = CancellationToken::new();
     let guard = state.generations.register_turn(stop.clone());
     let tools = if message.use_tools {
@@ -289,6 +292,7 @@ async fn run(
             tools: tools.as_ref().map(|t| t.turn_tools()),
             narrator: narrator.as_ref(),
             cancel: stop.clone(),
+            filter,
             on_event: &mut forward,
         },
     )

@@ -1,7 +1,7 @@
 //! The settings screen: the config file's user-facing fields. Saving
 //! engine fields reloads the model so they take effect.
 
-use omnidesk::config::{BackendKind, Config};
+use omnidesk::config::{BackendKind, Config, FilterAction, SafetySettings};
 use omnidesk::engine::SamplingParams;
 use omnidesk::models::fit::GpuLayers;
 use omnidesk::tts::VoiceEngine;
@@ -57,6 +57,18 @@ pub struct SettingsView {
     /// Read-only: whether an API key is saved (it is never sent back).
     #[serde(default)]
     pub backend_api_key_set: bool,
+    /// The optional output filter (`[safety]`, off by default).
+    #[serde(default)]
+    pub safety_enabled: bool,
+    /// Words or phrases, one per entry.
+    #[serde(default)]
+    pub safety_words: Vec<String>,
+    /// Regular expressions, one per entry.
+    #[serde(default)]
+    pub safety_patterns: Vec<String>,
+    /// `mask` or `stop`.
+    #[serde(default)]
+    pub safety_action: FilterAction,
     /// Read-only: where these are saved.
     #[serde(default)]
     pub config_path: String,
@@ -87,6 +99,10 @@ impl SettingsView {
             backend_embed_model: c.backend.embed_model.clone().unwrap_or_default(),
             backend_api_key: None,
             backend_api_key_set: c.backend.api_key.is_some(),
+            safety_enabled: c.safety.enabled,
+            safety_words: c.safety.words.clone(),
+            safety_patterns: c.safety.patterns.clone(),
+            safety_action: c.safety.action,
             config_path: path.display().to_string(),
         }
     }
@@ -107,6 +123,18 @@ impl SettingsView {
             .set_endpoint(text(&self.backend_url), self.backend_api_key.clone());
         c.backend.model = text(&self.backend_model);
         c.backend.embed_model = text(&self.backend_embed_model);
+        let entries = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|e| e.trim().to_owned())
+                .filter(|e| !e.is_empty())
+                .collect()
+        };
+        c.safety = SafetySettings {
+            enabled: self.safety_enabled,
+            words: entries(&self.safety_words),
+            patterns: entries(&self.safety_patterns),
+            action: self.safety_action,
+        };
         c.sampling = SamplingParams {
             temperature: self.temperature,
             top_k: self.top_k,
@@ -146,6 +174,10 @@ pub async fn update_settings<R: Runtime>(
     // found out at the next start.
     next.backend.remote()?;
     next.backend.remote_embeddings()?;
+    // A bad filter list is refused with the entry that is wrong.
+    omnidesk::turn::filter::OutputFilter::new(&next.safety)
+        .map_err(omnidesk::turn::TurnError::from)
+        .map_err(omnidesk::Error::from)?;
     let before = state.settings.get();
     let saved = state.settings.update(|c| settings.apply(c))?;
     if saved.engine != before.engine || saved.backend != before.backend {
