@@ -33,7 +33,7 @@
 # then add <name> to MODELS.
 set -euo pipefail
 
-MODELS=(gemma3-270m-q4_k_m all-minilm-l6-v2 piper-joe-medium onnxruntime whisper-tiny-en)
+MODELS=(gemma3-270m-q4_k_m all-minilm-l6-v2 piper-joe-medium onnxruntime silero-vad whisper-tiny-en)
 
 log() { printf '[fetch-test-models] %s\n' "$*" >&2; }
 die() { printf '[fetch-test-models] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -312,6 +312,22 @@ model_onnxruntime() {
         --implementation cp --abi cp311)"
     mkdir -p "$(dirname "$MODEL_FILE")"
     extract_member "$whl" "onnxruntime/capi/libonnxruntime.so.$version" >"$MODEL_FILE.tmp"
+    finish_model "$MODEL_FILE.tmp" "$MODEL_FILE" "$MODEL_SHA256"
+}
+
+# Silero VAD (MIT) for talk mode's voice activity detection: the ONNX model
+# inside PyPI's silero-vad wheel (the package's Python code is not used).
+model_silero_vad() {
+    local action="$1"
+    MODEL_FILE="$MODELS_DIR/silero-vad-6.2.3/silero_vad.onnx"
+    MODEL_SHA256="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
+    [[ "$action" == fetch ]] || return 0
+    have_model "$MODEL_FILE" "$MODEL_SHA256" && return 0
+    local whl
+    whl="$(fetch_wheel silero-vad 6.2.3 \
+        7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8)"
+    mkdir -p "$(dirname "$MODEL_FILE")"
+    extract_member "$whl" "silero_vad/data/silero_vad.onnx" >"$MODEL_FILE.tmp"
     finish_model "$MODEL_FILE.tmp" "$MODEL_FILE" "$MODEL_SHA256"
 }
 

@@ -30,6 +30,8 @@ OMNIDESK_TEST_PIPER_VOICE="$(scripts/fetch-test-models.sh piper-joe-medium | tai
 export OMNIDESK_TEST_PIPER_VOICE
 OMNIDESK_TEST_ONNXRUNTIME="$(scripts/fetch-test-models.sh onnxruntime | tail -n 1)"
 export OMNIDESK_TEST_ONNXRUNTIME
+OMNIDESK_TEST_VAD_MODEL="$(scripts/fetch-test-models.sh silero-vad | tail -n 1)"
+export OMNIDESK_TEST_VAD_MODEL
 # Whisper tiny.en (converted to ggml) for the omnidesk-whisper helper, built
 # below next to the omnidesk binary (cargo test alone does not build it).
 OMNIDESK_TEST_WHISPER_MODEL="$(scripts/fetch-test-models.sh whisper-tiny-en | tail -n 1)"

@@ -33,6 +33,8 @@ const COMMANDS: &[&str] = &[
     "get_source",
     "start_recording",
     "stop_recording",
+    "start_talk",
+    "stop_talk",
     "cancel_recording",
     "list_cameras",
     "start_camera",

@@ -160,9 +160,36 @@ pub struct AudioSettings {
     /// audio input (and for `listen --transcribe`); unset = off. Run by
     /// the `omnidesk-whisper` helper program.
     pub whisper_model: Option<PathBuf>,
+    /// Silero VAD model for talk mode; unset =
+    /// `<data dir>/voices/silero_vad.onnx` (scripts/install-voice.sh).
+    pub vad_model: Option<PathBuf>,
+    /// Talk mode removes the reply's own voice from the microphone (echo
+    /// cancellation), so it can be interrupted by speaking. Turn it off
+    /// only with a headset.
+    pub echo_cancel: bool,
+    /// Talk mode: the pause that ends a spoken turn.
+    pub talk_silence_ms: u32,
 }
 
 impl AudioSettings {
+    /// Talk mode's listener settings for this data dir.
+    pub fn listener(&self, data_dir: &Path) -> crate::audio::ListenerSettings {
+        let voices = data_dir.join("voices");
+        crate::audio::ListenerSettings {
+            device: self.input_device.clone(),
+            vad_model: self
+                .vad_model
+                .clone()
+                .unwrap_or_else(|| voices.join(crate::audio::vad::DEFAULT_VAD_MODEL)),
+            runtime: self.piper_paths(data_dir).runtime,
+            endpoint: crate::audio::EndpointSettings {
+                end_silence_ms: self.talk_silence_ms.clamp(200, 5_000),
+                ..crate::audio::EndpointSettings::default()
+            },
+            meter_interval_ms: 50,
+        }
+    }
+
     /// Where the Piper voice and ONNX Runtime are for this data dir.
     pub fn piper_paths(&self, data_dir: &Path) -> PiperPaths {
         crate::tts::piper_paths(
@@ -184,6 +211,9 @@ impl Default for AudioSettings {
             piper_voice: None,
             onnxruntime: None,
             whisper_model: None,
+            vad_model: None,
+            echo_cancel: true,
+            talk_silence_ms: 700,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod hardware;
 pub mod launch;
 pub mod media;
 pub mod models;
+pub mod onnx;
 pub mod openai;
 pub mod private_file;
 pub mod rag;

@@ -175,6 +175,88 @@ struct Pulse {
 
 impl Pulse {
     fn start() -> Self {
+        Self::with_modules(&["module-null-sink sink_name=omnidesk_null"], None)
+    }
+
+    /// A room for talk mode: the app plays into `speakers`, whose sound
+    /// reaches the microphone (`mic`'s monitor) 40 ms later, as a loud
+    /// speaker next to a microphone would; a test "speaks" by playing into
+    /// `mic` with [`Pulse::live_mic`].
+    fn room() -> Self {
+        Self::with_modules(
+            &[
+                "module-null-sink sink_name=speakers",
+                "module-null-sink sink_name=mic",
+                "module-loopback source=speakers.monitor sink=mic latency_msec=40",
+            ],
+            Some(("speakers", "mic.monitor")),
+        )
+    }
+
+    /// A live microphone stream into `mic`: silence until a clip is sent
+    /// (see [`LiveMic::say`]). The pipe to pacat is shrunk to one page
+    /// (~43 ms at 48 kHz) and written blocking, so a clip's onset reaches
+    /// the sink within ~60 ms of the write that carries it.
+    fn live_mic(&self) -> LiveMic {
+        use std::os::fd::AsRawFd;
+        let mut c = Command::new("pacat");
+        c.args([
+            "--playback",
+            "--device=mic",
+            "--raw",
+            "--format=s16le",
+            "--rate=48000",
+            "--channels=1",
+            "--latency-msec=10",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        for (k, v) in self.env() {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().expect("pacat is installed (scripts/setup.sh)");
+        let mut stdin = child.stdin.take().unwrap();
+        // SAFETY: F_SETPIPE_SZ on a pipe we own; failure only keeps 64 KiB.
+        unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+        let (clips, rx) = std::sync::mpsc::channel::<(Vec<i16>, std::sync::mpsc::Sender<f64>)>();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let silence = [0u8; 960]; // 10 ms
+            loop {
+                let next = match rx.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => None,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                };
+                let Some((clip, reply)) = next else {
+                    if stdin.write_all(&silence).is_err() {
+                        break;
+                    }
+                    continue;
+                };
+                let onset = clip
+                    .iter()
+                    .position(|s| s.unsigned_abs() > 655)
+                    .unwrap_or(0);
+                let mut reply = Some(reply);
+                for (i, chunk) in clip.chunks(480).enumerate() {
+                    let bytes: Vec<u8> = chunk.iter().flat_map(|s| s.to_le_bytes()).collect();
+                    if stdin.write_all(&bytes).is_err() {
+                        return;
+                    }
+                    if (i + 1) * 480 > onset {
+                        if let Some(r) = reply.take() {
+                            let _ = r.send(now_ms());
+                        }
+                    }
+                }
+            }
+        });
+        LiveMic { child, clips }
+    }
+
+    fn with_modules(modules: &[&str], defaults: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("native");
         let child = Command::new("pulseaudio")
@@ -189,7 +271,7 @@ impl Pulse {
                 "--load=module-native-protocol-unix auth-anonymous=1 socket={}",
                 socket.display()
             ))
-            .arg("--load=module-null-sink sink_name=omnidesk_null")
+            .args(modules.iter().map(|m| format!("--load={m}")))
             .env("HOME", dir.path())
             .env("PULSE_RUNTIME_PATH", dir.path().join("runtime"))
             .stdout(std::process::Stdio::null())
@@ -207,7 +289,18 @@ impl Pulse {
             "pcm.!default { type pulse }\nctl.!default { type pulse }\n",
         )
         .unwrap();
-        Self { child, dir }
+        let pulse = Self { child, dir };
+        if let Some((sink, source)) = defaults {
+            for (what, name) in [("set-default-sink", sink), ("set-default-source", source)] {
+                let mut c = Command::new("pactl");
+                c.args([what, name]);
+                for (k, v) in pulse.env() {
+                    c.env(k, v);
+                }
+                run(&mut c);
+            }
+        }
+        pulse
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
@@ -221,6 +314,36 @@ impl Pulse {
                 alsa_path(&self.dir.path().join("asound-pulse.conf")),
             ),
         ]
+    }
+}
+
+/// A paced microphone stream (see [`Pulse::live_mic`]).
+struct LiveMic {
+    child: Child,
+    clips: std::sync::mpsc::Sender<(Vec<i16>, std::sync::mpsc::Sender<f64>)>,
+}
+
+impl LiveMic {
+    /// Speak `wav` (16 kHz mono); returns when its first loud sample was
+    /// written (Unix ms; it reaches the sink up to ~60 ms later, so
+    /// latencies measured from it are overestimates).
+    fn say(&self, wav: &Path) -> f64 {
+        let clip: Vec<i16> = hound::WavReader::open(wav)
+            .unwrap()
+            .into_samples::<i16>()
+            .map(|s| s.unwrap())
+            .flat_map(|s| [s, s, s])
+            .collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.clips.send((clip, tx)).unwrap();
+        rx.recv_timeout(Duration::from_secs(30)).unwrap()
+    }
+}
+
+impl Drop for LiveMic {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -1163,4 +1286,267 @@ fn bench_push_to_talk_latency() {
     assert_eq!(r["audio_tokens"], 750);
     assert!((r["clip_seconds"].as_f64().unwrap() - 5.0).abs() < 0.01);
     assert!(r["first_token_ms"].as_f64().is_some());
+}
+
+// -------------------------------------------------------------- talk mode
+
+/// A spoken question as a 16 kHz WAV with `pad` seconds of silence after
+/// it; returns the file and the offset of its first loud sample.
+fn spoken_wav(dir: &Path, name: &str, text: &str, pad: f32) -> (PathBuf, f64) {
+    let raw = dir.join(format!("{name}-espeak.wav"));
+    run(Command::new("espeak-ng").arg("-w").arg(&raw).arg(text));
+    let wav = dir.join(format!("{name}.wav"));
+    run(Command::new("sox")
+        .arg(&raw)
+        .args(["-r", "16000", "-c", "1", "-b", "16"])
+        .arg(&wav)
+        .args(["pad", "0", &pad.to_string()]));
+    let samples: Vec<f32> = hound::WavReader::open(&wav)
+        .unwrap()
+        .into_samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect();
+    let onset = samples.iter().position(|s| s.abs() > 0.02).unwrap_or(0);
+    (wav, onset as f64 / 16_000.0)
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1e3
+}
+
+/// `omnidesk talk --json` in the Pulse room, its events read as they come.
+struct Talk {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Talk {
+    fn start(pulse: &Pulse, data: &Path, extra: &[&str]) -> Self {
+        let (model, _) = omni_fixture();
+        let vad = std::env::var("OMNIDESK_TEST_VAD_MODEL")
+            .expect("OMNIDESK_TEST_VAD_MODEL (scripts/fetch-test-models.sh silero-vad)");
+        let ort = std::env::var("OMNIDESK_TEST_ONNXRUNTIME")
+            .expect("OMNIDESK_TEST_ONNXRUNTIME (scripts/fetch-test-models.sh onnxruntime)");
+        let config = data.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[audio]\nvoice = \"espeak\"\nonnxruntime = \"{ort}\"\nvad_model = \"{vad}\"\n"
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_omnidesk"));
+        cmd.env("OMNIDESK_DATA_DIR", data)
+            .env("OMNIDESK_CONFIG", &config)
+            .args(["talk", "--json", "-t", "2", "--temp", "0", "--model"])
+            .arg(&model)
+            .args(extra)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in pulse.env() {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Wait for the next event called `name` (all events are kept).
+    fn wait_for(&mut self, name: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if v["event"] == name {
+                        return v;
+                    }
+                }
+                Err(_) => panic!("no {name:?} event in {within:?}; seen: {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Wait for the process to leave by itself; every event it printed.
+    fn finish(mut self, within: Duration) -> Vec<Value> {
+        self.wait_exit(within)
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "talk failed: {status}; {:?}", self.seen);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "talk did not leave: {:?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(v);
+        }
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Talk {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn count(events: &[Value], name: &str) -> usize {
+    events.iter().filter(|e| e["event"] == name).count()
+}
+
+/// A spoken question followed by silence starts a turn without a key; the
+/// omni model hears it, the reply is spoken into a room whose speaker
+/// loops back into the microphone, and that echo never starts a turn of
+/// its own. Timings are reported and stored with the answer. Without echo
+/// cancellation the same room does hear itself, so the check can fail.
+#[test]
+fn talk_answers_a_spoken_question_and_never_its_own_voice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (question, _) = spoken_wav(dir.path(), "q", QUESTION, 1.5);
+    let pulse = Pulse::room();
+    let mic = pulse.live_mic();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut talk = Talk::start(&pulse, &data, &["-n", "24", "--idle-exit", "5"]);
+    talk.wait_for("listening", Duration::from_secs(30));
+    mic.say(&question);
+    talk.wait_for("speech_started", Duration::from_secs(10));
+    talk.wait_for("thinking", Duration::from_secs(15));
+    talk.wait_for("speaking", Duration::from_secs(20));
+    let events = talk.finish(Duration::from_secs(60));
+    assert_eq!(count(&events, "answer"), 1, "{events:?}");
+    assert_eq!(
+        count(&events, "speech_started"),
+        1,
+        "the reply's echo started a turn: {events:?}"
+    );
+    let answer = events.iter().find(|e| e["event"] == "answer").unwrap();
+    let first_token = answer["speech_end_to_first_token_ms"].as_f64().unwrap();
+    let first_audio = answer["speech_end_to_first_audio_ms"].as_f64().unwrap();
+    assert!(first_token > 0.0 && first_audio >= first_token, "{answer}");
+    assert!(answer["endpoint_silence_ms"].as_u64().unwrap() >= 700);
+    // Stored: the spoken question as audio, the timings with the answer.
+    let id = answer["conversation_id"].as_i64().unwrap().to_string();
+    let shown = run(Command::new(env!("CARGO_BIN_EXE_omnidesk"))
+        .env("OMNIDESK_DATA_DIR", &data)
+        .env("OMNIDESK_CONFIG", "/dev/null")
+        .args(["history", "--json", &id]));
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["messages"][0]["attachments"][0]["kind"], "audio");
+    let stored = &shown["messages"][1]["stats"]["talk"];
+    assert_eq!(
+        stored["speech_end_to_first_token_ms"],
+        answer["speech_end_to_first_token_ms"]
+    );
+
+    // The same room without echo cancellation: the reply interrupts itself.
+    let data = dir.path().join("no-aec");
+    std::fs::create_dir(&data).unwrap();
+    let mut talk = Talk::start(
+        &pulse,
+        &data,
+        &[
+            "-n",
+            "24",
+            "--idle-exit",
+            "5",
+            "--turns",
+            "3",
+            "--no-echo-cancel",
+        ],
+    );
+    talk.wait_for("listening", Duration::from_secs(30));
+    mic.say(&question);
+    let events = talk.finish(Duration::from_secs(90));
+    assert!(
+        count(&events, "speech_started") > 1,
+        "without echo cancellation the echo should be heard: {events:?}"
+    );
+}
+
+/// Barge-in: speech while the reply plays silences it within 200 ms of
+/// the spoken onset, and the new question is answered.
+#[test]
+fn speaking_over_the_reply_stops_it_and_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = spoken_wav(dir.path(), "q1", QUESTION, 1.5);
+    let (second, _) = spoken_wav(
+        dir.path(),
+        "q2",
+        "Stop. Tell me about the weather instead.",
+        1.5,
+    );
+    let pulse = Pulse::room();
+    let mic = pulse.live_mic();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut talk = Talk::start(&pulse, &data, &["-n", "96", "--turns", "2"]);
+    talk.wait_for("listening", Duration::from_secs(30));
+    mic.say(&first);
+    talk.wait_for("speaking", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(800));
+    let spoken_onset = mic.say(&second);
+    let started = talk.wait_for("speech_started", Duration::from_secs(10));
+    // The voice is stopped before `speech_started` is printed; the playing
+    // sentence mutes within 5 ms of that.
+    let silenced = started["unix_ms"].as_f64().unwrap() + 5.0;
+    let latency = silenced - spoken_onset;
+    // Of that, the test bed's own transport (pipe → pacat → PulseAudio →
+    // ALSA → cpal) is the time until the sound reached the listener.
+    let transport = started["sound_unix_ms"].as_f64().unwrap() - spoken_onset;
+    let ours = silenced - started["sound_unix_ms"].as_f64().unwrap();
+    eprintln!(
+        "barge-in: spoken onset → voice silenced {latency:.0} ms \
+         (sound reached the listener after {transport:.0} ms; heard → silent {ours:.0} ms)"
+    );
+    assert_eq!(started["barge_in"], true, "{started}");
+    // 200 ms from the sound reaching the microphone; the PulseAudio test bed
+    // adds its own transport on top (~150-180 ms here), bounded separately.
+    assert!(
+        ours < 200.0,
+        "the reply went on {ours:.0} ms after it was heard"
+    );
+    assert!(
+        latency < 400.0,
+        "the reply went on {latency:.0} ms after the onset"
+    );
+    let events = talk.finish(Duration::from_secs(90));
+    let answers: Vec<&Value> = events.iter().filter(|e| e["event"] == "answer").collect();
+    assert_eq!(answers.len(), 2, "{events:?}");
+    assert_eq!(answers[0]["interrupted"], true);
 }

@@ -79,6 +79,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::docs::get_source,
             commands::capture::start_recording,
             commands::capture::stop_recording,
+            commands::talk::start_talk,
+            commands::talk::stop_talk,
             commands::capture::cancel_recording,
             commands::capture::list_cameras,
             commands::capture::start_camera,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use omnidesk::audio::Recording;
+use omnidesk::audio::{Recording, RenderTap};
 use omnidesk::camera::{FrameSource, NokhwaSource, Preview};
 use omnidesk::config::Config;
 use omnidesk::engine::RemoteConfig;
@@ -18,7 +18,7 @@ use omnidesk::media::Media;
 use omnidesk::rag::{self, EmbedSource, Embedder, LlamaEmbedder, Rag, RemoteEmbedder};
 use omnidesk::store::{Attachment, Store};
 use omnidesk::tools::ConsentDecision;
-use omnidesk::tts::{choose_speaker, Narrator};
+use omnidesk::tts::{choose_speaker, Narrator, SpeechEvent};
 use serde::Serialize;
 use std::sync::atomic::AtomicBool;
 
@@ -41,6 +41,7 @@ pub struct AppState {
     pub docs: Docs,
     pub capture: Capture,
     pub speech: Speech,
+    pub talk: TalkSlot,
     pub downloads: Downloads,
     pub consents: ToolConsents,
     pub api: ApiServer,
@@ -58,6 +59,7 @@ impl AppState {
             docs: Docs::default(),
             capture: Capture::new(Arc::new(NokhwaSource)),
             speech: Speech::default(),
+            talk: TalkSlot::default(),
             downloads: Downloads::default(),
             consents: ToolConsents::default(),
             api: ApiServer::default(),
@@ -544,9 +546,29 @@ impl Capture {
 
 /// Spoken replies: one narrator with the configured voice (Piper for
 /// English when installed, espeak-ng otherwise and for Chinese), started
-/// the first time an answer is to be spoken.
-#[derive(Clone, Default)]
-pub struct Speech(Arc<Mutex<Option<Narrator>>>);
+/// the first time an answer is to be spoken. In talk mode it also reports
+/// what it plays to the echo canceller (`set_tap`), and its events reach
+/// whoever subscribes.
+#[derive(Clone)]
+pub struct Speech {
+    inner: Arc<Mutex<SpeechInner>>,
+    events: tokio::sync::broadcast::Sender<SpeechEvent>,
+}
+
+#[derive(Default)]
+struct SpeechInner {
+    narrator: Option<Narrator>,
+    tap: Option<RenderTap>,
+}
+
+impl Default for Speech {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            events: tokio::sync::broadcast::channel(64).0,
+        }
+    }
+}
 
 impl Speech {
     /// The narrator with the voice and speaker of `settings` (`None` =
@@ -556,43 +578,116 @@ impl Speech {
     /// `NO_OUTPUT_DEVICE` and the like when there is nothing to play on; a
     /// Piper voice chosen explicitly that cannot load.
     pub fn narrator(&self, settings: &Settings) -> CommandResult<Narrator> {
-        let mut g = lock(&self.0);
-        if let Some(n) = g.as_ref() {
+        let mut g = lock(&self.inner);
+        if let Some(n) = g.narrator.as_ref() {
             return Ok(n.clone());
         }
         let audio = settings.get().audio;
         let speaker = choose_speaker(audio.voice, &audio.piper_paths(&settings.data_dir))?;
-        let (narrator, mut events) = Narrator::start(speaker, audio.output_device.clone())?;
-        // Nobody shows these yet; drain them so they do not pile up.
+        let (narrator, mut events) =
+            Narrator::start_with_tap(speaker, audio.output_device.clone(), g.tap.clone())?;
+        let forward = self.events.clone();
         tauri::async_runtime::spawn(async move {
             while let Some(e) = events.recv().await {
                 tracing::debug!(?e, "speech");
+                // Nobody subscribed is fine.
+                let _ = forward.send(e);
             }
         });
-        *g = Some(narrator.clone());
+        g.narrator = Some(narrator.clone());
         Ok(narrator)
+    }
+
+    /// What the narrator reports from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SpeechEvent> {
+        self.events.subscribe()
+    }
+
+    /// Report what is played to `tap` (talk mode), or stop (`None`); the
+    /// next answer starts a narrator that does.
+    pub fn set_tap(&self, tap: Option<RenderTap>) {
+        let mut g = lock(&self.inner);
+        g.tap = tap;
+        if let Some(n) = g.narrator.take() {
+            n.stop();
+        }
     }
 
     /// Stop and forget the narrator (the voice or speaker changed).
     pub fn reset(&self) {
-        if let Some(n) = lock(&self.0).take() {
+        if let Some(n) = lock(&self.inner).narrator.take() {
             n.stop();
         }
     }
 
     /// Fall silent now (stop pressed, push-to-talk pressed).
     pub fn stop(&self) {
-        if let Some(n) = lock(&self.0).as_ref() {
+        if let Some(n) = lock(&self.inner).narrator.as_ref() {
             n.stop();
         }
     }
 
+    /// Sentences queued or playing.
+    pub fn pending(&self) -> usize {
+        lock(&self.inner)
+            .narrator
+            .as_ref()
+            .map_or(0, Narrator::pending)
+    }
+
     /// Wait until what was queued has been spoken.
     pub async fn wait_idle(&self) {
-        let n = lock(&self.0).clone();
+        let n = lock(&self.inner).narrator.clone();
         if let Some(n) = n {
             n.wait_idle().await;
         }
+    }
+}
+
+/// Talk mode: the running listener's stop token, and the end of the last
+/// spoken turn (for the reply's timings).
+#[derive(Clone, Default)]
+pub struct TalkSlot {
+    inner: Arc<Mutex<TalkInner>>,
+}
+
+#[derive(Default)]
+struct TalkInner {
+    stop: Option<tokio_util::sync::CancellationToken>,
+    speech_end: Option<std::time::Instant>,
+}
+
+impl TalkSlot {
+    /// Claim the slot; `None` when talk mode runs already.
+    pub fn begin(&self) -> Option<tokio_util::sync::CancellationToken> {
+        let mut g = lock(&self.inner);
+        if g.stop.as_ref().is_some_and(|t| !t.is_cancelled()) {
+            return None;
+        }
+        let token = tokio_util::sync::CancellationToken::new();
+        g.stop = Some(token.clone());
+        Some(token)
+    }
+
+    /// Stop talk mode; whether it ran.
+    pub fn end(&self) -> bool {
+        match lock(&self.inner).stop.take() {
+            Some(t) => {
+                let ran = !t.is_cancelled();
+                t.cancel();
+                ran
+            }
+            None => false,
+        }
+    }
+
+    pub fn set_speech_end(&self, at: std::time::Instant) {
+        lock(&self.inner).speech_end = Some(at);
+    }
+
+    /// When the person stopped speaking, for the reply being sent.
+    pub fn take_speech_end(&self) -> Option<std::time::Instant> {
+        lock(&self.inner).speech_end.take()
     }
 }
 

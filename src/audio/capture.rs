@@ -202,7 +202,7 @@ impl Recording {
 }
 
 /// Messages from cpal's callback thread to the capture thread.
-enum Chunk {
+pub(super) enum Chunk {
     Samples(Vec<f32>),
     Failed(cpal::Error),
 }
@@ -215,7 +215,7 @@ fn capture(
     stop: &std_mpsc::Receiver<()>,
 ) -> Result<Clip> {
     let (chunks_tx, chunks) = std_mpsc::channel();
-    let opened = open(settings.device.as_deref(), chunks_tx);
+    let opened = open(settings.device.as_deref(), chunks_tx, false);
     let (stream, device, rate) = match opened {
         Ok(o) => o,
         Err(e) => {
@@ -297,16 +297,25 @@ fn capture(
 }
 
 /// Open `wanted` (or the default input) and start its stream, which sends
-/// mono chunks to `chunks`.
-fn open(
+/// mono chunks to `chunks`. `low_latency` asks for 20 ms buffers (talk
+/// mode must hear an interruption at once; a default buffer can hold
+/// seconds).
+pub(super) fn open(
     wanted: Option<&str>,
     chunks: std_mpsc::Sender<Chunk>,
+    low_latency: bool,
 ) -> Result<(cpal::Stream, String, u32)> {
     let (device, label) = devices::resolve(wanted)?;
     let supported = device
         .default_input_config()
         .map_err(|e| AudioError::from_cpal(&label, &e))?;
-    let config = supported.config();
+    let mut config = supported.config();
+    if low_latency {
+        let want = (config.sample_rate / 50).max(64);
+        if let cpal::SupportedBufferSize::Range { min, max } = supported.buffer_size() {
+            config.buffer_size = cpal::BufferSize::Fixed(want.clamp(*min, *max));
+        }
+    }
     let rate = config.sample_rate;
     let channels = usize::from(config.channels.max(1));
     let stream = match supported.sample_format() {

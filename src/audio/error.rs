@@ -37,6 +37,16 @@ pub enum AudioError {
     /// The Whisper helper ran but could not transcribe.
     #[error("Whisper could not transcribe the clip: {reason}")]
     WhisperFailed { reason: String },
+    /// Talk mode's voice-activity model (Silero VAD) or ONNX Runtime is
+    /// not installed.
+    #[error("voice activity detection is not available: {what} (install it with scripts/install-voice.sh)")]
+    VadMissing { what: String },
+    /// The voice-activity model loaded but does not work.
+    #[error("the voice-activity model {path} cannot be used: {reason}")]
+    BadVad {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     /// Writing a clip to disk failed.
     #[error("cannot write audio file {path}: {reason}")]
     Write {
@@ -59,6 +69,8 @@ impl AudioError {
             AudioError::Resample { .. } => "AUDIO_RESAMPLE",
             AudioError::WhisperMissing { .. } => "WHISPER_MISSING",
             AudioError::WhisperFailed { .. } => "WHISPER_FAILED",
+            AudioError::VadMissing { .. } => "VAD_MISSING",
+            AudioError::BadVad { .. } => "BAD_VAD",
             AudioError::Thread(_) | AudioError::Write { .. } => "AUDIO",
         }
     }

@@ -9,15 +9,22 @@
 
 pub mod capture;
 pub mod devices;
+pub mod echo;
+pub mod endpoint;
 pub mod error;
+pub mod listener;
 pub mod trim;
+pub mod vad;
 pub mod whisper;
 
 use std::path::Path;
 
 pub use capture::{Clip, Recorder, RecorderSettings, Recording, RecordingEvent, StopReason};
 pub use devices::{list_input_devices, InputDevice};
+pub use echo::{render_tap, RenderFeed, RenderTap};
+pub use endpoint::EndpointSettings;
 pub use error::{AudioError, Result};
+pub use listener::{ListenEvent, Listener, ListenerSettings, TalkTimings};
 pub use trim::{Level, TrimSettings};
 pub use whisper::{Transcript, Whisper};
 

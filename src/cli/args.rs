@@ -103,6 +103,9 @@ pub enum Command {
     /// Push-to-talk: record from the microphone until Enter, then the model
     /// answers the spoken question (needs a model with audio input).
     Listen(ListenArgs),
+    /// Hands-free conversation: speak, pause, and hear the answer; speak
+    /// again to interrupt it. Enter (or Ctrl-C) leaves.
+    Talk(TalkArgs),
     /// Microphones: list them and pick one.
     Audio(AudioArgs),
     /// Cameras: list them and take snapshots.
@@ -171,6 +174,7 @@ impl Command {
         match self {
             Command::Ask(a) => a.json,
             Command::Listen(a) => a.json,
+            Command::Talk(a) => a.json,
             _ => false,
         }
     }
@@ -412,6 +416,46 @@ pub struct ListenArgs {
     pub collection: Option<String>,
     #[command(flatten)]
     pub embed: EmbedArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TalkArgs {
+    #[command(flatten)]
+    pub gen: GenerationArgs,
+    /// Text sent along with each spoken turn (models that hear)
+    #[arg(long, default_value = "Answer what is said in this audio clip.")]
+    pub prompt: String,
+    /// Microphone id or name [default: `[audio] input_device`, else the
+    /// system default]
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// whisper.cpp model for models without audio input [default:
+    /// `[audio] whisper_model`]
+    #[arg(long, value_name = "PATH")]
+    pub whisper_model: Option<PathBuf>,
+    /// Silero VAD model [default: `[audio] vad_model`, else
+    /// <data dir>/voices/silero_vad.onnx]
+    #[arg(long, value_name = "PATH")]
+    pub vad_model: Option<PathBuf>,
+    /// The pause that ends a turn, in ms [default: `[audio] talk_silence_ms`, 700]
+    #[arg(long, value_name = "MS")]
+    pub silence_ms: Option<u32>,
+    /// Do not cancel the reply's echo (with a headset only: otherwise the
+    /// reply interrupts itself)
+    #[arg(long)]
+    pub no_echo_cancel: bool,
+    /// Leave after this many answered turns
+    #[arg(long, value_name = "N")]
+    pub turns: Option<u32>,
+    /// Leave after this many seconds without speech
+    #[arg(long, value_name = "S")]
+    pub idle_exit: Option<f64>,
+    /// One JSON object per line for every state change and answer
+    #[arg(long)]
+    pub json: bool,
+    /// Do not store the conversation (or the recordings)
+    #[arg(long)]
+    pub no_save: bool,
 }
 
 #[derive(Debug, Args)]

@@ -89,6 +89,11 @@ impl Conversation {
         })
     }
 
+    /// The history database (`None` with `--no-save`).
+    pub fn store(&self) -> Option<&Mutex<Store>> {
+        self.store.as_ref()
+    }
+
     /// Start a fresh conversation with the same system prompt.
     pub fn reset(&mut self) {
         self.id = None;

@@ -17,6 +17,7 @@ pub mod mcp;
 mod models;
 mod rag;
 mod serve;
+mod talk;
 pub mod tools;
 mod transfer;
 mod voice;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Docs(a) => docs::run(&ctx, a).await,
         Command::Rag(a) => rag::run(&ctx, a).await,
         Command::Listen(a) => listen::run(&ctx, a).await,
+        Command::Talk(a) => talk::run(&ctx, a).await,
         Command::Audio(a) => devices::audio(&ctx, a),
         Command::Camera(a) => devices::camera(a),
         Command::Mcp(a) => mcp::run(&ctx, a),

@@ -125,7 +125,7 @@ pub fn say(ctx: &Context, text: &str, out: Option<&Path>, json: bool) -> Result<
     } else {
         let (device, label) =
             tts::player::output_device(ctx.config.audio.output_device.as_deref())?;
-        tts::player::play(&device, &label, &pcm, &|| false, &|| {}, &|| {})?;
+        tts::player::play(&device, &label, &pcm, None, &|| false, &|| {}, &|| {})?;
     }
     if json {
         let report = serde_json::json!({

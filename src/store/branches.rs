@@ -35,6 +35,41 @@ impl Store {
         self.insert_message(conv, Some(parent), msg)
     }
 
+    /// Add `extra`'s keys to message `id`'s stats (e.g. talk mode's
+    /// timings, known only once the reply was heard), in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], [`StoreError::MessageNotFound`], or a
+    /// database/JSON error.
+    pub fn merge_message_stats(
+        &self,
+        conv: ConversationId,
+        id: MessageId,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        check_member(&tx, conv, id)?;
+        let stats: Option<String> =
+            tx.query_row("SELECT stats FROM messages WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
+        let mut value = match stats {
+            Some(s) => serde_json::from_str(&s)?,
+            None => serde_json::Value::Object(serde_json::Map::new()),
+        };
+        if let serde_json::Value::Object(map) = &mut value {
+            for (k, v) in extra {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        tx.execute(
+            "UPDATE messages SET stats = ?1 WHERE id = ?2",
+            params![serde_json::to_string(&value)?, id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// One message of `conv`, with its versions.
     ///
     /// # Errors

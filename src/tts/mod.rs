@@ -102,6 +102,19 @@ impl Narrator {
         speaker: Arc<dyn Speaker>,
         output: Option<String>,
     ) -> Result<(Self, mpsc::UnboundedReceiver<SpeechEvent>)> {
+        Self::start_with_tap(speaker, output, None)
+    }
+
+    /// [`Narrator::start`] that also reports everything it plays to `tap`
+    /// (talk mode's echo canceller).
+    ///
+    /// # Errors
+    /// As [`Narrator::start`].
+    pub fn start_with_tap(
+        speaker: Arc<dyn Speaker>,
+        output: Option<String>,
+        tap: Option<crate::audio::RenderTap>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<SpeechEvent>)> {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (jobs, jobs_rx) = std_mpsc::channel::<Job>();
         let (clips_tx, clips_rx) = std_mpsc::channel::<Synthesised>();
@@ -151,7 +164,14 @@ impl Narrator {
                     let clip_epoch = clip.epoch;
                     if clip_epoch == play_epoch.load(Ordering::Acquire) {
                         let interrupted = || play_epoch.load(Ordering::Acquire) != clip_epoch;
-                        speak_one(&device, &label, clip, &events_tx, &interrupted);
+                        speak_one(
+                            &device,
+                            &label,
+                            clip,
+                            tap.as_ref(),
+                            &events_tx,
+                            &interrupted,
+                        );
                     }
                     play_pending.send_modify(|n| *n = n.saturating_sub(1));
                 }
@@ -210,6 +230,7 @@ fn speak_one(
     device: &cpal::Device,
     label: &str,
     clip: Synthesised,
+    tap: Option<&crate::audio::RenderTap>,
     events: &mpsc::UnboundedSender<SpeechEvent>,
     interrupted: &dyn Fn() -> bool,
 ) {
@@ -230,7 +251,15 @@ fn speak_one(
                     text: clip.text.clone(),
                 });
             };
-            match player::play(device, label, &pcm, interrupted, &on_start, &on_interrupt) {
+            match player::play(
+                device,
+                label,
+                &pcm,
+                tap,
+                interrupted,
+                &on_start,
+                &on_interrupt,
+            ) {
                 Ok(true) => SpeechEvent::Finished { text: clip.text },
                 // Already reported by `on_interrupt`.
                 Ok(false) => return,

@@ -301,22 +301,11 @@ impl Speaker for PiperSpeaker {
     }
 }
 
-/// Load `libonnxruntime` for this process. The first successful load wins;
-/// later calls with another path reuse it.
 fn load_runtime(path: &Path) -> Result<()> {
-    if !path.is_file() {
-        return Err(TtsError::RuntimeMissing {
-            path: path.to_path_buf(),
-            reason: "no such file".into(),
-        });
-    }
-    let env = ort::init_from(path).map_err(|e| TtsError::RuntimeMissing {
+    crate::onnx::load_runtime(path).map_err(|reason| TtsError::RuntimeMissing {
         path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    // `false` only means an environment exists already, which is fine.
-    let _ = env.with_name("omnidesk").commit();
-    Ok(())
+        reason,
+    })
 }
 
 /// Scale to a fixed peak; silence (peak under 0.01) is left quiet.

@@ -11,6 +11,7 @@ use cpal::{FromSample, Sample, SizedSample};
 
 use super::error::{Result, TtsError};
 use super::Pcm;
+use crate::audio::RenderTap;
 use crate::media::resample::resample;
 
 /// The output device called `wanted` (id or name), else the default.
@@ -58,10 +59,12 @@ pub fn output_device(wanted: Option<&str>) -> Result<(cpal::Device, String)> {
 /// # Errors
 /// `NoOutputDevice` when the device cannot be opened, `PlaybackFailed`
 /// when it fails mid-clip.
+#[allow(clippy::too_many_arguments)]
 pub fn play(
     device: &cpal::Device,
     label: &str,
     pcm: &Pcm,
+    tap: Option<&RenderTap>,
     interrupted: &dyn Fn() -> bool,
     on_start: &dyn Fn(),
     on_interrupt: &dyn Fn(),
@@ -99,12 +102,12 @@ pub fn play(
     });
     let channels = usize::from(config.channels.max(1));
     let stream = match supported.sample_format() {
-        cpal::SampleFormat::F32 => build::<f32>(device, config, channels, state.clone()),
-        cpal::SampleFormat::I16 => build::<i16>(device, config, channels, state.clone()),
-        cpal::SampleFormat::I32 => build::<i32>(device, config, channels, state.clone()),
-        cpal::SampleFormat::U16 => build::<u16>(device, config, channels, state.clone()),
-        cpal::SampleFormat::U8 => build::<u8>(device, config, channels, state.clone()),
-        cpal::SampleFormat::F64 => build::<f64>(device, config, channels, state.clone()),
+        cpal::SampleFormat::F32 => build::<f32>(device, config, channels, state.clone(), tap),
+        cpal::SampleFormat::I16 => build::<i16>(device, config, channels, state.clone(), tap),
+        cpal::SampleFormat::I32 => build::<i32>(device, config, channels, state.clone(), tap),
+        cpal::SampleFormat::U16 => build::<u16>(device, config, channels, state.clone(), tap),
+        cpal::SampleFormat::U8 => build::<u8>(device, config, channels, state.clone(), tap),
+        cpal::SampleFormat::F64 => build::<f64>(device, config, channels, state.clone(), tap),
         other => {
             return Err(TtsError::PlaybackFailed {
                 device: label.into(),
@@ -152,16 +155,21 @@ fn build<T>(
     config: cpal::StreamConfig,
     channels: usize,
     state: Arc<PlayState>,
+    tap: Option<&RenderTap>,
 ) -> std::result::Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<f32> + Send + 'static,
 {
     let errors = state.clone();
+    let rate = config.sample_rate;
+    let tap = tap.cloned();
+    let mut played = Vec::new();
     device.build_output_stream::<T, _, _>(
         config,
         move |out: &mut [T], _| {
             let mut pos = state.pos.load(Ordering::Relaxed);
             let muted = state.muted.load(Ordering::Acquire);
+            played.clear();
             for frame in out.chunks_exact_mut(channels) {
                 let s = if muted {
                     0.0
@@ -169,9 +177,14 @@ where
                     state.samples.get(pos).copied().unwrap_or(0.0)
                 };
                 pos += 1;
+                played.push(s);
                 for o in frame.iter_mut() {
                     *o = s.to_sample::<T>();
                 }
+            }
+            // The echo canceller's reference: exactly what went out.
+            if let Some(tap) = &tap {
+                tap.played(rate, &played);
             }
             state.pos.store(pos, Ordering::Relaxed);
             if pos >= state.samples.len() {

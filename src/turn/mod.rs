@@ -329,6 +329,7 @@ pub async fn run<S: StoreAccess + ?Sized>(
     // match cancels the generation there.
     let mut filter = filter;
     let mut filtered_stop = false;
+    #[allow(clippy::type_complexity)]
     let mut shown = |t: String,
                      speak: &mut dyn FnMut(&str, &mut (dyn FnMut(TurnEvent) + Send)),
                      on_event: &mut (dyn FnMut(TurnEvent) + Send)| {

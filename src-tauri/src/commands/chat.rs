@@ -52,6 +52,10 @@ pub enum ChatEvent {
         /// Image and audio tokens the model read in this turn (all steps).
         image_tokens: usize,
         audio_tokens: usize,
+        /// Talk mode: end of speech → first token (also stored with the
+        /// answer's stats as `talk`).
+        talk: bool,
+        speech_to_first_token_ms: Option<f64>,
     },
     Failed {
         code: &'static str,
@@ -125,6 +129,10 @@ pub struct SendMessage {
     /// With `use_tools`: the first step must be a call (grammar-enforced).
     #[serde(default)]
     pub require_tool: bool,
+    /// A turn from talk mode: the reply is spoken whatever the settings
+    /// say, and timed from the end of speech.
+    #[serde(default)]
+    pub talk: bool,
 }
 
 /// The stored result of a finished exchange (also sent as `done`).
@@ -205,8 +213,14 @@ async fn run(
     } else {
         None
     };
+    let speech_end = if message.talk {
+        state.talk.take_speech_end()
+    } else {
+        None
+    };
+    let mut first_token: Option<std::time::Instant> = None;
     let mut narrator = None;
-    if config.audio.speak_replies {
+    if config.audio.speak_replies || message.talk {
         state.speech.stop();
         match state.speech.narrator(&state.settings) {
             Ok(n) => narrator = Some(n),
@@ -261,7 +275,10 @@ async fn run(
                 reused_tokens,
                 dropped_messages,
             }),
-            TurnEvent::Token(text) => on_event.send(ChatEvent::Token { text }),
+            TurnEvent::Token(text) => {
+                first_token.get_or_insert_with(std::time::Instant::now);
+                on_event.send(ChatEvent::Token { text })
+            }
             TurnEvent::ToolCall(call) => on_event.send(ChatEvent::ToolCall {
                 call_id: call.id,
                 name: call.name,
@@ -311,6 +328,20 @@ async fn run(
     let saved = outcome.saved.ok_or_else(|| {
         CommandError::new(crate::error::codes::INTERNAL, "the answer was not saved")
     })?;
+    let speech_to_first_token_ms = speech_end
+        .zip(first_token)
+        .map(|(end, first)| first.saturating_duration_since(end).as_secs_f64() * 1e3);
+    if let Some(ms) = speech_to_first_token_ms {
+        let mut extra = serde_json::Map::new();
+        extra.insert(
+            "talk".into(),
+            serde_json::json!({ "speech_end_to_first_token_ms": ms }),
+        );
+        state.store.with(|s| {
+            s.merge_message_stats(saved.conversation, saved.answer, &extra)
+                .map_err(|e| omnidesk::Error::from(e).into())
+        })?;
+    }
     let _ = on_event.send(ChatEvent::Done {
         finish: outcome.finish,
         stats: outcome.stats.clone(),
@@ -320,6 +351,8 @@ async fn run(
         citations: outcome.citations.clone(),
         image_tokens: outcome.image_tokens,
         audio_tokens: outcome.audio_tokens,
+        talk: message.talk,
+        speech_to_first_token_ms,
     });
     Ok(SendResult {
         conversation_id: saved.conversation,

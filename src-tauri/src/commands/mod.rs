@@ -10,6 +10,7 @@ pub mod docs;
 pub mod media;
 pub mod models;
 pub mod settings;
+pub mod talk;
 pub mod tools;
 
 use std::path::PathBuf;
