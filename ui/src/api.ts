@@ -69,7 +69,13 @@ export interface MessageView {
   role: "system" | "user" | "assistant" | "tool";
   content: string;
   attachments: AttachmentView[];
-  stats: { finish?: string; stats?: Stats; sources?: Source[] } | null;
+  stats: {
+    finish?: string;
+    stats?: Stats;
+    sources?: Source[];
+    /** Talk mode timings, from the end of speech. */
+    talk?: { speech_end_to_first_token_ms?: number; speech_end_to_first_audio_ms?: number };
+  } | null;
   /** Tools called before this answer (absent on unsaved messages). */
   toolCalls?: StoredToolCall[];
   /** The message this one follows (null for a first question). */
@@ -206,6 +212,11 @@ export interface Settings {
   /** Write-only: null keeps the saved key, "" clears it. */
   backendApiKey: string | null;
   backendApiKeySet: boolean;
+  /** The optional output filter (off by default). */
+  safetyEnabled: boolean;
+  safetyWords: string[];
+  safetyPatterns: string[];
+  safetyAction: "mask" | "stop";
   configPath: string;
 }
 
@@ -224,6 +235,9 @@ export type ChatEvent =
       /** Image and audio tokens the model read in this turn. */
       imageTokens: number;
       audioTokens: number;
+      /** Talk mode: end of speech → first token. */
+      talk?: boolean;
+      speechToFirstTokenMs?: number | null;
     }
   | { kind: "failed"; code: string; message: string }
   | { kind: "notice"; code: string; message: string }
@@ -245,7 +259,19 @@ export interface SendMessage {
   tools?: string[] | null;
   /** With useTools: the first step must call a tool. */
   requireTool?: boolean;
+  /** A spoken turn from talk mode: the reply is spoken and timed. */
+  talk?: boolean;
 }
+
+/** What talk mode reports (see `start_talk`). */
+export type TalkEvent =
+  | { kind: "listening" }
+  | { kind: "level"; rms: number }
+  | { kind: "speechStarted" }
+  | { kind: "utterance"; attachment: AttachmentView; seconds: number }
+  | { kind: "speaking" }
+  | { kind: "spoken" }
+  | { kind: "stopped"; code: string | null; message: string | null };
 
 export type RecordingEvent =
   | { kind: "level"; rms: number; peak: number; seconds: number }
@@ -319,6 +345,12 @@ export const api = {
     return invoke<string>("start_recording", { onEvent: channel });
   },
   stopRecording: () => invoke<AttachmentView>("stop_recording"),
+  startTalk: (conversationId: number | null, onEvent: (e: TalkEvent) => void) => {
+    const channel = new Channel<TalkEvent>();
+    channel.onmessage = onEvent;
+    return invoke<{ device: string; echoCancel: boolean }>("start_talk", { conversationId, onEvent: channel });
+  },
+  stopTalk: () => invoke<boolean>("stop_talk"),
   cancelRecording: () => invoke<boolean>("cancel_recording"),
   listCameras: () => invoke<CameraInfo[]>("list_cameras"),
   startCamera: (index: number, onFrame: (f: PreviewFrame) => void) => {

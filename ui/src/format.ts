@@ -26,3 +26,15 @@ export function sourceLocation(s: Source): string {
   if (s.heading) loc += ` — ${s.heading}`;
   return loc;
 }
+
+/** "spoken: first word 0.8 s · voice 1.2 s" for a talk-mode answer. */
+export function talkLine(t: { speech_end_to_first_token_ms?: number; speech_end_to_first_audio_ms?: number } | undefined): string {
+  if (!t) return "";
+  const sec = (ms: number | undefined) => (ms === undefined || ms === null ? null : `${(ms / 1000).toFixed(1)} s`);
+  const parts = [];
+  const word = sec(t.speech_end_to_first_token_ms);
+  const voice = sec(t.speech_end_to_first_audio_ms);
+  if (word) parts.push(`first word ${word}`);
+  if (voice) parts.push(`voice ${voice}`);
+  return parts.length ? `spoken: ${parts.join(" · ")}` : "";
+}

@@ -12,6 +12,7 @@ import { initConversations, refreshConversations } from "./features/conversation
 import { initDocuments } from "./features/documents";
 import { initModels } from "./features/models";
 import { initSettings } from "./features/settings";
+import { initTalk } from "./features/talk";
 import { initTools } from "./features/tools";
 import { initVoice } from "./features/voice";
 
@@ -22,6 +23,7 @@ async function start() {
   initDocuments();
   initTools();
   initVoice();
+  initTalk();
   initCamera();
   initSettings();
   await initModels();

@@ -12,7 +12,7 @@ import {
   visibleMessages,
 } from "../chat-state";
 import { button, byId, el } from "../dom";
-import { sourceLocation, statsLine } from "../format";
+import { sourceLocation, statsLine, talkLine } from "../format";
 import { renderMarkdown } from "../markdown";
 import { announce, notify, notifyError } from "../notices";
 import { app, emit, type Generation } from "../state";
@@ -97,6 +97,8 @@ function messageNode(m: MessageView, index: number) {
   const label = versionLabel(m);
   if (label) tools.append(versionSwitch(m, label));
   tools.append(el("span", "stats", statsLine(m.stats?.stats, m.stats?.finish)));
+  const spoken = talkLine(m.stats?.talk);
+  if (spoken) tools.append(el("span", "stats talk-timing", spoken));
   const copy = button("small", "Copy", m.role === "user" ? "Copy question" : "Copy answer");
   copy.onclick = () => copyText(m.content, copy);
   tools.append(copy);
@@ -223,6 +225,7 @@ export async function ask(
   attachments: AttachmentView[],
   truncateAfter: number | null = null,
   regenerate: number | null = null,
+  talk = false,
 ) {
   if (app.generation) return;
   // Regenerating keeps its question; an edit keeps what comes before it.
@@ -276,6 +279,8 @@ export async function ask(
       case "done":
         ended = true;
         answer.stats = { ...answer.stats, finish: ev.finish, stats: ev.stats };
+        if (typeof ev.speechToFirstTokenMs === "number")
+          answer.stats.talk = { speech_end_to_first_token_ms: ev.speechToFirstTokenMs };
         if (ev.citations && ev.citations.cites_nothing)
           notify("The answer cites none of the document snippets it was given; check it against the sources.", "info");
         else if (ev.citations && ev.citations.invalid.length)
@@ -320,6 +325,7 @@ export async function ask(
         useTools: tools,
         tools: request.tools,
         requireTool: request.requireTool,
+        talk,
       },
       onEvent,
     );

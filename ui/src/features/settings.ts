@@ -23,6 +23,10 @@ async function openSettings() {
     current = s;
     for (const [k, v] of Object.entries(s)) {
       const input = form.elements.namedItem(k) as HTMLInputElement | HTMLTextAreaElement | null;
+      if (Array.isArray(v)) {
+        if (input) input.value = v.join("\n");
+        continue;
+      }
       if (input instanceof HTMLInputElement && input.type === "checkbox") input.checked = Boolean(v);
       else if (input) input.value = v === null ? "" : String(v);
     }
@@ -61,6 +65,10 @@ async function saveSettings() {
     backendEmbedModel: get("backendEmbedModel"),
     backendApiKey: get("backendApiKey") === "" ? null : get("backendApiKey"),
     backendApiKeySet: current?.backendApiKeySet ?? false,
+    safetyEnabled: (form.elements.namedItem("safetyEnabled") as HTMLInputElement).checked,
+    safetyWords: lines(get("safetyWords")),
+    safetyPatterns: lines(get("safetyPatterns")),
+    safetyAction: (form.elements.namedItem("safetyAction") as HTMLSelectElement).value === "stop" ? "stop" : "mask",
     configPath: current?.configPath ?? "",
   };
   try {
@@ -78,6 +86,14 @@ async function saveSettings() {
   } catch (e) {
     notifyError(e);
   }
+}
+
+/** A textarea's entries: one per line, trimmed, empty lines dropped. */
+export function lines(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
 }
 
 function showApi(a: ApiStatus) {
