@@ -11,7 +11,12 @@
 # Answers are capped at 16 tokens; the voice is Piper when installed
 # (OMNIDESK_TEST_PIPER_VOICE / _ONNXRUNTIME), else espeak-ng.
 #
-# Usage: scripts/bench-voice.sh        Env: REPS (5)  THREADS (2)
+# Then the hands-free case (`omnidesk talk`, scripts/bench_talk.py): in a
+# PulseAudio room whose speaker loops back into the microphone, REPS_TALK
+# spoken questions (end of speech → first token / first audio, medians)
+# and REPS_TALK barge-ins (spoken onset → voice silenced), same set-ups.
+#
+# Usage: scripts/bench-voice.sh        Env: REPS (5)  REPS_TALK (10)  THREADS (2)
 #        OMNIDESK_BIN (default: the debug build, built if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +36,7 @@ gemma="$(scripts/fetch-test-models.sh gemma3-270m-q4_k_m | tail -n 1)"
 whisper="$(scripts/fetch-test-models.sh whisper-tiny-en | tail -n 1)"
 voice="$(scripts/fetch-test-models.sh piper-joe-medium | tail -n 1)" || voice=""
 runtime="$(scripts/fetch-test-models.sh onnxruntime | tail -n 1)" || runtime=""
+vad="$(scripts/fetch-test-models.sh silero-vad | tail -n 1)"
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -88,3 +94,15 @@ for name, rs in rows.items():
     a = f"{statistics.median(aud):8.0f} {max(aud):8.0f}" if aud else "n/a"
     print(f"{name:8} {rs[0][0]:6.2f} {statistics.median(tok):23.0f} {max(tok):8.0f} {a:>32} {rs[0][3]:12d}")
 PY
+
+# The hands-free case. Talk needs ONNX Runtime for the VAD either way.
+{
+    echo "[audio]"
+    echo "whisper_model = \"$whisper\""
+    echo "onnxruntime = \"$runtime\""
+    echo "vad_model = \"$vad\""
+    if [ -n "$voice" ]; then echo "piper_voice = \"$voice\""; fi
+} > "$WORK/talk.toml"
+log "talk mode: ${REPS_TALK:-10} turns and ${REPS_TALK:-10} barge-ins per set-up"
+OMNIDESK_WHISPER="$WHISPER_BIN" python3 scripts/bench_talk.py "$BIN" "$WORK/talk.toml" omni "$omni/omni-tiny.gguf" "${REPS_TALK:-10}"
+OMNIDESK_WHISPER="$WHISPER_BIN" python3 scripts/bench_talk.py "$BIN" "$WORK/talk.toml" whisper "$gemma" "${REPS_TALK:-10}"

@@ -1550,3 +1550,49 @@ fn speaking_over_the_reply_stops_it_and_is_answered() {
     assert_eq!(answers.len(), 2, "{events:?}");
     assert_eq!(answers[0]["interrupted"], true);
 }
+
+/// A missing or broken voice-activity model is a typed error, before any
+/// microphone is opened.
+#[test]
+fn a_missing_or_broken_vad_model_is_a_typed_error() {
+    use omnidesk::audio::vad::SileroVad;
+    let Ok(ort) = std::env::var("OMNIDESK_TEST_ONNXRUNTIME") else {
+        panic!("OMNIDESK_TEST_ONNXRUNTIME (scripts/fetch-test-models.sh onnxruntime)");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let missing = SileroVad::load(&dir.path().join("nope.onnx"), Path::new(&ort)).unwrap_err();
+    assert_eq!(missing.code(), "VAD_MISSING", "{missing}");
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"\x08\x07 not a model at all").unwrap();
+    let bad = SileroVad::load(&garbage, Path::new(&ort)).unwrap_err();
+    assert_eq!(bad.code(), "BAD_VAD", "{bad}");
+    // The Piper voice is an ONNX model too, but not Silero's.
+    if let Ok(voice) = std::env::var("OMNIDESK_TEST_PIPER_VOICE") {
+        let wrong = SileroVad::load(Path::new(&voice), Path::new(&ort)).unwrap_err();
+        assert_eq!(wrong.code(), "BAD_VAD", "{wrong}");
+    }
+    // The real one loads and hears espeak-ng speech as speech, silence not.
+    let vad_path = std::env::var("OMNIDESK_TEST_VAD_MODEL").expect("OMNIDESK_TEST_VAD_MODEL");
+    let mut vad = SileroVad::load(Path::new(&vad_path), Path::new(&ort)).unwrap();
+    let (wav, _) = spoken_wav(dir.path(), "q", QUESTION, 0.0);
+    let speech: Vec<f32> = hound::WavReader::open(&wav)
+        .unwrap()
+        .into_samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect();
+    let probs: Vec<f32> = speech
+        .chunks_exact(512)
+        .map(|f| vad.probability(f).unwrap())
+        .collect();
+    let voiced = probs.iter().filter(|&&p| p > 0.5).count() as f32 / probs.len() as f32;
+    assert!(
+        voiced > 0.5,
+        "{voiced} of the frames of speech were heard as speech"
+    );
+    vad.reset();
+    let silent = (0..30)
+        .map(|_| vad.probability(&[0.0; 512]).unwrap())
+        .fold(0f32, f32::max);
+    assert!(silent < 0.2, "silence scored {silent}");
+    assert!(vad.probability(&[0.0; 100]).is_err());
+}

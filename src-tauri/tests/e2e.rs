@@ -615,6 +615,19 @@ async fn run() {
     )
     .await;
     s.axe("the settings").await;
+    // A bad output-filter pattern is refused with its code, nothing saved.
+    s.js("document.getElementById('setting-safetyEnabled').checked = true; document.getElementById('setting-safetyPatterns').value = '(unclosed'; document.getElementById('settings-save').click(); return true", vec![])
+        .await;
+    let refused = s
+        .until(
+            "the bad-filter notice",
+            20,
+            "const n = document.querySelector('.notice[data-code=BAD_FILTER]'); return n && document.getElementById('settings').open ? n.innerText : null",
+        )
+        .await;
+    assert!(refused.as_str().unwrap().contains("unclosed"), "{refused}");
+    s.js("document.getElementById('setting-safetyEnabled').checked = false; document.getElementById('setting-safetyPatterns').value = ''; return true", vec![])
+        .await;
     s.js("document.getElementById('api-enabled').checked = true; document.getElementById('api-port').value = '0'; document.getElementById('settings-save').click(); return true", vec![])
         .await;
     let served = s
@@ -629,6 +642,20 @@ async fn run() {
         "{served}"
     );
     s.step("api-on").await;
+
+    // 7b'. Talk mode: the button reaches the shell's start_talk; without the
+    //      voice-activity model installed it says so and leaves talk mode.
+    s.js("document.querySelectorAll('.notice').forEach((n) => n.remove()); document.getElementById('talk').click(); return true", vec![])
+        .await;
+    let talk = s
+        .until(
+            "the talk-mode notice",
+            30,
+            "const n = document.querySelector('.notice[data-code=VAD_MISSING], .notice[data-code=NO_MICROPHONE]'); return n && document.getElementById('talk').getAttribute('aria-pressed') === 'false' && document.getElementById('talk-status').hidden ? n.innerText : null",
+        )
+        .await;
+    assert!(talk.as_str().unwrap().len() > 10, "{talk}");
+    s.step("talk-unavailable").await;
 
     // 7c. Tools: "@camera_snapshot …" makes the model call the camera; the
     //     consent dialog asks first, "Don't allow" declines, and the call
