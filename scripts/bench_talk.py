@@ -78,14 +78,16 @@ class Room:
         while True:
             with self.lock:
                 job = self.queue.pop(0) if self.queue else None
-            if job is None:
-                try:
+            try:
+                if job is None:
                     self.mic.stdin.write(silence)
                     self.mic.stdin.flush()
-                except (BrokenPipeError, ValueError):
-                    return
-                continue
-            pcm, done = job
+                    continue
+                self._play(*job)
+            except (BrokenPipeError, ValueError, OSError):
+                return
+
+    def _play(self, pcm, done):
             onset = next((i for i in range(0, len(pcm), 2)
                           if abs(int.from_bytes(pcm[i:i + 2], "little", signed=True)) > 655), 0)
             for i in range(0, len(pcm), 960):
@@ -116,17 +118,26 @@ class Talk:
         self.p = subprocess.Popen([binary, "talk", "--json", "--no-save", "-t", "2", "--temp", "0",
                                    "-n", "48", "--model", model],
                                   env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=open(os.path.join(data, "talk.err"), "w"), text=True)
+                                  stderr=open(os.environ.get("BENCH_TALK_LOG") or os.path.join(data, "talk.err"), "w"),
+                                  text=True)
+        self.unasked = []
 
-    def wait_for(self, name, timeout=120):
+    def wait_for(self, name, timeout=120, after=None):
+        """The next `name` event (at or after `after` Unix ms, if given);
+        every speech start seen on the way that was not asked for is
+        counted in `self.unasked`."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             line = self.p.stdout.readline()
             if not line:
                 raise SystemExit(f"talk ended while waiting for {name}")
             ev = json.loads(line)
-            if ev["event"] == name:
+            if os.environ.get("BENCH_DEBUG"):
+                print(ev["event"], round(ev["unix_ms"]), file=sys.stderr, flush=True)
+            if ev["event"] == name and (after is None or ev["unix_ms"] >= after):
                 return ev
+            if ev["event"] == "speech_started":
+                self.unasked.append(ev)
         raise SystemExit(f"no {name} within {timeout}s")
 
     def close(self):
@@ -152,6 +163,7 @@ def main():
             first_token, first_audio = [], []
             for _ in range(reps):
                 room.say(q)
+                talk.wait_for("speech_started")
                 a = talk.wait_for("answer")
                 first_token.append(a["speech_end_to_first_token_ms"])
                 if a["speech_end_to_first_audio_ms"] is not None:
@@ -160,10 +172,11 @@ def main():
             total, ours, transport = [], [], []
             for _ in range(reps):
                 room.say(q)
+                talk.wait_for("speech_started")
                 talk.wait_for("speaking")
                 time.sleep(0.8)
                 onset = room.say(stop)
-                s = talk.wait_for("speech_started")
+                s = talk.wait_for("speech_started", after=onset - 50)
                 silenced = s["unix_ms"] + 5
                 total.append(silenced - onset)
                 ours.append(silenced - s["sound_unix_ms"])
@@ -179,7 +192,8 @@ def main():
     print(f"{name:8} end of speech → first token {med(first_token)} ms (max {mx(first_token)}), "
           f"→ first audio {med(first_audio)} ms (max {mx(first_audio)}); "
           f"barge-in onset → silent {med(total)} ms (max {mx(total)}) = "
-          f"bed transport {med(transport)} + heard → silent {med(ours)} (max {mx(ours)})")
+          f"bed transport {med(transport)} + heard → silent {med(ours)} (max {mx(ours)}); "
+          f"speech starts nobody spoke (the reply heard itself): {len(talk.unasked)}")
 
 
 if __name__ == "__main__":

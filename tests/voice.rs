@@ -1425,6 +1425,14 @@ impl Drop for Talk {
     }
 }
 
+/// The talk tests measure real-time latencies: one at a time, whatever
+/// the harness's thread count.
+static REAL_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn real_time() -> std::sync::MutexGuard<'static, ()> {
+    REAL_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn count(events: &[Value], name: &str) -> usize {
     events.iter().filter(|e| e["event"] == name).count()
 }
@@ -1436,6 +1444,7 @@ fn count(events: &[Value], name: &str) -> usize {
 /// cancellation the same room does hear itself, so the check can fail.
 #[test]
 fn talk_answers_a_spoken_question_and_never_its_own_voice() {
+    let _one = real_time();
     let dir = tempfile::tempdir().unwrap();
     let (question, _) = spoken_wav(dir.path(), "q", QUESTION, 1.5);
     let pulse = Pulse::room();
@@ -1503,6 +1512,7 @@ fn talk_answers_a_spoken_question_and_never_its_own_voice() {
 /// the spoken onset, and the new question is answered.
 #[test]
 fn speaking_over_the_reply_stops_it_and_is_answered() {
+    let _one = real_time();
     let dir = tempfile::tempdir().unwrap();
     let (first, _) = spoken_wav(dir.path(), "q1", QUESTION, 1.5);
     let (second, _) = spoken_wav(

@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
 use aec3::api::config::{
     DominantNearendDetection, EchoCanceller3Config, MaskingThresholds, Suppressor, Tuning,
@@ -27,6 +28,13 @@ const FRAME: usize = RATE as usize / 100;
 /// Most reference audio kept waiting for the microphone (2 s): a stalled
 /// capture must not grow it without bound.
 const MAX_PENDING: usize = RATE as usize * 2;
+/// The speaker hands its audio over in bursts (one per device callback).
+/// While it plays, a microphone frame waits up to this long for its
+/// reference instead of being paired with silence, which would shift the
+/// two streams apart and let the echo through.
+const JITTER: Duration = Duration::from_millis(100);
+/// The speaker counts as playing this long after its last audio.
+const ACTIVE: Duration = Duration::from_millis(400);
 
 /// The speaker's side: what was just played, at the device's rate.
 #[derive(Clone, Debug)]
@@ -60,7 +68,11 @@ pub struct EchoCanceller {
     /// Resampler for the reference, rebuilt when its rate changes.
     render_rate: Option<(u32, StreamResampler)>,
     render: VecDeque<f32>,
+    /// When the speaker last handed over audio.
+    last_render: Option<Instant>,
     capture: Vec<f32>,
+    /// Arrival time of each whole frame in `capture`.
+    arrived: VecDeque<Instant>,
     out: Vec<f32>,
 }
 
@@ -109,7 +121,9 @@ impl EchoCanceller {
             feed,
             render_rate: None,
             render: VecDeque::new(),
+            last_render: None,
             capture: Vec::new(),
+            arrived: VecDeque::new(),
             out: vec![0.0; FRAME],
         })
     }
@@ -124,26 +138,59 @@ impl EchoCanceller {
             }
             if let Some((_, r)) = self.render_rate.as_mut() {
                 self.render.extend(r.push(&samples));
+                self.last_render = Some(Instant::now());
             }
         }
         let excess = self.render.len().saturating_sub(MAX_PENDING);
+        if excess > 0 {
+            tracing::debug!(excess, "echo reference dropped: the speaker ran ahead");
+        }
         self.render.drain(..excess);
     }
 
+    /// Whether the speaker is playing (it handed audio over lately).
+    pub fn playing(&self) -> bool {
+        self.last_render.is_some_and(|t| t.elapsed() < ACTIVE)
+    }
+
+    /// Reference samples waiting for their microphone frames.
+    pub fn pending(&self) -> usize {
+        self.render.len()
+    }
+
     /// Remove the speaker's echo from `capture` (16 kHz mono); returns the
-    /// cleaned audio in whole 10 ms frames (what is left waits for the
-    /// next call).
+    /// cleaned audio in whole 10 ms frames. What is left, and frames still
+    /// waiting for their reference (see [`JITTER`]), come with a later call.
     pub fn process(&mut self, capture: &[f32]) -> Vec<f32> {
+        self.process_at(capture, Instant::now())
+    }
+
+    fn process_at(&mut self, capture: &[f32], now: Instant) -> Vec<f32> {
         self.take_render();
+        let before = self.capture.len() / FRAME;
         self.capture.extend_from_slice(capture);
-        let frames = self.capture.len() / FRAME;
-        let mut cleaned = Vec::with_capacity(frames * FRAME);
-        for f in 0..frames {
-            let mic = &self.capture[f * FRAME..(f + 1) * FRAME];
+        for _ in before..self.capture.len() / FRAME {
+            self.arrived.push_back(now);
+        }
+        let playing = self
+            .last_render
+            .is_some_and(|t| now.duration_since(t) < ACTIVE);
+        let mut done = 0;
+        let mut cleaned = Vec::new();
+        while (done + 1) * FRAME <= self.capture.len() {
+            let waited = self
+                .arrived
+                .get(done)
+                .map_or(Duration::ZERO, |t| now.duration_since(*t));
+            if self.render.len() < FRAME && playing && waited < JITTER {
+                // Its reference is on the way.
+                break;
+            }
             // Nothing playing: a silent reference keeps the pair in step.
             let reference: Vec<f32> = (0..FRAME)
                 .map(|_| self.render.pop_front().unwrap_or(0.0))
                 .collect();
+            let mic = &self.capture[done * FRAME..(done + 1) * FRAME];
             let produced = self.pipeline.handle_render_frame(&reference).is_ok()
                 && matches!(
                     self.pipeline.process_capture_frame(mic, &mut self.out),
@@ -151,8 +198,10 @@ impl EchoCanceller {
                 );
             // A frame AEC3 could not take passes through as it was heard.
             cleaned.extend_from_slice(if produced { &self.out } else { mic });
+            done += 1;
         }
-        self.capture.drain(..frames * FRAME);
+        self.capture.drain(..done * FRAME);
+        self.arrived.drain(..done.min(self.arrived.len()));
         cleaned
     }
 }

@@ -19,6 +19,12 @@ pub struct EndpointSettings {
     /// an interruption must be heard at once; a click or cough may stop
     /// the voice but is too short (`min_speech_ms`) to become a question.
     pub start_frames: u32,
+    /// While the reply plays, what is left of its echo after cancellation
+    /// can look like speech for a moment (when a new sentence starts and
+    /// the canceller re-finds the delay): speech then needs this many
+    /// frames in a row at `playing_threshold` or more.
+    pub playing_start_frames: u32,
+    pub playing_threshold: f32,
     /// A frame quieter than this RMS is never speech, whatever the model
     /// says (its probability decays slowly after a word, over silence).
     pub min_rms: f32,
@@ -38,6 +44,8 @@ impl Default for EndpointSettings {
             start_threshold: 0.5,
             end_threshold: 0.35,
             start_frames: 1,
+            playing_start_frames: 2,
+            playing_threshold: 0.7,
             min_rms: 0.002,
             end_silence_ms: 700,
             min_speech_ms: 250,
@@ -101,17 +109,31 @@ impl Endpointer {
 
     /// Feed one frame and its speech probability.
     pub fn push(&mut self, frame: &[f32], probability: f32) -> Endpoint {
+        self.push_while(frame, probability, false)
+    }
+
+    /// [`Endpointer::push`] knowing whether the reply is playing (stricter
+    /// onset, see [`EndpointSettings::playing_start_frames`]).
+    pub fn push_while(&mut self, frame: &[f32], probability: f32, playing: bool) -> Endpoint {
         let s = self.settings;
+        let (start_threshold, start_frames) = if playing {
+            (
+                s.playing_threshold.max(s.start_threshold),
+                s.playing_start_frames.max(s.start_frames),
+            )
+        } else {
+            (s.start_threshold, s.start_frames)
+        };
         let probability = if super::trim::Level::of(frame).rms < s.min_rms {
             0.0
         } else {
             probability
         };
         let Some(speech) = self.speech.as_mut() else {
-            if probability >= s.start_threshold {
+            if probability >= start_threshold {
                 self.onset.extend_from_slice(frame);
                 self.onset_frames += 1;
-                if self.onset_frames >= s.start_frames.max(1) {
+                if self.onset_frames >= start_frames.max(1) {
                     let mut speech: Vec<f32> = self.pre_roll.drain(..).collect();
                     speech.append(&mut self.onset);
                     self.voiced_frames = self.onset_frames;
@@ -222,6 +244,25 @@ mod tests {
             run(&mut e, &probs),
             vec![Endpoint::Started, Endpoint::TooShort]
         );
+    }
+
+    #[test]
+    fn while_the_reply_plays_an_onset_needs_two_sure_frames() {
+        let mut e = Endpointer::new(EndpointSettings::default());
+        let events: Vec<Endpoint> = [0.9, 0.6, 0.0, 0.9, 0.0, 0.6, 0.6]
+            .iter()
+            .map(|&p| e.push_while(&[p; FRAME], p, true))
+            .collect();
+        assert!(
+            events.iter().all(|x| *x == Endpoint::Quiet),
+            "{} events",
+            events.len()
+        );
+        let events: Vec<Endpoint> = [0.75, 0.9]
+            .iter()
+            .map(|&p| e.push_while(&[p; FRAME], p, true))
+            .collect();
+        assert_eq!(events[1], Endpoint::Started);
     }
 
     #[test]

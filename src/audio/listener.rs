@@ -247,13 +247,15 @@ fn listen(
                 tracing::trace!(
                     p,
                     rms = Level::of(&frame).rms,
+                    reference = aec.as_ref().map_or(0, EchoCanceller::pending),
                     unix_ms = SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0.0, |d| d.as_secs_f64() * 1e3),
                     "speech frame"
                 );
             }
-            let sent = match endpointer.push(&frame, p) {
+            let playing = aec.as_ref().is_some_and(EchoCanceller::playing);
+            let sent = match endpointer.push_while(&frame, p, playing) {
                 Endpoint::Quiet => Ok(()),
                 Endpoint::Started => {
                     let wall = SystemTime::now();
