@@ -1516,28 +1516,37 @@ fn talk_answers_a_spoken_question_and_never_its_own_voice() {
     );
 
     // The same room without echo cancellation: the reply interrupts itself.
-    let data = dir.path().join("no-aec");
-    std::fs::create_dir(&data).unwrap();
-    let mut talk = Talk::start(
-        &pulse,
-        &data,
-        &[
-            "-n",
-            "24",
-            "--idle-exit",
-            "5",
-            "--turns",
-            "3",
-            "--no-echo-cancel",
-        ],
-    );
-    talk.wait_for("listening", Duration::from_secs(30));
-    mic.say(&question);
-    let events = talk.finish(Duration::from_secs(90));
-    assert!(
-        count(&events, "speech_started") > 1,
-        "without echo cancellation the echo should be heard: {events:?}"
-    );
+    // (The check needs the reply to play: a playback the PulseAudio bed
+    // fails now and then, "snd_pcm_avail_delay … I/O error", is retried.)
+    for attempt in 0..3 {
+        let data = dir.path().join(format!("no-aec-{attempt}"));
+        std::fs::create_dir(&data).unwrap();
+        let mut talk = Talk::start(
+            &pulse,
+            &data,
+            &[
+                "-n",
+                "24",
+                "--idle-exit",
+                "5",
+                "--turns",
+                "3",
+                "--no-echo-cancel",
+            ],
+        );
+        talk.wait_for("listening", Duration::from_secs(30));
+        mic.say(&question);
+        let events = talk.finish(Duration::from_secs(90));
+        if count(&events, "speech_failed") > 0 && attempt < 2 {
+            eprintln!("playback failed in the test bed; again: {events:?}");
+            continue;
+        }
+        assert!(
+            count(&events, "speech_started") > 1,
+            "without echo cancellation the echo should be heard: {events:?}"
+        );
+        break;
+    }
 }
 
 /// Barge-in: speech while the reply plays silences it within 200 ms of
