@@ -13,7 +13,7 @@ set -euo pipefail
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(build-essential cmake clang libclang-dev pkg-config git curl ca-certificates unzip
-    libasound2-dev espeak-ng sox pulseaudio libasound2-plugins
+    libasound2-dev espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
     libwebkit2gtk-4.1-dev xvfb webkit2gtk-driver imagemagick)
 # A Python with pip from elsewhere (pyenv, a venv) is as good as Debian's.
 python3 -m pip --version >/dev/null 2>&1 || APT_PACKAGES+=(python3 python3-pip)
