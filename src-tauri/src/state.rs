@@ -233,6 +233,21 @@ pub struct AttachmentView {
     pub transcript: Option<String>,
 }
 
+impl AttachmentView {
+    /// What Whisper heard, in place of a clip for a model that cannot hear.
+    pub fn transcript(text: &str) -> Self {
+        Self {
+            id: None,
+            name: "Transcript".into(),
+            kind: "transcript".into(),
+            thumbnail: None,
+            width: None,
+            height: None,
+            transcript: Some(text.trim().to_owned()),
+        }
+    }
+}
+
 /// Attachments waiting in the composer, by id.
 #[derive(Clone, Default)]
 pub struct StagedMedia {

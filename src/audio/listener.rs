@@ -45,14 +45,10 @@ pub struct ListenerSettings {
 pub enum ListenEvent {
     /// Microphone loudness (after echo cancellation).
     Level { rms: f32 },
-    /// Someone started talking: `at`/`wall` when it was confirmed, `sound`
-    /// when the first audible frame of it reached the listener (the rest
-    /// is detection time).
-    SpeechStarted {
-        at: Instant,
-        wall: SystemTime,
-        sound: SystemTime,
-    },
+    /// Someone started talking: `wall` when it was confirmed, `sound` when
+    /// the first audible frame of it reached the listener (the rest is
+    /// detection time).
+    SpeechStarted { wall: SystemTime, sound: SystemTime },
     /// A spoken turn ended. `ended` is when its last voiced frame arrived
     /// (the wait for the pause, `trailing_ms`, comes after it).
     Utterance {
@@ -260,7 +256,6 @@ fn listen(
                 Endpoint::Started => {
                     let wall = SystemTime::now();
                     events.send(ListenEvent::SpeechStarted {
-                        at: Instant::now(),
                         wall,
                         sound: sound_since.unwrap_or(wall),
                     })

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use omnidesk::audio::{Recorder, RecorderSettings, RecordingEvent};
 use omnidesk::media::Media;
-use omnidesk::turn::{self, Hearing};
+use omnidesk::turn;
 
 use super::args::ListenArgs;
 use super::attach::Attached;
@@ -23,24 +23,13 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
         Some(ctx.open_store()?)
     };
     let engine = ctx.start_engine(args.json).await?;
-    let caps = engine.info().capabilities;
-    let whisper = voice::whisper(ctx, args.whisper_model.as_deref());
-    let whisper_model = args
-        .whisper_model
-        .as_deref()
-        .or(ctx.config.audio.whisper_model.as_deref());
     // A model without audio input hears the question through Whisper: the
     // transcript is the question, and no audio is sent.
-    let hearing = Hearing::decide(&caps, whisper_model);
-    let rate = hearing.record_rate();
-    let text_only = match hearing {
-        Hearing::Native { .. } => false,
-        Hearing::Whisper { .. } => true,
-        Hearing::Deaf => anyhow::bail!(
-            "{} has no audio input: load a model with an audio projector (e.g. Qwen2.5-Omni with its mmproj), or set [audio] whisper_model (--whisper-model) to transcribe the question",
-            engine.info().path.display()
-        ),
-    };
+    let voice::Ears {
+        whisper,
+        rate,
+        text_only,
+    } = voice::ears(ctx, &engine, args.whisper_model.as_deref())?;
     let voice = if args.speak {
         Some(voice::start_voice(ctx)?)
     } else {
@@ -73,7 +62,7 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
         );
     }
     let mut events = recording.take_events();
-    let mut enter = spawn_enter_reader();
+    let mut enter = voice::spawn_enter_reader();
     let mut stdin_closed = false;
     loop {
         let ev = tokio::select! {
@@ -192,18 +181,4 @@ pub async fn run(ctx: &Context, args: &ListenArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Resolves `Ok` on the first line from stdin; at end of input (stdin
-/// closed or /dev/null) it resolves `Err`, and the recording then runs to
-/// its length limit.
-fn spawn_enter_reader() -> tokio::sync::oneshot::Receiver<()> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        if matches!(std::io::stdin().read_line(&mut line), Ok(n) if n > 0) {
-            let _ = tx.send(());
-        }
-    });
-    rx
 }

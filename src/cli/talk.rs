@@ -12,7 +12,6 @@ use anyhow::{Context as _, Result};
 use omnidesk::audio::{render_tap, ListenEvent, Listener, TalkTimings};
 use omnidesk::media::{Audio, Media};
 use omnidesk::tts::{Narrator, SpeechEvent};
-use omnidesk::turn::Hearing;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -90,22 +89,11 @@ pub async fn run(ctx: &Context, args: &TalkArgs) -> Result<()> {
         Some(ctx.open_store()?)
     };
     let engine = ctx.start_engine(args.json).await?;
-    let caps = engine.info().capabilities;
-    let whisper = voice::whisper(ctx, args.whisper_model.as_deref());
-    let whisper_model = args
-        .whisper_model
-        .as_deref()
-        .or(ctx.config.audio.whisper_model.as_deref());
-    let hearing = Hearing::decide(&caps, whisper_model);
-    let text_only = match hearing {
-        Hearing::Native { .. } => false,
-        Hearing::Whisper { .. } => true,
-        Hearing::Deaf => anyhow::bail!(
-            "{} has no audio input: load a model with an audio projector, or set [audio] whisper_model (--whisper-model) to transcribe what you say",
-            engine.info().path.display()
-        ),
-    };
-    let rate = hearing.record_rate();
+    let voice::Ears {
+        whisper,
+        rate,
+        text_only,
+    } = voice::ears(ctx, &engine, args.whisper_model.as_deref())?;
     let echo_cancel = ctx.config.audio.echo_cancel && !args.no_echo_cancel;
     let (tap, feed) = render_tap();
     let (narrator, mut speech) = Narrator::start_with_tap(
@@ -136,7 +124,8 @@ pub async fn run(ctx: &Context, args: &TalkArgs) -> Result<()> {
     );
 
     let mut conv = Conversation::start(ctx, store, &args.gen, &engine)?;
-    let mut leave = spawn_enter_reader();
+    let mut leave = voice::spawn_enter_reader();
+    let mut stdin_open = true;
     let idle = args.idle_exit.map(Duration::from_secs_f64);
     // `None` while someone is talking: no idle exit then.
     let mut idle_since = Some(Instant::now());
@@ -148,13 +137,17 @@ pub async fn run(ctx: &Context, args: &TalkArgs) -> Result<()> {
             Some(t) => t,
             None => {
                 let deadline = idle.zip(idle_since).map(|(d, since)| since + d);
-                let got = tokio::select! {
-                    _ = &mut leave => None,
-                    _ = tokio::signal::ctrl_c() => None,
-                    _ = sleep_until(deadline) => None,
-                    ev = listener.next() => Some(ev),
+                let ev = tokio::select! {
+                    r = &mut leave, if stdin_open => {
+                        // Enter leaves; a closed stdin only takes that key away.
+                        if r.is_ok() { break; }
+                        stdin_open = false;
+                        continue;
+                    }
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = sleep_until(deadline) => break,
+                    ev = listener.next() => ev,
                 };
-                let Some(ev) = got else { break };
                 match on_listen(ev, &narrator, None, &report)? {
                     Heard::Turn(t) => t,
                     Heard::Speech => {
@@ -185,17 +178,11 @@ pub async fn run(ctx: &Context, args: &TalkArgs) -> Result<()> {
             report.event("heard", json!({ "transcript": heard.text }));
             heard.text
         } else {
-            let audio = if turn.audio.sample_rate == rate {
-                turn.audio.clone()
-            } else {
-                let samples = omnidesk::media::resample::resample(
-                    &turn.audio.samples,
-                    turn.audio.sample_rate,
-                    rate,
-                )
+            let audio = turn
+                .audio
+                .clone()
+                .at_rate(rate)
                 .map_err(anyhow::Error::msg)?;
-                Audio::from_samples(rate, samples).context("an empty clip")?
-            };
             let media = Media::Audio(audio.clone());
             if args.no_save {
                 attached.media.push(media);
@@ -392,19 +379,4 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,
     }
-}
-
-/// Resolves on the first line from stdin (Enter leaves); never at end of
-/// input, so a closed stdin keeps talking.
-fn spawn_enter_reader() -> tokio::sync::oneshot::Receiver<()> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        if matches!(std::io::stdin().read_line(&mut line), Ok(n) if n > 0) {
-            let _ = tx.send(());
-        } else {
-            std::mem::forget(tx);
-        }
-    });
-    rx
 }

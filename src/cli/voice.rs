@@ -29,6 +29,43 @@ pub fn whisper(ctx: &Context, flag: Option<&Path>) -> Option<omnidesk::audio::Wh
     })
 }
 
+/// How the loaded model hears spoken questions, for `listen` and `talk`.
+pub struct Ears {
+    /// Whisper with the flag's model, else `[audio] whisper_model`.
+    pub whisper: Option<omnidesk::audio::Whisper>,
+    /// The rate clips are recorded at for the model (or Whisper).
+    pub rate: u32,
+    /// The model cannot hear: Whisper's transcript is the question and no
+    /// audio is sent.
+    pub text_only: bool,
+}
+
+/// Decide how `engine`'s model hears; an error naming the model when it
+/// cannot hear and no Whisper model is set.
+pub fn ears(
+    ctx: &Context,
+    engine: &omnidesk::engine::EngineHandle,
+    flag: Option<&Path>,
+) -> Result<Ears> {
+    use omnidesk::turn::Hearing;
+    let caps = engine.info().capabilities;
+    let model = flag.or(ctx.config.audio.whisper_model.as_deref());
+    let hearing = Hearing::decide(&caps, model);
+    let text_only = match hearing {
+        Hearing::Native { .. } => false,
+        Hearing::Whisper { .. } => true,
+        Hearing::Deaf => anyhow::bail!(
+            "{} has no audio input: load a model with an audio projector (e.g. Qwen2.5-Omni with its mmproj), or set [audio] whisper_model (--whisper-model) to transcribe what is said",
+            engine.info().path.display()
+        ),
+    };
+    Ok(Ears {
+        whisper: whisper(ctx, flag),
+        rate: hearing.record_rate(),
+        text_only,
+    })
+}
+
 /// The voice `[audio] voice` (or `--voice`) asks for.
 pub fn speaker(ctx: &Context) -> Result<Arc<dyn Speaker>> {
     let audio = &ctx.config.audio;
@@ -169,4 +206,18 @@ fn synthesize_all(speaker: &dyn Speaker, text: &str) -> Result<Pcm> {
         }
     }
     all.context("nothing to say")
+}
+
+/// Resolves `Ok` on the first line from stdin (Enter); at end of input
+/// (stdin closed or /dev/null) it resolves `Err`: the caller goes on
+/// without that key.
+pub fn spawn_enter_reader() -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        if matches!(std::io::stdin().read_line(&mut line), Ok(n) if n > 0) {
+            let _ = tx.send(());
+        }
+    });
+    rx
 }

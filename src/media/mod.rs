@@ -92,6 +92,18 @@ impl Audio {
     pub fn seconds(&self) -> f64 {
         self.samples.len() as f64 / f64::from(self.sample_rate)
     }
+
+    /// The same clip at `rate` Hz (itself when it is already).
+    ///
+    /// # Errors
+    /// The resampler's reason, or "empty" when nothing is left.
+    pub fn at_rate(self, rate: u32) -> Result<Self, String> {
+        if self.sample_rate == rate {
+            return Ok(self);
+        }
+        let samples = resample::resample(&self.samples, self.sample_rate, rate)?;
+        Self::from_samples(rate, samples).ok_or_else(|| "the clip is empty".to_string())
+    }
 }
 
 /// An attachment of a chat message.

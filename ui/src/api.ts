@@ -345,10 +345,10 @@ export const api = {
     return invoke<string>("start_recording", { onEvent: channel });
   },
   stopRecording: () => invoke<AttachmentView>("stop_recording"),
-  startTalk: (conversationId: number | null, onEvent: (e: TalkEvent) => void) => {
+  startTalk: (onEvent: (e: TalkEvent) => void) => {
     const channel = new Channel<TalkEvent>();
     channel.onmessage = onEvent;
-    return invoke<{ device: string; echoCancel: boolean }>("start_talk", { conversationId, onEvent: channel });
+    return invoke<{ device: string; echoCancel: boolean }>("start_talk", { onEvent: channel });
   },
   stopTalk: () => invoke<boolean>("stop_talk"),
   cancelRecording: () => invoke<boolean>("cancel_recording"),

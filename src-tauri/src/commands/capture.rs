@@ -8,7 +8,7 @@
 
 use omnidesk::audio::{self, Recorder, RecorderSettings, RecordingEvent, Whisper};
 use omnidesk::camera::{self, CameraInfo, CameraSettings, Preview};
-use omnidesk::media::{self, attach, Media};
+use omnidesk::media::{self, attach, Audio, Media};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -90,21 +90,25 @@ pub async fn stop_recording(state: State<'_, AppState>) -> CommandResult<Attachm
             Whisper::new(model).transcribe(&clip.audio)
         })
         .await??;
-        return Ok(AttachmentView {
-            id: None,
-            name: "Transcript".into(),
-            kind: "transcript".into(),
-            thumbnail: None,
-            width: None,
-            height: None,
-            transcript: Some(heard.text.trim().to_owned()),
-        });
+        return Ok(AttachmentView::transcript(&heard.text));
     }
+    stage_recording(&state, clip.audio, "Recording").await
+}
+
+/// Keep a recorded clip under `<data dir>/recordings` (so its message can
+/// be replayed) and stage it for the next message as "`label` (N s)".
+pub async fn stage_recording(
+    state: &AppState,
+    audio: Audio,
+    label: &str,
+) -> CommandResult<AttachmentView> {
+    let state = state.clone();
+    let label = label.to_owned();
     tauri::async_runtime::spawn_blocking(move || {
         let dir = state.settings.data_dir.join("recordings");
-        let path = audio::keep_recording(&dir, &clip.audio)?;
-        let name = format!("Recording ({:.1} s)", clip.audio.seconds());
-        Ok(stage(&state, &path, &name, Media::Audio(clip.audio)))
+        let path = audio::keep_recording(&dir, &audio)?;
+        let name = format!("{label} ({:.1} s)", audio.seconds());
+        Ok(stage(&state, &path, &name, Media::Audio(audio)))
     })
     .await?
 }

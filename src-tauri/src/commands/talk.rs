@@ -5,17 +5,15 @@
 //! `talk: true`. Speech while a reply plays silences it and stops the
 //! generation here at once, before the window hears of it (barge-in).
 
-use omnidesk::audio::{self, render_tap, ListenEvent, Listener, Whisper};
-use omnidesk::media::resample::resample;
-use omnidesk::media::{Audio, Media};
-use omnidesk::store::ConversationId;
+use omnidesk::audio::{render_tap, ListenEvent, Listener, Whisper};
+use omnidesk::media::Audio;
 use omnidesk::tts::SpeechEvent;
 use omnidesk::turn::Hearing;
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
 
-use crate::commands::media::stage;
+use crate::commands::capture::stage_recording;
 use crate::error::{CommandError, CommandResult};
 use crate::state::{AppState, AttachmentView};
 
@@ -61,10 +59,8 @@ pub struct TalkStarted {
 #[tauri::command]
 pub async fn start_talk(
     state: State<'_, AppState>,
-    conversation_id: Option<ConversationId>,
     on_event: Channel<TalkEvent>,
 ) -> CommandResult<TalkStarted> {
-    let _ = conversation_id;
     if state.capture.is_recording() {
         return Err(CommandError::new("BUSY", "push-to-talk is recording"));
     }
@@ -173,35 +169,14 @@ async fn utterance(app: &AppState, hearing: &Hearing, clip: Audio) -> CommandRes
             tauri::async_runtime::spawn_blocking(move || Whisper::new(model).transcribe(&clip))
                 .await??;
         return Ok(TalkEvent::Utterance {
-            attachment: AttachmentView {
-                id: None,
-                name: "Transcript".into(),
-                kind: "transcript".into(),
-                thumbnail: None,
-                width: None,
-                height: None,
-                transcript: Some(heard.text.trim().to_owned()),
-            },
+            attachment: AttachmentView::transcript(&heard.text),
             seconds,
         });
     }
-    let rate = hearing.record_rate();
-    let audio = if clip.sample_rate == rate {
-        clip
-    } else {
-        let samples = resample(&clip.samples, clip.sample_rate, rate)
-            .map_err(|e| CommandError::new("AUDIO_RESAMPLE", e))?;
-        Audio::from_samples(rate, samples)
-            .ok_or_else(|| CommandError::new("SILENT_RECORDING", "the clip is empty"))?
-    };
-    let app = app.clone();
-    let attachment = tauri::async_runtime::spawn_blocking(move || {
-        let dir = app.settings.data_dir.join("recordings");
-        let path = audio::keep_recording(&dir, &audio)?;
-        let name = format!("Spoken ({:.1} s)", audio.seconds());
-        Ok::<_, CommandError>(stage(&app, &path, &name, Media::Audio(audio)))
-    })
-    .await??;
+    let audio = clip
+        .at_rate(hearing.record_rate())
+        .map_err(|e| CommandError::new("AUDIO_RESAMPLE", e))?;
+    let attachment = stage_recording(app, audio, "Spoken").await?;
     Ok(TalkEvent::Utterance {
         attachment,
         seconds,

@@ -77,7 +77,7 @@ export async function startTalk() {
   apply({ kind: "start" });
   talkingIn = app.conversationId;
   try {
-    const started = await api.startTalk(app.conversationId, onEvent);
+    const started = await api.startTalk(onEvent);
     if (!started.echoCancel) notify("Echo cancellation is off: use a headset, or the reply may interrupt itself.", "info");
   } catch (e) {
     apply({ kind: "stopped", code: null, message: null });
