@@ -77,6 +77,7 @@ pub struct SafetySettings {
 
 /// What the output filter does with a match.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum FilterAction {
     #[default]
@@ -255,6 +256,7 @@ impl Default for EngineSettings {
 
 /// Which engine answers: this machine's llama.cpp, or a remote server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     #[default]

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// A command's failure as the UI receives it: `{ "code": "...", "message": "..." }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, ts_rs::TS)]
 #[error("{code}: {message}")]
 pub struct CommandError {
     /// SCREAMING_SNAKE_CASE; the library's own codes (`INVALID_MEDIA`,

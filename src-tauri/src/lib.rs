@@ -8,6 +8,8 @@
 
 pub mod commands;
 pub mod error;
+#[cfg(test)]
+mod ipc_types;
 pub mod state;
 
 use omnidesk::config::{self, Config};

@@ -216,7 +216,7 @@ pub struct Staged {
 }
 
 /// What the UI shows for a staged or stored attachment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachmentView {
     /// Id to send or discard it with (staged attachments only).
@@ -230,6 +230,7 @@ pub struct AttachmentView {
     /// What Whisper heard, instead of an attachment, for a recording made
     /// while a model without audio input is loaded (`kind` "transcript").
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub transcript: Option<String>,
 }
 

@@ -52,6 +52,7 @@ impl Default for RecorderSettings {
 
 /// Why a recording ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum StopReason {
     /// The user released push-to-talk (or the caller asked to stop).
@@ -75,6 +76,7 @@ impl std::fmt::Display for StopReason {
 /// What a recording reports while it runs, for the level meter and to
 /// announce that it stopped by itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RecordingEvent {
     /// Loudness of the last `meter_interval_ms` of audio.

@@ -14,7 +14,7 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::capture::{open, Chunk};
@@ -63,14 +63,16 @@ pub enum ListenEvent {
 }
 
 /// Timings of a talk-mode reply, for the UI and the history.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
+#[serde(default)]
 pub struct TalkTimings {
     /// End of speech → first token of the reply.
     pub speech_end_to_first_token_ms: Option<f64>,
     /// End of speech → the reply's voice starts playing.
     pub speech_end_to_first_audio_ms: Option<f64>,
     /// The pause waited for before the turn was taken.
-    pub endpoint_silence_ms: u32,
+    pub endpoint_silence_ms: Option<u32>,
 }
 
 /// A running listener.

@@ -22,6 +22,7 @@ use crate::media::{Image, Media};
 
 /// A camera as listed for the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct CameraInfo {
     /// Index to open it with.
     pub index: u32,

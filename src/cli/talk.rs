@@ -263,7 +263,7 @@ pub async fn run(ctx: &Context, args: &TalkArgs) -> Result<()> {
         let timings = TalkTimings {
             speech_end_to_first_token_ms: since(asked.first_token),
             speech_end_to_first_audio_ms: since(first_audio),
-            endpoint_silence_ms: turn.trailing_ms,
+            endpoint_silence_ms: Some(turn.trailing_ms),
         };
         let saved = asked.outcome.saved.as_ref();
         if let (Some(saved), Some(store)) = (saved, conv.store()) {

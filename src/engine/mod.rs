@@ -163,6 +163,7 @@ pub struct ConstrainedRequest {
 
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
     /// The model ended its turn.
@@ -179,6 +180,7 @@ pub enum FinishReason {
 
 /// Counters for one answer, for tests, the UI and `--json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct GenerationStats {
     /// Tokens in the rendered prompt.
     pub prompt_tokens: usize,

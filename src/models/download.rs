@@ -45,6 +45,7 @@ pub struct DownloadRequest {
 
 /// Progress of one file, for progress bars and the UI.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct DownloadProgress {
     /// File name being written.
     pub file: String,

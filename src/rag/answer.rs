@@ -21,6 +21,7 @@ statement they support. If the snippets do not contain the answer, say so.";
 
 /// Where a snippet came from, for citing and opening it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct Source {
     /// The `[n]` number used in the prompt.
     pub number: usize,
@@ -154,6 +155,7 @@ pub fn docs_question(
 
 /// What the citation post-check found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct CitationCheck {
     /// Valid citation numbers, in first-use order.
     pub cited: Vec<usize>,

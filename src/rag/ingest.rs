@@ -57,6 +57,7 @@ impl Default for IngestOptions {
 
 /// What an ingest reports as it goes.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum IngestEvent {
     /// The walk found this many candidate files.
@@ -76,6 +77,7 @@ pub enum IngestEvent {
 
 /// Counters for one ingest run; tests assert on them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct IngestReport {
     /// Candidate files found.
     pub files_seen: usize,

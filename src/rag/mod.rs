@@ -89,6 +89,7 @@ impl std::fmt::Debug for Rag {
 
 /// Counts for `docs list` and the UI.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct RagStats {
     pub documents: usize,
     pub skipped: usize,

@@ -36,6 +36,7 @@ pub use crate::media::attach::Attachment;
 
 /// A conversation's header as listed in the sidebar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct Conversation {
     /// Row id.
     pub id: ConversationId,

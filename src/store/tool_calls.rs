@@ -26,6 +26,7 @@ pub struct NewToolCall<'a> {
 
 /// One stored call and its result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 pub struct StoredToolCall {
     pub message_id: MessageId,
     pub step: i64,

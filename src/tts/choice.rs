@@ -15,6 +15,7 @@ use super::{EspeakSpeaker, Pcm, Speaker};
 
 /// The `[audio] voice` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ipc-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum VoiceEngine {
     /// Piper when its voice and ONNX Runtime load, else espeak-ng.

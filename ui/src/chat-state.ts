@@ -51,7 +51,7 @@ export const ANNOUNCE_MAX = 300;
  * What screen readers hear once an answer has ended (never per token): the
  * answer itself when short, else that it is ready.
  */
-export function answerAnnouncement(text: string, finish: string | undefined): string {
+export function answerAnnouncement(text: string, finish: string | null | undefined): string {
   const t = text.replace(/\s+/g, " ").trim();
   const head = finish === "cancelled" ? "Answer stopped" : "Answer ready";
   if (!t) return `${head}.`;

@@ -7,7 +7,7 @@ export function formatBytes(n: number): string {
 }
 
 /** "N tokens · X tok/s · first token T ms", plus how it ended when not normally. */
-export function statsLine(stats: Stats | undefined, finish?: string): string {
+export function statsLine(stats: Stats | null | undefined, finish?: string | null): string {
   if (!stats) return "";
   const parts = [
     `${stats.generated_tokens} tokens`,
@@ -28,9 +28,11 @@ export function sourceLocation(s: Source): string {
 }
 
 /** "spoken: first word 0.8 s · voice 1.2 s" for a talk-mode answer. */
-export function talkLine(t: { speech_end_to_first_token_ms?: number; speech_end_to_first_audio_ms?: number } | undefined): string {
+export function talkLine(
+  t: { speech_end_to_first_token_ms?: number | null; speech_end_to_first_audio_ms?: number | null } | null | undefined,
+): string {
   if (!t) return "";
-  const sec = (ms: number | undefined) => (ms === undefined || ms === null ? null : `${(ms / 1000).toFixed(1)} s`);
+  const sec = (ms: number | null | undefined) => (ms === undefined || ms === null ? null : `${(ms / 1000).toFixed(1)} s`);
   const parts = [];
   const word = sec(t.speech_end_to_first_token_ms);
   const voice = sec(t.speech_end_to_first_audio_ms);

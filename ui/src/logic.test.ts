@@ -23,6 +23,9 @@ const msg = (id: number, role: MessageView["role"], content = ""): MessageView =
   content,
   attachments: [],
   stats: null,
+  toolCalls: [],
+  parentId: null,
+  versions: [],
 });
 
 describe("notices", () => {
@@ -193,12 +196,14 @@ describe("signals", () => {
 });
 
 describe("message versions", () => {
-  const m = (id: number, versions?: number[]): MessageView => ({
+  const m = (id: number, versions: number[] = []): MessageView => ({
     id,
     role: "assistant",
     content: "",
     attachments: [],
     stats: null,
+    toolCalls: [],
+    parentId: null,
     versions,
   });
 

@@ -18,7 +18,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::state::{AppState, EngineState, RunningApi};
 
 /// What the settings screen shows about the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiStatus {
     /// The switch: serve whenever a model is ready.

@@ -127,7 +127,7 @@ pub async fn list_cameras(state: State<'_, AppState>) -> CommandResult<Vec<Camer
 }
 
 /// One viewfinder frame.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewView {
     pub width: u32,

@@ -3,12 +3,14 @@
 //! task, so the UI thread never waits; `stop_generation` cancels it, and a
 //! window that stops listening cancels it too.
 
+use omnidesk::audio::listener::TalkTimings;
 use omnidesk::conversation::Branch;
 use omnidesk::engine::{FinishReason, GenerateRequest, GenerationStats};
 use omnidesk::media::attach::Attached;
 use omnidesk::rag::answer::{CitationCheck, Source};
 use omnidesk::rag::SearchOptions;
 use omnidesk::store::{ConversationId, MessageId, StoreError};
+use omnidesk::tts::SpeechEvent;
 use omnidesk::turn::{self, DocsScope, Thread, TurnError, TurnEvent, TurnIo, TurnRequest};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -20,7 +22,7 @@ use crate::state::AppState;
 
 /// What a generation reports, in order: `started`, any number of `token`s,
 /// then one `done` or `failed`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",
@@ -43,7 +45,7 @@ pub enum ChatEvent {
     },
     Done {
         finish: FinishReason,
-        stats: GenerationStats,
+        stats: Box<GenerationStats>,
         conversation_id: ConversationId,
         question_id: MessageId,
         answer_id: MessageId,
@@ -56,6 +58,9 @@ pub enum ChatEvent {
         /// answer's stats as `talk`).
         talk: bool,
         speech_to_first_token_ms: Option<f64>,
+        /// Talk mode: end of speech → the reply's voice starts (`None`
+        /// when nothing was spoken).
+        speech_to_first_audio_ms: Option<f64>,
     },
     Failed {
         code: &'static str,
@@ -94,7 +99,7 @@ pub enum ChatEvent {
 }
 
 /// A message from the composer.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessage {
     /// Continue this conversation; `None` starts a new one.
@@ -102,41 +107,49 @@ pub struct SendMessage {
     pub text: String,
     /// Staged attachments (from `pick_images`/`attach_image`), in order.
     #[serde(default)]
+    #[ts(optional, as = "Option<Vec<u64>>")]
     pub attachment_ids: Vec<u64>,
     /// Edit and resend: the question goes after this stored message (0: as
     /// a new first question), beside the replies it already has, which stay
     /// as other versions.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub truncate_after: Option<MessageId>,
     /// Regenerate: answer this stored question again (its text and
     /// attachments; `text` is not used); the earlier answers stay as
     /// other versions.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub regenerate: Option<MessageId>,
     /// Answer from the user's documents: the question (and its
     /// attachments) goes to the model with the best-matching snippets
     /// (without the earlier turns), and the answer cites them. Combines
     /// with attachments and tools.
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub use_docs: bool,
     /// Let the model call tools (clock, documents, camera, MCP servers),
     /// asking before any with side effects.
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub use_tools: bool,
     /// With `use_tools`: offer only these tools (by name); all when absent.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub tools: Option<Vec<String>>,
     /// With `use_tools`: the first step must be a call (grammar-enforced).
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub require_tool: bool,
     /// A turn from talk mode: the reply is spoken whatever the settings
     /// say, and timed from the end of speech.
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub talk: bool,
 }
 
 /// The stored result of a finished exchange (also sent as `done`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SendResult {
     pub conversation_id: ConversationId,
@@ -219,6 +232,8 @@ async fn run(
         None
     };
     let mut first_token: Option<std::time::Instant> = None;
+    // Talk mode times the voice too: subscribe before anything is spoken.
+    let first_audio = speech_end.map(|_| FirstAudio::watch(state.speech.subscribe()));
     let mut narrator = None;
     if config.audio.speak_replies || message.talk {
         state.speech.stop();
@@ -328,14 +343,27 @@ async fn run(
     let saved = outcome.saved.ok_or_else(|| {
         CommandError::new(crate::error::codes::INTERNAL, "the answer was not saved")
     })?;
-    let speech_to_first_token_ms = speech_end
-        .zip(first_token)
-        .map(|(end, first)| first.saturating_duration_since(end).as_secs_f64() * 1e3);
-    if let Some(ms) = speech_to_first_token_ms {
+    let since_speech = |t: Option<std::time::Instant>| {
+        speech_end
+            .zip(t)
+            .map(|(end, at)| at.saturating_duration_since(end).as_secs_f64() * 1e3)
+    };
+    let speech_to_first_token_ms = since_speech(first_token);
+    let speech_to_first_audio_ms = match first_audio {
+        Some(watch) => since_speech(watch.wait(&state.speech).await),
+        None => None,
+    };
+    if speech_end.is_some() {
+        let timings = TalkTimings {
+            speech_end_to_first_token_ms: speech_to_first_token_ms,
+            speech_end_to_first_audio_ms: speech_to_first_audio_ms,
+            endpoint_silence_ms: None,
+        };
         let mut extra = serde_json::Map::new();
         extra.insert(
             "talk".into(),
-            serde_json::json!({ "speech_end_to_first_token_ms": ms }),
+            serde_json::to_value(timings)
+                .map_err(|e| CommandError::new(crate::error::codes::INTERNAL, e.to_string()))?,
         );
         state.store.with(|s| {
             s.merge_message_stats(saved.conversation, saved.answer, &extra)
@@ -344,7 +372,7 @@ async fn run(
     }
     let _ = on_event.send(ChatEvent::Done {
         finish: outcome.finish,
-        stats: outcome.stats.clone(),
+        stats: Box::new(outcome.stats.clone()),
         conversation_id: saved.conversation,
         question_id: saved.question,
         answer_id: saved.answer,
@@ -353,6 +381,7 @@ async fn run(
         audio_tokens: outcome.audio_tokens,
         talk: message.talk,
         speech_to_first_token_ms,
+        speech_to_first_audio_ms,
     });
     Ok(SendResult {
         conversation_id: saved.conversation,
@@ -367,4 +396,53 @@ async fn run(
 pub async fn stop_generation(state: State<'_, AppState>, id: Option<u64>) -> CommandResult<usize> {
     state.speech.stop();
     Ok(state.generations.stop(id))
+}
+
+/// When a talk-mode reply's voice first played, from the narrator's
+/// events (recorded as they arrive, so the wait below does not skew it).
+struct FirstAudio(tokio::sync::watch::Receiver<Option<std::time::Instant>>);
+
+impl FirstAudio {
+    /// How long the voice may take to start after the answer is complete
+    /// (a one-sentence answer is synthesised only then).
+    const START_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn watch(mut events: tokio::sync::broadcast::Receiver<SpeechEvent>) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tauri::async_runtime::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(SpeechEvent::Started { .. }) => {
+                        let _ = tx.send(Some(std::time::Instant::now()));
+                        return;
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        Self(rx)
+    }
+
+    /// The first sentence's start, waiting while something is still queued
+    /// to be spoken; `None` when nothing was (stopped, or no voice).
+    async fn wait(mut self, speech: &crate::state::Speech) -> Option<std::time::Instant> {
+        let deadline = tokio::time::Instant::now() + Self::START_WITHIN;
+        loop {
+            if let Some(at) = *self.0.borrow() {
+                return Some(at);
+            }
+            if speech.pending() == 0 || tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            let tick = tokio::time::Duration::from_millis(20);
+            if let Ok(Err(_)) = tokio::time::timeout(tick, self.0.changed()).await {
+                // The narrator's events ended.
+                return *self.0.borrow();
+            }
+        }
+    }
 }

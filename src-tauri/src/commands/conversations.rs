@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
+use omnidesk::audio::listener::TalkTimings;
+use omnidesk::engine::{FinishReason, GenerationStats};
 use omnidesk::media::{self, image::ImageLimits};
+use omnidesk::rag::answer::Source;
 use omnidesk::store::{Conversation, ConversationId, MessageId, Role, StoredToolCall};
 use serde::Serialize;
 use tauri::State;
@@ -16,14 +19,15 @@ use crate::state::{AppState, AttachmentView};
 const LIST_LIMIT: usize = 200;
 
 /// A stored message as the chat view shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: MessageId,
     pub role: Role,
     pub content: String,
     pub attachments: Vec<AttachmentView>,
-    pub stats: Option<serde_json::Value>,
+    /// The answer's stored counters (answers only).
+    pub stats: Option<AnswerStats>,
     /// Tools the model called before this answer, with their results.
     pub tool_calls: Vec<StoredToolCall>,
     /// The message this one follows (`None` for a first question).
@@ -33,8 +37,39 @@ pub struct MessageView {
     pub versions: Vec<MessageId>,
 }
 
+/// What is stored with an answer (see `conversation::save_exchange`), read
+/// leniently: a field written by an older version that no longer parses is
+/// left out rather than failing the whole conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
+pub struct AnswerStats {
+    pub finish: Option<FinishReason>,
+    pub stats: Option<GenerationStats>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<Source>>")]
+    pub sources: Vec<Source>,
+    /// Talk-mode replies: timings from the end of speech.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub talk: Option<TalkTimings>,
+}
+
+impl AnswerStats {
+    fn read(stored: &serde_json::Value) -> Option<Self> {
+        fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, key: &str) -> Option<T> {
+            v.get(key)
+                .and_then(|f| serde_json::from_value(f.clone()).ok())
+        }
+        stored.is_object().then(|| AnswerStats {
+            finish: field(stored, "finish"),
+            stats: field(stored, "stats"),
+            sources: field(stored, "sources").unwrap_or_default(),
+            talk: field(stored, "talk"),
+        })
+    }
+}
+
 /// A conversation with its messages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationView {
     pub conversation: Conversation,
@@ -134,7 +169,7 @@ async fn view(
                 parent_id: m.parent_id,
                 versions: m.versions,
                 content: m.content,
-                stats: m.stats,
+                stats: m.stats.as_ref().and_then(AnswerStats::read),
             })
             .collect()
     })
@@ -171,4 +206,29 @@ pub async fn delete_conversation(
     id: ConversationId,
 ) -> CommandResult<()> {
     state.store.with(|s| Ok(s.delete_conversation(id)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_answer_stats_are_read_field_by_field() {
+        let stored = serde_json::json!({
+            "finish": "max_tokens",
+            "stats": { "prompt_tokens": "not a number" },
+            "sources": [{ "number": 1, "chunk_id": 7, "path": "a.md", "page": null,
+                          "heading": "A", "lines": [1, 2] }],
+            "talk": { "speech_end_to_first_token_ms": 812.5 },
+        });
+        let read = AnswerStats::read(&stored).expect("an object");
+        assert_eq!(read.finish, Some(FinishReason::MaxTokens));
+        // A field that no longer parses is dropped, not the whole answer.
+        assert_eq!(read.stats, None);
+        assert_eq!(read.sources.len(), 1);
+        let talk = read.talk.expect("talk timings");
+        assert_eq!(talk.speech_end_to_first_token_ms, Some(812.5));
+        assert_eq!(talk.speech_end_to_first_audio_ms, None);
+        assert_eq!(AnswerStats::read(&serde_json::json!("text")), None);
+    }
 }

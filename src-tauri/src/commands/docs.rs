@@ -16,7 +16,7 @@ use crate::error::{codes, CommandError, CommandResult};
 use crate::state::{AppState, Docs};
 
 /// One indexed (or skipped) file as the panel lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentView {
     pub path: PathBuf,
@@ -28,7 +28,7 @@ pub struct DocumentView {
 }
 
 /// Everything the panel shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DocsStatus {
     /// The embedding model in use (settings, else the downloaded
@@ -42,7 +42,7 @@ pub struct DocsStatus {
 
 /// What an ingest sends, in order: the library's scan/progress/skip
 /// events, then one `finished` (also when cancelled) or `failed`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum IngestUpdate {
     Finished {
@@ -58,7 +58,7 @@ pub enum IngestUpdate {
 }
 
 /// The cited snippet, to show where an answer came from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceView {
     pub chunk_id: i64,

@@ -61,7 +61,7 @@ pub fn stage(state: &AppState, path: &Path, name: &str, media: Media) -> Attachm
 
 /// What the picker produced: the images it staged, and a notice for each
 /// file it refused.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, ts_rs::TS)]
 pub struct Picked {
     pub attached: Vec<AttachmentView>,
     pub rejected: Vec<CommandError>,

@@ -20,12 +20,24 @@ use crate::state::{AppState, EngineState};
 /// App-wide event carrying a [`ModelStatus`] whenever the model changes.
 pub const MODEL_STATUS_EVENT: &str = "model-status";
 
+/// Where the model slot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelState {
+    /// No model chosen yet (the first-run screen).
+    Empty,
+    Loading,
+    Ready,
+    /// The engine crashed and is starting again.
+    Restarting,
+    Failed,
+}
+
 /// What the window shows about the model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelStatus {
-    /// `empty`, `loading`, `ready` or `failed`.
-    pub state: &'static str,
+    pub state: ModelState,
     pub model_path: Option<PathBuf>,
     pub model: Option<ModelSummary>,
     /// Something the user should know (e.g. the projector was not used).
@@ -45,7 +57,7 @@ pub struct ModelStatus {
 }
 
 /// The loaded model in brief.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelSummary {
     pub name: String,
@@ -59,7 +71,7 @@ pub struct ModelSummary {
 }
 
 /// The manifest's default model: what a download would fetch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DownloadOffer {
     pub id: String,
@@ -92,7 +104,7 @@ fn offer(pick: impl Fn(&Manifest) -> &str) -> Option<DownloadOffer> {
 /// The status of `state`'s engine slot.
 pub fn status(state: &AppState) -> ModelStatus {
     let mut s = ModelStatus {
-        state: "empty",
+        state: ModelState::Empty,
         model_path: None,
         model: None,
         notice: None,
@@ -109,16 +121,16 @@ pub fn status(state: &AppState) -> ModelStatus {
             s.fallback = offer(|m| &m.fallback_chat);
         }
         EngineState::Loading { model } => {
-            s.state = "loading";
+            s.state = ModelState::Loading;
             s.model_path = Some(model);
         }
         EngineState::Ready { engine, notice } => {
             let info = engine.info();
             // The engine restarts itself after a crash; say so meanwhile.
             s.state = match engine.status() {
-                EngineStatus::Ready | EngineStatus::Loading => "ready",
-                EngineStatus::Restarting => "restarting",
-                EngineStatus::Failed => "failed",
+                EngineStatus::Ready | EngineStatus::Loading => ModelState::Ready,
+                EngineStatus::Restarting => ModelState::Restarting,
+                EngineStatus::Failed => ModelState::Failed,
             };
             s.model_path = Some(info.path.clone());
             s.notice = notice;
@@ -139,7 +151,7 @@ pub fn status(state: &AppState) -> ModelStatus {
             });
         }
         EngineState::Failed { model, error } => {
-            s.state = "failed";
+            s.state = ModelState::Failed;
             s.model_path = Some(model);
             s.error = Some(error);
             s.offer = offer(|m| &m.default_chat);
@@ -408,7 +420,7 @@ pub async fn choose_model<R: Runtime>(
 }
 
 /// What a model download sends: progress of each file as it arrives.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum DownloadUpdate {
     Progress {

@@ -13,7 +13,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
 /// The settings the window edits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsView {
     pub system_prompt: String,

@@ -19,7 +19,7 @@ use crate::state::{AppState, AttachmentView};
 
 /// What talk mode reports, in order of a turn: `listening`,
 /// `speechStarted`, `utterance`, then `speaking` … `spoken`; `stopped` ends it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",
@@ -47,7 +47,7 @@ pub enum TalkEvent {
 }
 
 /// Where talk mode listens.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TalkStarted {
     pub device: String,

@@ -17,7 +17,7 @@ import { renderMarkdown } from "../markdown";
 import { announce, notify, notifyError } from "../notices";
 import { app, emit, type Generation } from "../state";
 import { showSource, useDocs } from "./documents";
-import { askConsent, toolCallsNode, useTools } from "./tools";
+import { askConsent, toolCallsNode, useTools, type ToolCallLine } from "./tools";
 
 const messages = byId<HTMLElement>("messages");
 const emptyHint = byId<HTMLDivElement>("empty-hint");
@@ -234,8 +234,17 @@ export async function ask(
   const question: MessageView =
     regenerate !== null
       ? app.messages[app.messages.length - 1]
-      : { id: -1, role: "user", content: text, attachments, stats: null };
-  const answer: MessageView = { id: -2, role: "assistant", content: "", attachments: [], stats: null };
+      : { id: -1, role: "user", content: text, attachments, stats: null, toolCalls: [], parentId: null, versions: [] };
+  const answer: MessageView = {
+    id: -2,
+    role: "assistant",
+    content: "",
+    attachments: [],
+    stats: null,
+    toolCalls: [],
+    parentId: null,
+    versions: [],
+  };
   if (regenerate === null) app.messages.push(question);
   app.messages.push(answer);
   renderMessages();
@@ -245,8 +254,9 @@ export async function ask(
   answerNode.setAttribute("aria-busy", "true");
   const content = answerNode.querySelector<HTMLElement>(".content")!;
   const callsSlot = answerNode.querySelector<HTMLElement>(".tool-calls-slot")!;
-  answer.toolCalls = [];
-  const paintCalls = () => callsSlot.replaceChildren(toolCallsNode(answer.toolCalls ?? []));
+  // Calls of the answer being written; the stored ones replace them once saved.
+  const calls: ToolCallLine[] = [];
+  const paintCalls = () => callsSlot.replaceChildren(toolCallsNode(calls));
   const meta = answerNode.querySelector<HTMLElement>(".stats")!;
   answerNode.querySelector(".regenerate")?.remove();
   content.innerHTML = '<span class="typing" role="img" aria-label="Thinking">●●●</span>';
@@ -263,7 +273,7 @@ export async function ask(
   const onEvent = (ev: ChatEvent) => {
     switch (ev.kind) {
       case "sources":
-        answer.stats = { sources: ev.sources };
+        answer.stats = { finish: null, stats: null, sources: ev.sources };
         break;
       case "started":
         gen.id = ev.generationId;
@@ -279,8 +289,12 @@ export async function ask(
       case "done":
         ended = true;
         answer.stats = { ...answer.stats, finish: ev.finish, stats: ev.stats };
-        if (typeof ev.speechToFirstTokenMs === "number")
-          answer.stats.talk = { speech_end_to_first_token_ms: ev.speechToFirstTokenMs };
+        if (ev.talk)
+          answer.stats.talk = {
+            speech_end_to_first_token_ms: ev.speechToFirstTokenMs,
+            speech_end_to_first_audio_ms: ev.speechToFirstAudioMs,
+            endpoint_silence_ms: null,
+          };
         if (ev.citations && ev.citations.cites_nothing)
           notify("The answer cites none of the document snippets it was given; check it against the sources.", "info");
         else if (ev.citations && ev.citations.invalid.length)
@@ -297,11 +311,11 @@ export async function ask(
         notify(ev.message, "error", ev.code);
         break;
       case "toolCall":
-        answer.toolCalls!.push({ call_id: ev.callId, tool: ev.name, arguments: ev.arguments, output: "", error: null, duration_ms: -1 });
+        calls.push({ call_id: ev.callId, tool: ev.name, arguments: ev.arguments, output: "", error: null, duration_ms: -1 });
         paintCalls();
         break;
       case "toolResult": {
-        const c = answer.toolCalls!.find((x) => x.call_id === ev.callId && x.duration_ms < 0);
+        const c = calls.find((x) => x.call_id === ev.callId && x.duration_ms < 0);
         if (c) Object.assign(c, { output: ev.output, error: ev.error, duration_ms: ev.durationMs });
         paintCalls();
         break;
@@ -338,9 +352,10 @@ export async function ask(
     if (frame) cancelAnimationFrame(frame);
     app.generation = null;
     emit("busy");
-    // A new version: read the branch back so "‹ 2/3 ›" counts it.
-    const branched = ended && (regenerate !== null || truncateAfter !== null) && app.conversationId !== null;
-    if (branched) {
+    // A new version: read the branch back so "‹ 2/3 ›" counts it; tool
+    // calls: show them as stored.
+    const branched = regenerate !== null || truncateAfter !== null;
+    if (ended && app.conversationId !== null && (branched || calls.length > 0)) {
       try {
         const view = await api.getConversation(app.conversationId!);
         app.messages = visibleMessages(view.messages);

@@ -21,8 +21,11 @@ export function useTools(): boolean {
   return useToolsBox.checked;
 }
 
+/** What a tool call line shows: a stored call, or one still running (`duration_ms` < 0). */
+export type ToolCallLine = Pick<StoredToolCall, "call_id" | "tool" | "arguments" | "output" | "error" | "duration_ms">;
+
 /** One line per tool call: name and arguments, result folded inside. */
-export function toolCallsNode(calls: StoredToolCall[]): HTMLElement {
+export function toolCallsNode(calls: ToolCallLine[]): HTMLElement {
   const box = el("div", "tool-calls");
   for (const c of calls) {
     const d = el("details", c.error ? "tool-call failed" : "tool-call");
