@@ -237,6 +237,9 @@ pub struct EngineSettings {
     /// Conversations whose history stays evaluated in the context at once
     /// (switching between them re-reads nothing); 0 = auto (4).
     pub slots: u32,
+    /// MiB of disk for conversations' KV caches saved between runs (a
+    /// reopened conversation is restored, not read again); 0 = off.
+    pub kv_cache_mib: u32,
 }
 
 impl Default for EngineSettings {
@@ -250,6 +253,7 @@ impl Default for EngineSettings {
             encoder_cache_mib: u32::try_from(crate::engine::ENCODER_CACHE_BYTES >> 20)
                 .unwrap_or(256),
             slots: 0,
+            kv_cache_mib: 4096,
         }
     }
 }
@@ -467,6 +471,9 @@ impl Config {
             mmproj_path: self.mmproj.clone(),
             encoder_cache_bytes: (self.engine.encoder_cache_mib as usize) << 20,
             n_slots: self.engine.slots,
+            // The folder is the data dir's, set by `launch::plan`.
+            kv_cache_dir: None,
+            kv_cache_bytes: u64::from(self.engine.kv_cache_mib) << 20,
         }
     }
 }

@@ -93,6 +93,9 @@ pub fn plan(config: &Config, model: PathBuf, mmproj: Option<PathBuf>) -> crate::
         explicit.or_else(|| mmproj::find_for(&model, Manifest::load().ok().as_ref()));
     let report = fit(config, &model, engine.mmproj_path.as_deref())?;
     engine.n_gpu_layers = report.n_gpu_layers;
+    if engine.kv_cache_bytes > 0 {
+        engine.kv_cache_dir = crate::config::data_dir().ok().map(|d| d.join("kv-cache"));
+    }
     Ok(Plan {
         engine,
         projector_optional,

@@ -103,6 +103,60 @@ fn a_conversation_written_by_one_process_is_read_back_by_another() {
     assert_eq!(found.as_array().unwrap().len(), 1);
 }
 
+/// A follow-up in a fresh process restores the conversation the last one
+/// saved instead of reading it again; with saving off it reads it all.
+#[test]
+fn a_follow_up_in_a_fresh_process_restores_the_saved_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let question = "Here is what I know about lighthouses: a keeper tends the lamp, the lens \
+        gathers the light into a beam, a fog horn warns ships when the beam cannot be seen, \
+        and the tower stands on rocks along a stormy coast. What else should I know?";
+    let first =
+        json(&run_ok(omnidesk(dir.path()).args([
+            "ask", "--json", "--temp", "0", "-n", "16", question,
+        ])));
+    let id = first["conversation_id"].as_i64().unwrap().to_string();
+    // A copy of the history with saving off, for the cold read.
+    let cold_dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        if f.file_type().unwrap().is_file() {
+            std::fs::copy(f.path(), cold_dir.path().join(f.file_name())).unwrap();
+        }
+    }
+    std::fs::write(
+        cold_dir.path().join("config.toml"),
+        "[engine]\nthreads = 2\nn_ctx = 1024\nkv_cache_mib = 0\n",
+    )
+    .unwrap();
+    let follow_up = |d: &Path| {
+        json(&run_ok(omnidesk(d).args([
+            "ask",
+            "--json",
+            "--temp",
+            "0",
+            "-n",
+            "12",
+            "--conversation",
+            &id,
+            "Which of those matters most?",
+        ])))
+    };
+    let restored = follow_up(dir.path());
+    let s = &restored["stats"];
+    let first_cells = first["stats"]["prompt_tokens"].as_u64().unwrap();
+    assert!(
+        s["prompt_restored"].as_u64().unwrap() >= first_cells
+            && s["prompt_evaluated"].as_u64().unwrap() < 30,
+        "{s}"
+    );
+    let cold = follow_up(cold_dir.path());
+    assert_eq!(cold["stats"]["prompt_restored"], 0);
+    assert_eq!(cold["stats"]["prompt_reused"], 0);
+    assert!(!cold_dir.path().join("kv-cache").exists(), "saving is off");
+    // The texts may differ: see tests/engine.rs,
+    // a_conversation_is_restored_from_disk_after_a_restart.
+}
+
 /// Regenerate twice, edit once, each in its own process: every version is
 /// kept, and the model is given the branch that is shown.
 #[test]

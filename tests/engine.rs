@@ -259,6 +259,145 @@ async fn answers_are_the_same_from_a_fresh_engine_and_a_kept_slot() {
     assert_eq!(kept.text, fresh.text);
 }
 
+/// Identical greedy requests give one text, however many slots there are:
+/// a repeat stays in its slot, so its tokens land in the same KV cells
+/// (moved to another slot they did not, and llama.cpp's sums changed).
+#[tokio::test]
+async fn identical_greedy_requests_give_one_text() {
+    let e = engine(2048).await;
+    let q = vec![user("Write a story about a robot who learns to paint.")];
+    let mut texts = Vec::new();
+    for _ in 0..6 {
+        let out = e.complete(request(q.clone(), greedy(), 128)).await.unwrap();
+        texts.push(out.text);
+    }
+    assert!(texts[0].len() > 100, "{:?}", texts[0]);
+    for (i, t) in texts.iter().enumerate() {
+        assert_eq!(t, &texts[0], "request {i} differs");
+    }
+}
+
+/// An engine whose conversations are saved to `dir`.
+async fn saving_engine(
+    dir: &std::path::Path,
+    n_slots: u32,
+    template: Option<&str>,
+) -> EngineHandle {
+    EngineHandle::start(EngineConfig {
+        n_slots,
+        kv_cache_dir: Some(dir.to_path_buf()),
+        kv_cache_bytes: 1 << 30,
+        chat_template: template.map(str::to_string),
+        ..common::config(4096)
+    })
+    .await
+    .unwrap()
+}
+
+fn saved_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|f| f.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "kv"))
+        .collect()
+}
+
+/// A conversation saved by one engine is restored by the next one (as
+/// after a restart): only the new turn is evaluated, and the greedy answer
+/// is the one the conversation's live slot gives. (A cold read of the same
+/// history may answer differently: it computes the earlier answers' cells
+/// in one batch, where generation computed them a token at a time, and
+/// llama.cpp's float sums depend on that.) Another template's engine does
+/// not trust the file, and a damaged file is removed, not loaded.
+#[tokio::test]
+async fn a_conversation_is_restored_from_disk_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = {
+        let e = saving_engine(dir.path(), 4, None).await;
+        let a = conversation(&e, "Norway").await;
+        e.persist().await.unwrap();
+        a
+    };
+    assert_eq!(saved_files(dir.path()).len(), 1);
+    a.push(user("And the weather?"));
+
+    let restored = saving_engine(dir.path(), 4, None)
+        .await
+        .complete(request(a.clone(), greedy(), 16))
+        .await
+        .unwrap();
+    let s = &restored.stats;
+    assert!(
+        s.prompt_restored > 100 && s.prompt_evaluated < 40,
+        "restored {} evaluated {} of {}",
+        s.prompt_restored,
+        s.prompt_evaluated,
+        s.prompt_tokens
+    );
+    assert_eq!(s.prompt_reused + s.prompt_evaluated, s.prompt_tokens);
+    assert!(s.restore_ms > 0.0);
+    let live = {
+        let e = engine(4096).await;
+        let mut kept = conversation(&e, "Norway").await;
+        assert_eq!(kept, a[..a.len() - 1], "greedy builds the same history");
+        kept.push(user("And the weather?"));
+        e.complete(request(kept, greedy(), 16)).await.unwrap()
+    };
+    assert_eq!(live.stats.prompt_restored, 0);
+    assert_eq!(
+        restored.text, live.text,
+        "a restored slot answers as the live one"
+    );
+
+    // Written for the model's own template: an engine with another one
+    // reads everything again, and leaves the file alone.
+    let other = saving_engine(dir.path(), 4, Some("chatml"))
+        .await
+        .complete(request(a.clone(), greedy(), 4))
+        .await
+        .unwrap();
+    assert_eq!(other.stats.prompt_restored, 0);
+    assert_eq!(other.stats.prompt_reused, 0);
+
+    // Truncated: removed when the folder is opened, never loaded.
+    for file in saved_files(dir.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let damaged = saving_engine(dir.path(), 4, None)
+        .await
+        .complete(request(a, greedy(), 16))
+        .await
+        .unwrap();
+    assert_eq!(damaged.stats.prompt_restored, 0);
+    assert_eq!(damaged.stats.prompt_reused, 0);
+    assert!(
+        saved_files(dir.path()).len() <= 1,
+        "the damaged files were removed (the chatml one may have been saved again)"
+    );
+}
+
+/// With one slot, a switch saves the conversation it replaces, and going
+/// back restores it instead of reading it again.
+#[tokio::test]
+async fn a_conversation_evicted_from_its_slot_is_restored_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = saving_engine(dir.path(), 1, None).await;
+    let mut a = conversation(&e, "Norway").await;
+    let _b = conversation(&e, "Peru").await;
+    a.push(user("And the weather?"));
+    let out = e.complete(request(a, greedy(), 8)).await.unwrap();
+    let s = &out.stats;
+    assert!(
+        s.prompt_restored > 100 && s.prompt_evaluated < 40,
+        "restored {} evaluated {} of {}",
+        s.prompt_restored,
+        s.prompt_evaluated,
+        s.prompt_tokens
+    );
+}
+
 /// More conversations than slots: the least recently used gives way, and
 /// a small context evicts parked slots instead of failing.
 #[tokio::test]

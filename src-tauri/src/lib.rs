@@ -100,8 +100,24 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
 /// Settings that cannot be loaded, or Tauri failing to start.
 pub fn run() -> Result<(), error::CommandError> {
     let state = load_state()?;
-    run_app(tauri::Builder::default(), state)
-        .run(tauri::generate_context!("../tauri.conf.json"))?;
+    let app = run_app(tauri::Builder::default(), state)
+        .build(tauri::generate_context!("../tauri.conf.json"))?;
+    app.run(|app, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Keep the conversations' caches for next time (bounded: a
+            // closing window must not hang).
+            let state = app.state::<AppState>().inner().clone();
+            tauri::async_runtime::block_on(async move {
+                if let Ok(engine) = state.engine.ready() {
+                    let persist = engine.persist();
+                    let wait = std::time::Duration::from_secs(5);
+                    if tokio::time::timeout(wait, persist).await.is_err() {
+                        tracing::warn!("the conversations' caches were not saved in time");
+                    }
+                }
+            });
+        }
+    });
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub(crate) use alive::Alive;
 pub mod bench;
 mod encoder_cache;
 pub mod error;
+mod kv_disk;
 pub mod media;
 mod mtmd_raw;
 mod prompt;
@@ -79,6 +80,10 @@ pub struct EngineConfig {
     /// `n_ctx` cells); 0 picks [`DEFAULT_SLOTS`].
     #[serde(default)]
     pub n_slots: u32,
+    /// Where conversations' KV caches are saved between runs (`None`: not
+    /// saved), and the most disk they may take.
+    pub kv_cache_dir: Option<PathBuf>,
+    pub kv_cache_bytes: u64,
 }
 
 /// Slots when the config says "auto". They share one unified KV cache, so
@@ -105,6 +110,8 @@ impl EngineConfig {
             mmproj_path: None,
             encoder_cache_bytes: ENCODER_CACHE_BYTES,
             n_slots: 0,
+            kv_cache_dir: None,
+            kv_cache_bytes: 0,
         }
     }
 }
@@ -186,8 +193,15 @@ pub struct GenerationStats {
     pub prompt_tokens: usize,
     /// Prompt tokens that had to be evaluated.
     pub prompt_evaluated: usize,
-    /// Prompt tokens reused from the KV cache.
+    /// Prompt tokens reused from the KV cache (a live slot, or restored).
     pub prompt_reused: usize,
+    /// Of `prompt_reused`, tokens restored from a conversation saved to
+    /// disk (after a restart, or once its slot went to another).
+    #[serde(default)]
+    pub prompt_restored: usize,
+    /// Time reading and restoring that saved conversation.
+    #[serde(default)]
+    pub restore_ms: f64,
     /// Old messages left out because the conversation outgrew the context.
     pub dropped_messages: usize,
     pub generated_tokens: usize,
@@ -616,6 +630,22 @@ impl EngineHandle {
         let (reply, rx) = oneshot::channel();
         self.send(tasks, worker::Task::Bench { params, reply })?;
         rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Save the conversations kept in the context to disk now, so they
+    /// are restored next time (the app calls this as it closes; the engine
+    /// does it by itself when its last handle is dropped). Waits behind
+    /// the requests already queued.
+    ///
+    /// # Errors
+    /// `Stopped` when the engine is gone; `Busy` when its queue is full.
+    pub async fn persist(&self) -> Result<()> {
+        let Backend::Local(tasks) = &self.backend else {
+            return Ok(());
+        };
+        let (reply, rx) = oneshot::channel();
+        self.send(tasks, worker::Task::Persist { reply })?;
+        rx.await.map_err(|_| EngineError::Stopped)
     }
 
     fn send(&self, tasks: &queue::Sender<worker::Task>, task: worker::Task) -> Result<()> {

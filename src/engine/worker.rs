@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bench;
 use super::error::{EngineError, Result};
+use super::kv_disk::{self, KvDisk, SavedItem};
 use super::media::{Capabilities, EncoderUse, Position, Projector};
 use super::prompt::{self, Item};
 use super::sampling;
@@ -49,6 +50,8 @@ pub(crate) enum Task {
         params: BenchParams,
         reply: oneshot::Sender<Result<BenchReport>>,
     },
+    /// Save every conversation's unsaved cells to disk (the app is closing).
+    Persist { reply: oneshot::Sender<()> },
     /// Panics on the engine thread, to test the restart (debug builds only).
     #[cfg(debug_assertions)]
     Panic {
@@ -65,7 +68,7 @@ impl Task {
             }
             #[cfg(debug_assertions)]
             Task::Panic { events } => Some(events.clone()),
-            Task::Bench { .. } => None,
+            Task::Bench { .. } | Task::Persist { .. } => None,
         }
     }
 }
@@ -196,6 +199,8 @@ pub(crate) fn run(
         }
         return;
     }
+    // The queue closed: the app or the CLI is stopping.
+    session.save_all();
 }
 
 /// Answer one task on the loaded session.
@@ -225,6 +230,10 @@ fn serve(session: &mut Session<'_>, task: Task) {
         }
         Task::Bench { params, reply } => {
             let _ = reply.send(bench::run(session, &params));
+        }
+        Task::Persist { reply } => {
+            session.save_all();
+            let _ = reply.send(());
         }
         #[cfg(debug_assertions)]
         Task::Panic { .. } => panic!("panic requested by a test"),
@@ -288,11 +297,7 @@ fn model_info(
 }
 
 /// One item in the KV cache and the position it starts at.
-#[derive(Debug, Clone, Copy)]
-struct Cached {
-    item: Item,
-    pos: i32,
-}
+type Cached = SavedItem;
 
 /// One sequence of the context and what its KV cells hold: a
 /// conversation kept evaluated, found again by its prefix.
@@ -308,6 +313,8 @@ struct Slot {
     n_cells: usize,
     /// When it last served a request (a counter), for LRU eviction.
     last_used: u64,
+    /// Holds cells not yet saved to disk (see [`KvDisk`]).
+    dirty: bool,
 }
 
 impl Slot {
@@ -336,6 +343,10 @@ pub(crate) struct Session<'m> {
     parked: Vec<Slot>,
     /// Requests served, the clock of `last_used`.
     clock: u64,
+    /// Slots saved to disk, when configured.
+    disk: Option<KvDisk>,
+    /// The current request's prefix came from disk: cells restored, ms.
+    restored: Option<(usize, f64)>,
     pub(crate) n_ctx: u32,
     pub(crate) n_batch: u32,
     pub(crate) n_threads: u32,
@@ -396,6 +407,18 @@ impl<'m> Session<'m> {
                 )
             })
             .transpose()?;
+        let disk = config
+            .kv_cache_dir
+            .as_deref()
+            .filter(|_| config.kv_cache_bytes > 0)
+            .and_then(|dir| {
+                let key = disk_key(config, &template_source, n_ctx, n_batch)
+                    .map_err(|e| tracing::warn!("saved conversations are off: {e}"))
+                    .ok()?;
+                KvDisk::open(dir, config.kv_cache_bytes, key)
+                    .map_err(|e| tracing::warn!(dir = %dir.display(), "saved conversations are off: {e}"))
+                    .ok()
+            });
         Ok(Self {
             model,
             ctx,
@@ -410,6 +433,8 @@ impl<'m> Session<'m> {
                 })
                 .collect(),
             clock: 0,
+            disk,
+            restored: None,
             n_ctx,
             n_batch,
             n_threads,
@@ -427,6 +452,7 @@ impl<'m> Session<'m> {
             slot.cached.clear();
             slot.n_past = 0;
             slot.n_cells = 0;
+            slot.dirty = false;
         }
     }
 
@@ -450,6 +476,15 @@ impl<'m> Session<'m> {
             .chain(&self.parked)
             .map(|s| s.shared_prefix(items))
             .collect();
+        let (best, best_n) = shared
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by_key(|&(i, n)| (n, i == 0))
+            .unwrap_or((0, 0));
+        if let Some(n) = self.restore(items, best_n) {
+            return n;
+        }
         let held = |i: usize| {
             if i == 0 {
                 self.slot.cached.len()
@@ -457,13 +492,12 @@ impl<'m> Session<'m> {
                 self.parked[i - 1].cached.len()
             }
         };
-        let (best, best_n) = shared
-            .iter()
-            .copied()
-            .enumerate()
-            .max_by_key(|&(i, n)| (n, i == 0))
-            .unwrap_or((0, 0));
-        let continues = best_n > 0 && best_n * 2 >= held(best);
+        // A repeat or a regenerate (everything but the last item shared)
+        // stays in its slot too: its tokens then land in the same cells as
+        // the first time, and greedy answers repeat exactly (the cells'
+        // layout changes llama.cpp's float sums).
+        let repeat = best_n > 0 && best_n + 1 >= items.len();
+        let continues = best_n > 0 && (best_n * 2 >= held(best) || repeat);
         let target = if continues || self.parked.is_empty() {
             best
         } else {
@@ -482,6 +516,10 @@ impl<'m> Session<'m> {
         };
         if target != 0 {
             std::mem::swap(&mut self.slot, &mut self.parked[target - 1]);
+        }
+        if !continues {
+            // Its conversation gives way to this one: keep it on disk.
+            save_slot(&self.ctx, self.disk.as_mut(), &mut self.slot);
         }
         self.clock += 1;
         self.slot.last_used = self.clock;
@@ -509,6 +547,88 @@ impl<'m> Session<'m> {
         best_n
     }
 
+    /// Put the saved slot sharing the longest prefix with `items` into the
+    /// emptiest, least recently used slot and make it the active one, when
+    /// it holds more of `items` than any live slot (`live`). Returns how
+    /// many leading items it holds; `None` leaves everything as it was
+    /// (nothing better on disk, or the file was refused and removed).
+    fn restore(&mut self, items: &[Item], live: usize) -> Option<usize> {
+        let (entry, n) = self.disk.as_ref()?.best(items)?;
+        // Worth a file read only when it saves a real prompt read.
+        let gained: usize = items[live.min(n)..n].iter().map(Item::n_cells).sum();
+        if n <= live || gained < kv_disk::MIN_SAVED_CELLS {
+            return None;
+        }
+        let started = Instant::now();
+        let loaded = match self.disk.as_mut()?.load(entry) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("a saved conversation was refused: {e}");
+                return None;
+            }
+        };
+        let target = (0..=self.parked.len()).min_by_key(|&i| {
+            let s = if i == 0 {
+                &self.slot
+            } else {
+                &self.parked[i - 1]
+            };
+            (s.n_cells > 0, s.last_used)
+        })?;
+        if target != 0 {
+            std::mem::swap(&mut self.slot, &mut self.parked[target - 1]);
+        }
+        save_slot(&self.ctx, self.disk.as_mut(), &mut self.slot);
+        if !self
+            .ctx
+            .clear_kv_cache_seq(Some(self.slot.seq as u32), None, None)
+            .unwrap_or(false)
+        {
+            self.reset();
+            return None;
+        }
+        self.slot.cached.clear();
+        self.slot.n_past = 0;
+        self.slot.n_cells = 0;
+        self.make_room(loaded.n_cells);
+        let flags = llama_cpp_2::context::session::LlamaStateSeqFlags::empty();
+        // SAFETY: the bytes are what `state_seq_get_data_ext` wrote for a
+        // context with the same key (model, projector, template, context
+        // settings), checked against their SHA-256; llama.cpp validates the
+        // layout again and returns 0 on a mismatch.
+        let set = unsafe {
+            self.ctx
+                .state_seq_set_data_ext(&loaded.state, self.slot.seq, flags)
+        };
+        if !set {
+            tracing::warn!("llama.cpp refused a saved conversation; removing it");
+            if let Some(disk) = self.disk.as_mut() {
+                disk.forget(entry);
+            }
+            let _ = self
+                .ctx
+                .clear_kv_cache_seq(Some(self.slot.seq as u32), None, None);
+            return None;
+        }
+        self.slot.cached = loaded.items;
+        self.slot.n_past = loaded.n_past;
+        self.slot.n_cells = loaded.n_cells;
+        self.slot.dirty = false;
+        self.clock += 1;
+        self.slot.last_used = self.clock;
+        let kept: usize = items[..n].iter().map(Item::n_cells).sum();
+        self.restored = Some((kept, ms_since(started)));
+        Some(n)
+    }
+
+    /// Save every slot with unsaved cells (the engine is stopping).
+    pub(crate) fn save_all(&mut self) {
+        save_slot(&self.ctx, self.disk.as_mut(), &mut self.slot);
+        for slot in &mut self.parked {
+            save_slot(&self.ctx, self.disk.as_mut(), slot);
+        }
+    }
+
     /// Free cells until `needed` more fit beside the active slot's, by
     /// dropping the least recently used parked slots.
     fn make_room(&mut self, needed: usize) {
@@ -522,6 +642,7 @@ impl<'m> Session<'m> {
             else {
                 return;
             };
+            save_slot(&self.ctx, self.disk.as_mut(), victim);
             if self
                 .ctx
                 .clear_kv_cache_seq(Some(victim.seq as u32), None, None)
@@ -605,6 +726,7 @@ impl<'m> Session<'m> {
                 self.slot.n_past += 1;
             }
             self.slot.n_cells += chunk.len();
+            self.slot.dirty = true;
             done += chunk.len();
         }
         Ok(true)
@@ -664,6 +786,7 @@ impl<'m> Session<'m> {
                 });
                 self.slot.n_past = eval.next_pos;
                 self.slot.n_cells += n_tokens;
+                self.slot.dirty = true;
                 i += 1;
                 continue;
             }
@@ -747,6 +870,7 @@ impl<'m> Session<'m> {
         });
         self.slot.n_past += 1;
         self.slot.n_cells += 1;
+        self.slot.dirty = true;
         Ok(())
     }
 
@@ -807,6 +931,7 @@ impl<'m> Session<'m> {
             },
         };
         let items = &rendered.items;
+        self.restored = None;
         // At least one item must be evaluated to get fresh logits.
         let shared = self.take_slot(items).min(items.len() - 1);
         let reused = self.truncate_cache(shared);
@@ -817,6 +942,10 @@ impl<'m> Session<'m> {
             prompt_tokens: rendered.n_cells,
             prompt_evaluated: rendered.n_cells - reused_cells,
             prompt_reused: reused_cells,
+            prompt_restored: self
+                .restored
+                .map_or(0, |(cells, _)| cells.min(reused_cells)),
+            restore_ms: self.restored.map_or(0.0, |(_, ms)| ms),
             dropped_messages: rendered.dropped,
             media_reused: items[..reused]
                 .iter()
@@ -935,4 +1064,61 @@ pub(crate) fn per_second(count: usize, ms: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Write `slot` to `disk` if it holds unsaved cells worth keeping; a
+/// failure only costs a re-read later.
+fn save_slot(ctx: &LlamaContext<'_>, disk: Option<&mut KvDisk>, slot: &mut Slot) {
+    let Some(disk) = disk else { return };
+    if !slot.dirty || slot.n_cells < kv_disk::MIN_SAVED_CELLS {
+        return;
+    }
+    let started = Instant::now();
+    let flags = llama_cpp_2::context::session::LlamaStateSeqFlags::empty();
+    let size = ctx.state_seq_get_size_ext(slot.seq, flags);
+    let mut state = vec![0u8; size];
+    // SAFETY: `state` has the size llama.cpp just reported for this
+    // sequence, and nothing runs on the context in between.
+    let written = unsafe { ctx.state_seq_get_data_ext(state.as_mut_ptr(), slot.seq, flags) };
+    if written != size {
+        tracing::warn!(size, written, "could not read a slot's state to save it");
+        return;
+    }
+    match disk.save(&slot.cached, slot.n_past, slot.n_cells, &state) {
+        Ok(()) => {
+            slot.dirty = false;
+            tracing::debug!(
+                cells = slot.n_cells,
+                bytes = size,
+                ms = ms_since(started),
+                "saved a conversation's KV cache"
+            );
+        }
+        Err(e) => tracing::warn!("could not save a conversation's KV cache: {e}"),
+    }
+}
+
+/// What saved cells depend on: model and projector files, the template
+/// that rendered the prompt, and the context settings.
+fn disk_key(
+    config: &EngineConfig,
+    template: &str,
+    n_ctx: u32,
+    n_batch: u32,
+) -> std::io::Result<kv_disk::Key> {
+    let model = kv_disk::fingerprint(&config.model_path)?;
+    let mmproj = match config.mmproj_path.as_deref() {
+        Some(p) => kv_disk::fingerprint(p)?,
+        None => [0; 32],
+    };
+    let settings = format!(
+        "n_ctx={n_ctx} n_batch={n_batch} gpu_layers={} swa_full unified f16",
+        config.n_gpu_layers
+    );
+    Ok(kv_disk::key(&[
+        &model,
+        &mmproj,
+        template.as_bytes(),
+        settings.as_bytes(),
+    ]))
 }

@@ -244,9 +244,18 @@ prompt_tokens: number,
  */
 prompt_evaluated: number, 
 /**
- * Prompt tokens reused from the KV cache.
+ * Prompt tokens reused from the KV cache (a live slot, or restored).
  */
 prompt_reused: number, 
+/**
+ * Of `prompt_reused`, tokens restored from a conversation saved to
+ * disk (after a restart, or once its slot went to another).
+ */
+prompt_restored: number, 
+/**
+ * Time reading and restoring that saved conversation.
+ */
+restore_ms: number, 
 /**
  * Old messages left out because the conversation outgrew the context.
  */
