@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{asset, greedy, omni_fixture, request};
 use omnidesk::chat::{ChatMessage, Role};
 use omnidesk::engine::{EngineConfig, EngineError, EngineHandle, SamplingParams};
@@ -505,10 +507,12 @@ fn bad_attachments_fail_cleanly_through_the_cli() {
 fn the_cli_finds_the_projector_next_to_the_model_and_stores_the_attachment() {
     let dir = tempfile::tempdir().unwrap();
     let (model, _) = omni_fixture();
-    let run = |args: &[&str]| {
+    let no_saved_cache = dir.path().join("no-kv.toml");
+    std::fs::write(&no_saved_cache, "[engine]\nkv_cache_mib = 0\n").unwrap();
+    let run_with = |config: &Path, args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_omnidesk"))
             .env("OMNIDESK_DATA_DIR", dir.path())
-            .env("OMNIDESK_CONFIG", "/dev/null")
+            .env("OMNIDESK_CONFIG", config)
             .env("OMNIDESK_MODEL", &model)
             .args(args)
             .output()
@@ -520,6 +524,7 @@ fn the_cli_finds_the_projector_next_to_the_model_and_stores_the_attachment() {
         );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
+    let run = |args: &[&str]| run_with(Path::new("/dev/null"), args);
     let cat = asset("cat-64x48.png");
     let first = run(&[
         "ask",
@@ -542,8 +547,9 @@ fn the_cli_finds_the_projector_next_to_the_model_and_stores_the_attachment() {
     let att = &shown["messages"][0]["attachments"][0];
     assert_eq!(att["kind"], "image");
     assert_eq!(att["path"], cat.to_str().unwrap());
-    // Continuing in a new process re-reads the picture from its path.
-    let next = run(&[
+    // Continuing in a new process: the picture's cells come back with the
+    // conversation's saved KV cache, not from the encoder.
+    let again = [
         "ask",
         "--json",
         "-t",
@@ -554,9 +560,14 @@ fn the_cli_finds_the_projector_next_to_the_model_and_stores_the_attachment() {
         "3",
         "--conversation",
         &id,
-        "Again?",
-    ]);
-    assert_eq!(next["stats"]["images_encoded"], 1);
+    ];
+    let next = run(&[&again[..], &["Again?"]].concat());
+    assert_eq!(next["stats"]["images_encoded"], 0, "{next}");
+    assert_eq!(next["stats"]["media_reused"], 1, "{next}");
+    assert!(next["stats"]["prompt_restored"].as_u64().unwrap() >= 12);
+    // Without the saved cache it re-reads the picture from its path.
+    let cold = run_with(&no_saved_cache, &[&again[..], &["And again?"]].concat());
+    assert_eq!(cold["stats"]["images_encoded"], 1, "{cold}");
 }
 
 /// The real thing: set OMNIDESK_REAL_OMNI_MODEL and OMNIDESK_REAL_OMNI_MMPROJ
