@@ -39,20 +39,33 @@ const ACTIVE: Duration = Duration::from_millis(400);
 /// The speaker's side: what was just played, at the device's rate.
 #[derive(Clone, Debug)]
 pub struct RenderTap {
-    tx: std_mpsc::Sender<(u32, Vec<f32>)>,
+    tx: std_mpsc::Sender<Played>,
 }
 
 impl RenderTap {
-    /// Report mono `samples` played at `rate` Hz. Never blocks.
-    pub fn played(&self, rate: u32, samples: &[f32]) {
-        let _ = self.tx.send((rate, samples.to_vec()));
+    /// Report mono `samples` played at `rate` Hz; `audible` when they hold
+    /// speech (not the silence an idle stream plays). Never blocks.
+    pub fn played(&self, rate: u32, samples: &[f32], audible: bool) {
+        let _ = self.tx.send(Played {
+            rate,
+            samples: samples.to_vec(),
+            audible,
+        });
     }
+}
+
+/// One device buffer as the speaker reported it.
+#[derive(Debug)]
+struct Played {
+    rate: u32,
+    samples: Vec<f32>,
+    audible: bool,
 }
 
 /// The listener's side of a [`RenderTap`].
 #[derive(Debug)]
 pub struct RenderFeed {
-    rx: std_mpsc::Receiver<(u32, Vec<f32>)>,
+    rx: std_mpsc::Receiver<Played>,
 }
 
 /// A connected tap and feed.
@@ -68,8 +81,11 @@ pub struct EchoCanceller {
     /// Resampler for the reference, rebuilt when its rate changes.
     render_rate: Option<(u32, StreamResampler)>,
     render: VecDeque<f32>,
-    /// When the speaker last handed over audio.
+    /// When the speaker last handed over a buffer (speech or the silence
+    /// between sentences): while it does, microphone frames wait for it.
     last_render: Option<Instant>,
+    /// When that buffer last held speech.
+    last_audible: Option<Instant>,
     capture: Vec<f32>,
     /// Arrival time of each whole frame in `capture`.
     arrived: VecDeque<Instant>,
@@ -122,6 +138,7 @@ impl EchoCanceller {
             render_rate: None,
             render: VecDeque::new(),
             last_render: None,
+            last_audible: None,
             capture: Vec::new(),
             arrived: VecDeque::new(),
             out: vec![0.0; FRAME],
@@ -129,7 +146,12 @@ impl EchoCanceller {
     }
 
     fn take_render(&mut self) {
-        while let Ok((rate, samples)) = self.feed.rx.try_recv() {
+        while let Ok(Played {
+            rate,
+            samples,
+            audible,
+        }) = self.feed.rx.try_recv()
+        {
             if self.render_rate.as_ref().map(|(r, _)| *r) != Some(rate) {
                 match StreamResampler::new(rate, RATE) {
                     Ok(r) => self.render_rate = Some((rate, r)),
@@ -138,7 +160,11 @@ impl EchoCanceller {
             }
             if let Some((_, r)) = self.render_rate.as_mut() {
                 self.render.extend(r.push(&samples));
-                self.last_render = Some(Instant::now());
+                let now = Instant::now();
+                self.last_render = Some(now);
+                if audible {
+                    self.last_audible = Some(now);
+                }
             }
         }
         let excess = self.render.len().saturating_sub(MAX_PENDING);
@@ -148,9 +174,9 @@ impl EchoCanceller {
         self.render.drain(..excess);
     }
 
-    /// Whether the speaker is playing (it handed audio over lately).
+    /// Whether the speaker is playing (it played speech lately).
     pub fn playing(&self) -> bool {
-        self.last_render.is_some_and(|t| t.elapsed() < ACTIVE)
+        self.last_audible.is_some_and(|t| t.elapsed() < ACTIVE)
     }
 
     /// Reference samples waiting for their microphone frames.
@@ -172,7 +198,9 @@ impl EchoCanceller {
         for _ in before..self.capture.len() / FRAME {
             self.arrived.push_back(now);
         }
-        let playing = self
+        // The speaker's stream is running (speech or silence): pair every
+        // frame with its own reference.
+        let streaming = self
             .last_render
             .is_some_and(|t| now.duration_since(t) < ACTIVE);
         let mut done = 0;
@@ -182,7 +210,7 @@ impl EchoCanceller {
                 .arrived
                 .get(done)
                 .map_or(Duration::ZERO, |t| now.duration_since(*t));
-            if self.render.len() < FRAME && playing && waited < JITTER {
+            if self.render.len() < FRAME && streaming && waited < JITTER {
                 // Its reference is on the way.
                 break;
             }
@@ -242,7 +270,7 @@ mod tests {
         for (k, chunk) in far.chunks(320).enumerate() {
             // The speaker reports at 48 kHz, as a device would.
             let up: Vec<f32> = chunk.iter().flat_map(|&s| [s, s, s]).collect();
-            tap.played(48_000, &up);
+            tap.played(48_000, &up, true);
             let start = k * 320;
             let mic: Vec<f32> = (start..start + chunk.len())
                 .map(|i| {

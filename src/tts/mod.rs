@@ -72,6 +72,11 @@ pub enum SpeechEvent {
     Failed { code: String, message: String },
 }
 
+/// How long the speaker stays open after a sentence, waiting for the next:
+/// long enough for the next answer of a conversation, short enough to
+/// release the device when nobody talks.
+const KEEP_OPEN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Speaks queued sentences in order on its own threads.
 #[derive(Clone)]
 pub struct Narrator {
@@ -160,18 +165,21 @@ impl Narrator {
                         return;
                     }
                 };
-                for clip in clips_rx {
+                let mut output = player::Output::new(device, label, tap);
+                loop {
+                    let clip = match clips_rx.recv_timeout(KEEP_OPEN) {
+                        Ok(clip) => clip,
+                        // A pause in the conversation: release the device.
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                            output.close();
+                            continue;
+                        }
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+                    };
                     let clip_epoch = clip.epoch;
                     if clip_epoch == play_epoch.load(Ordering::Acquire) {
                         let interrupted = || play_epoch.load(Ordering::Acquire) != clip_epoch;
-                        speak_one(
-                            &device,
-                            &label,
-                            clip,
-                            tap.as_ref(),
-                            &events_tx,
-                            &interrupted,
-                        );
+                        speak_one(&mut output, clip, &events_tx, &interrupted);
                     }
                     play_pending.send_modify(|n| *n = n.saturating_sub(1));
                 }
@@ -227,10 +235,8 @@ impl Narrator {
 
 /// Play one synthesised sentence and report how it went.
 fn speak_one(
-    device: &cpal::Device,
-    label: &str,
+    output: &mut player::Output,
     clip: Synthesised,
-    tap: Option<&crate::audio::RenderTap>,
     events: &mpsc::UnboundedSender<SpeechEvent>,
     interrupted: &dyn Fn() -> bool,
 ) {
@@ -251,15 +257,7 @@ fn speak_one(
                     text: clip.text.clone(),
                 });
             };
-            match player::play(
-                device,
-                label,
-                &pcm,
-                tap,
-                interrupted,
-                &on_start,
-                &on_interrupt,
-            ) {
+            match output.play(&pcm, interrupted, &on_start, &on_interrupt) {
                 Ok(true) => SpeechEvent::Finished { text: clip.text },
                 // Already reported by `on_interrupt`.
                 Ok(false) => return,

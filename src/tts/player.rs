@@ -1,9 +1,13 @@
 //! Playing speech through cpal. Runs only on the narrator's playback
-//! thread (cpal streams are not `Send` everywhere); one output stream per
-//! clip, dropped the moment playback is interrupted.
+//! thread (cpal streams are not `Send` everywhere). One output stream is
+//! kept open while sentences follow each other: the speaker's latency, and
+//! the echo canceller's estimate of it, then stay put from one sentence to
+//! the next, and an interruption only empties the queue the stream reads
+//! (silence from its next buffer on) instead of pausing it.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
@@ -49,17 +53,188 @@ pub fn output_device(wanted: Option<&str>) -> Result<(cpal::Device, String)> {
     }
 }
 
-/// Play `pcm` to the end, or until `interrupted()` turns true (checked
-/// every few milliseconds). `on_start` runs once the device is playing
-/// (opening it can take a while). On interruption the output is muted and paused
-/// at once and `on_interrupt` runs before the device is closed (closing
-/// can take a few hundred milliseconds on some servers). Returns whether it
-/// played to the end.
+/// A speaker: the output device, opened on the first clip and kept open
+/// until [`Output::close`] (the narrator closes it after a pause).
+pub struct Output {
+    device: cpal::Device,
+    label: String,
+    tap: Option<RenderTap>,
+    open: Option<Open>,
+}
+
+struct Open {
+    stream: cpal::Stream,
+    shared: Arc<Shared>,
+    rate: u32,
+    /// Samples queued since the stream opened.
+    queued: u64,
+    /// Paused by an interruption; played again with the next clip.
+    paused: bool,
+}
+
+/// What the device callback reads, shared with the playing thread.
+struct Shared {
+    queue: Mutex<VecDeque<f32>>,
+    /// Samples taken from the queue (or dropped from it) since it opened.
+    taken: AtomicU64,
+    error: Mutex<Option<String>>,
+}
+
+impl Output {
+    /// A speaker on `device` (`label` names it in errors), reporting what
+    /// it plays to `tap`.
+    pub fn new(device: cpal::Device, label: String, tap: Option<RenderTap>) -> Self {
+        Self {
+            device,
+            label,
+            tap,
+            open: None,
+        }
+    }
+
+    /// Close the device (nothing is queued between sentences).
+    pub fn close(&mut self) {
+        self.open = None;
+    }
+
+    /// Play `pcm` to the end, or until `interrupted()` turns true (checked
+    /// every few milliseconds). `on_start` runs once the clip is queued on
+    /// a playing stream (opening the device can take a while). On
+    /// interruption the queue is emptied, `on_interrupt` runs and the
+    /// stream is paused until the next clip. Returns whether it played to
+    /// the end.
+    ///
+    /// # Errors
+    /// `NoOutputDevice` when the device cannot be opened, `PlaybackFailed`
+    /// when it fails mid-clip twice (after a first failure the stream is
+    /// opened again and the rest of the clip played).
+    pub fn play(
+        &mut self,
+        pcm: &Pcm,
+        interrupted: &dyn Fn() -> bool,
+        on_start: &dyn Fn(),
+        on_interrupt: &dyn Fn(),
+    ) -> Result<bool> {
+        if interrupted() {
+            on_interrupt();
+            return Ok(false);
+        }
+        let mut retried = false;
+        let mut rest = None;
+        loop {
+            match self.play_on_stream(pcm, rest.take(), interrupted, on_start, on_interrupt) {
+                // ALSA's PulseAudio plugin sometimes fails a stream that has
+                // just started (`snd_pcm_avail_delay`: I/O error): open it
+                // again, once per clip, and play what was not played.
+                Err((e, Some(left))) if !retried => {
+                    tracing::debug!("speaker failed, opening it again: {e}");
+                    retried = true;
+                    rest = Some(left);
+                }
+                Err((e, _)) => return Err(e),
+                Ok(done) => return Ok(done),
+            }
+        }
+    }
+
+    /// One attempt of [`Output::play`] on the open stream (opened here if
+    /// needed): all of `pcm`, or `rest` (device-rate samples left from a
+    /// failed attempt). A failure mid-clip closes the stream and hands back
+    /// what was not played.
+    #[allow(clippy::type_complexity)]
+    fn play_on_stream(
+        &mut self,
+        pcm: &Pcm,
+        rest: Option<Vec<f32>>,
+        interrupted: &dyn Fn() -> bool,
+        on_start: &dyn Fn(),
+        on_interrupt: &dyn Fn(),
+    ) -> std::result::Result<bool, (TtsError, Option<Vec<f32>>)> {
+        let label = self.label.clone();
+        let resumed = rest.is_some();
+        if self.open.is_none() {
+            self.open = Some(open(&self.device, &label, self.tap.as_ref()).map_err(|e| (e, None))?);
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Err((
+                TtsError::PlaybackFailed {
+                    device: label,
+                    reason: "the stream closed".into(),
+                },
+                None,
+            ));
+        };
+        let samples = match rest {
+            Some(rest) => rest,
+            None => resample(&pcm.samples, pcm.sample_rate, open.rate).map_err(|reason| {
+                (
+                    TtsError::PlaybackFailed {
+                        device: label.clone(),
+                        reason,
+                    },
+                    None,
+                )
+            })?,
+        };
+        let start = open.queued;
+        let end = start + samples.len() as u64;
+        open.queued = end;
+        lock(&open.shared.queue).extend(samples.iter().copied());
+        if open.paused {
+            if let Err(e) = open.stream.play() {
+                self.open = None;
+                let failed = TtsError::PlaybackFailed {
+                    device: label,
+                    reason: e.to_string(),
+                };
+                return Err((failed, Some(samples)));
+            }
+            open.paused = false;
+        }
+        if !resumed {
+            on_start();
+        }
+        loop {
+            let shared = &open.shared;
+            if interrupted() {
+                let mut q = lock(&shared.queue);
+                shared.taken.fetch_add(q.len() as u64, Ordering::AcqRel);
+                q.clear();
+                drop(q);
+                on_interrupt();
+                // What the device has buffered would still play: pause it
+                // (a server round trip on PulseAudio, so after reporting).
+                // Not every backend can pause; the empty queue still
+                // silences it a buffer later.
+                open.paused = open.stream.pause().is_ok();
+                return Ok(false);
+            }
+            let error = lock(&shared.error).take();
+            if let Some(reason) = error {
+                let taken = shared.taken.load(Ordering::Acquire).saturating_sub(start);
+                let played = usize::try_from(taken)
+                    .unwrap_or(usize::MAX)
+                    .min(samples.len());
+                self.open = None;
+                let failed = TtsError::PlaybackFailed {
+                    device: label,
+                    reason,
+                };
+                return Err((failed, Some(samples[played..].to_vec())));
+            }
+            if shared.taken.load(Ordering::Acquire) >= end {
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Play one clip on `device` and close it (a single announcement, not a
+/// narrator's stream of sentences).
 ///
 /// # Errors
-/// `NoOutputDevice` when the device cannot be opened, `PlaybackFailed`
-/// when it fails mid-clip.
-#[allow(clippy::too_many_arguments)]
+/// As [`Output::play`].
 pub fn play(
     device: &cpal::Device,
     label: &str,
@@ -69,10 +244,20 @@ pub fn play(
     on_start: &dyn Fn(),
     on_interrupt: &dyn Fn(),
 ) -> Result<bool> {
-    if interrupted() {
-        on_interrupt();
-        return Ok(false);
+    let mut out = Output::new(device.clone(), label.to_string(), tap.cloned());
+    let played = out.play(pcm, interrupted, on_start, on_interrupt);
+    if matches!(played, Ok(true)) {
+        // Let the device's own buffer play out before closing it.
+        std::thread::sleep(Duration::from_millis(150));
     }
+    played
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn open(device: &cpal::Device, label: &str, tap: Option<&RenderTap>) -> Result<Open> {
     let failed = |e: cpal::Error| match e.kind() {
         cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable => {
             TtsError::NoOutputDevice {
@@ -86,28 +271,20 @@ pub fn play(
     };
     let supported = device.default_output_config().map_err(failed)?;
     let config = supported.config();
-    let samples =
-        resample(&pcm.samples, pcm.sample_rate, config.sample_rate).map_err(|reason| {
-            TtsError::PlaybackFailed {
-                device: label.into(),
-                reason,
-            }
-        })?;
-    let state = Arc::new(PlayState {
-        samples,
-        pos: AtomicUsize::new(0),
-        done: AtomicBool::new(false),
-        muted: AtomicBool::new(false),
-        error: std::sync::Mutex::new(None),
+    let rate = config.sample_rate;
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(VecDeque::new()),
+        taken: AtomicU64::new(0),
+        error: Mutex::new(None),
     });
     let channels = usize::from(config.channels.max(1));
     let stream = match supported.sample_format() {
-        cpal::SampleFormat::F32 => build::<f32>(device, config, channels, state.clone(), tap),
-        cpal::SampleFormat::I16 => build::<i16>(device, config, channels, state.clone(), tap),
-        cpal::SampleFormat::I32 => build::<i32>(device, config, channels, state.clone(), tap),
-        cpal::SampleFormat::U16 => build::<u16>(device, config, channels, state.clone(), tap),
-        cpal::SampleFormat::U8 => build::<u8>(device, config, channels, state.clone(), tap),
-        cpal::SampleFormat::F64 => build::<f64>(device, config, channels, state.clone(), tap),
+        cpal::SampleFormat::F32 => build::<f32>(device, config, channels, shared.clone(), tap),
+        cpal::SampleFormat::I16 => build::<i16>(device, config, channels, shared.clone(), tap),
+        cpal::SampleFormat::I32 => build::<i32>(device, config, channels, shared.clone(), tap),
+        cpal::SampleFormat::U16 => build::<u16>(device, config, channels, shared.clone(), tap),
+        cpal::SampleFormat::U8 => build::<u8>(device, config, channels, shared.clone(), tap),
+        cpal::SampleFormat::F64 => build::<f64>(device, config, channels, shared.clone(), tap),
         other => {
             return Err(TtsError::PlaybackFailed {
                 device: label.into(),
@@ -117,78 +294,56 @@ pub fn play(
     }
     .map_err(failed)?;
     stream.play().map_err(failed)?;
-    on_start();
-    loop {
-        if interrupted() {
-            // Mute first (the next callback writes silence), report, then
-            // pause: pausing is a server round trip on PulseAudio. Not every
-            // backend can pause; muting alone still silences it.
-            state.muted.store(true, Ordering::Release);
-            on_interrupt();
-            let _ = stream.pause();
-            return Ok(false);
-        }
-        if let Some(reason) = state.error.lock().ok().and_then(|mut e| e.take()) {
-            return Err(TtsError::PlaybackFailed {
-                device: label.into(),
-                reason,
-            });
-        }
-        if state.done.load(Ordering::Acquire) {
-            return Ok(true);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-struct PlayState {
-    samples: Vec<f32>,
-    pos: AtomicUsize,
-    done: AtomicBool,
-    /// Set on interruption: the callback writes silence from then on.
-    muted: AtomicBool,
-    error: std::sync::Mutex<Option<String>>,
+    Ok(Open {
+        stream,
+        shared,
+        rate,
+        queued: 0,
+        paused: false,
+    })
 }
 
 fn build<T>(
     device: &cpal::Device,
     config: cpal::StreamConfig,
     channels: usize,
-    state: Arc<PlayState>,
+    shared: Arc<Shared>,
     tap: Option<&RenderTap>,
 ) -> std::result::Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<f32> + Send + 'static,
 {
-    let errors = state.clone();
+    let errors = shared.clone();
     let rate = config.sample_rate;
     let tap = tap.cloned();
     let mut played = Vec::new();
     device.build_output_stream::<T, _, _>(
         config,
         move |out: &mut [T], _| {
-            let mut pos = state.pos.load(Ordering::Relaxed);
-            let muted = state.muted.load(Ordering::Acquire);
             played.clear();
-            for frame in out.chunks_exact_mut(channels) {
-                let s = if muted {
-                    0.0
-                } else {
-                    state.samples.get(pos).copied().unwrap_or(0.0)
-                };
-                pos += 1;
-                played.push(s);
-                for o in frame.iter_mut() {
-                    *o = s.to_sample::<T>();
+            let mut audible = 0u64;
+            {
+                let mut q = lock(&shared.queue);
+                for frame in out.chunks_exact_mut(channels) {
+                    let s = match q.pop_front() {
+                        Some(s) => {
+                            audible += 1;
+                            s
+                        }
+                        None => 0.0,
+                    };
+                    played.push(s);
+                    for o in frame.iter_mut() {
+                        *o = s.to_sample::<T>();
+                    }
                 }
+                shared.taken.fetch_add(audible, Ordering::AcqRel);
             }
-            // The echo canceller's reference: exactly what went out.
+            // The echo canceller's reference: exactly what went out,
+            // silence between sentences included, so the two streams stay
+            // in step.
             if let Some(tap) = &tap {
-                tap.played(rate, &played);
-            }
-            state.pos.store(pos, Ordering::Relaxed);
-            if pos >= state.samples.len() {
-                state.done.store(true, Ordering::Release);
+                tap.played(rate, &played, audible > 0);
             }
         },
         move |e: cpal::Error| {
@@ -196,9 +351,7 @@ where
                 e.kind(),
                 cpal::ErrorKind::Xrun | cpal::ErrorKind::DeviceChanged
             ) {
-                if let Ok(mut slot) = errors.error.lock() {
-                    *slot = Some(e.to_string());
-                }
+                *lock(&errors.error) = Some(e.to_string());
             }
         },
         Some(Duration::from_secs(5)),
