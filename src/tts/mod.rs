@@ -22,7 +22,7 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-pub use choice::{choose_speaker, piper_paths, BilingualSpeaker, VoiceEngine};
+pub use choice::{choose_speaker, piper_paths, voice_file, BilingualSpeaker, VoiceEngine};
 pub use error::{Result, TtsError};
 pub use espeak::EspeakSpeaker;
 pub use piper::{PiperPaths, PiperSpeaker};
