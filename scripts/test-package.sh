@@ -100,5 +100,43 @@ if [ "$clean_root" = 1 ]; then
     declare -f say fail checks >"$root/tmp/checks.sh"
     echo 'checks /usr /models' >>"$root/tmp/checks.sh"
     chroot "$root" bash /tmp/checks.sh || fail "the installed package"
+
+    # The window, started from the installed files under Xvfb with the API
+    # switched on: its engine loads the model and answers over the API.
+    chroot "$root" apt-get install -y xvfb curl >&2 || fail "apt could not install xvfb"
+    mount --bind /dev "$root/dev"
+    mount -t sysfs sys "$root/sys"
+    trap 'umount "$root/dev" "$root/sys" "$root/proc" 2>/dev/null; rm -rf "$unpacked"' EXIT
+    cat >"$root/tmp/window.sh" <<'SH'
+set -u
+data="$(mktemp -d)"
+printf 'model = "/models/model.gguf"\n[engine]\nthreads = 2\n[serve]\nenabled = true\nport = 18555\n' >"$data/config.toml"
+Xvfb :7 -screen 0 1280x800x24 >/dev/null 2>&1 &
+xvfb=$!
+sleep 1
+DISPLAY=:7 HOME="$data" OMNIDESK_DATA_DIR="$data" OMNIDESK_CONFIG="$data/config.toml" \
+    WEBKIT_DISABLE_COMPOSITING_MODE=1 /usr/bin/omnidesk-app >"$data/app.log" 2>&1 &
+app=$!
+answer=
+for _ in $(seq 1 240); do
+    if [ -s "$data/server-token" ]; then
+        answer="$(curl -s -m 60 -H "Authorization: Bearer $(cat "$data/server-token")" \
+            -H 'Content-Type: application/json' \
+            -d '{"model":"m","messages":[{"role":"user","content":"Say hello."}],"max_tokens":8,"temperature":0}' \
+            http://127.0.0.1:18555/v1/chat/completions || true)"
+        case "$answer" in *'"content"'*) break ;; esac
+    fi
+    kill -0 "$app" 2>/dev/null || break
+    sleep 0.5
+done
+alive=no
+kill -0 "$app" 2>/dev/null && alive=yes
+kill "$app" "$xvfb" 2>/dev/null
+case "$answer" in
+    *'"content"'*) echo "window answered over its API (app still running: $alive): $answer" | head -c 400; echo ;;
+    *) echo "no answer from the window; its log:"; tail -20 "$data/app.log"; exit 1 ;;
+esac
+SH
+    chroot "$root" bash /tmp/window.sh >&2 || fail "the installed window"
 fi
 say "ok"

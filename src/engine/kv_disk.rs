@@ -123,6 +123,12 @@ impl KvDisk {
             .max_by_key(|&(_, n)| n)
     }
 
+    /// Items and next position of saved slot `index`.
+    pub(crate) fn held(&self, index: usize) -> (usize, i32) {
+        let e = &self.entries[index];
+        (e.items.len(), e.n_past)
+    }
+
     /// Read saved slot `index` whole and check it; a file that fails is
     /// removed (and forgotten).
     pub(crate) fn load(&mut self, index: usize) -> std::io::Result<Loaded> {

@@ -347,6 +347,8 @@ pub(crate) struct Session<'m> {
     disk: Option<KvDisk>,
     /// The current request's prefix came from disk: cells restored, ms.
     restored: Option<(usize, f64)>,
+    /// The model's sliding attention window (0: none).
+    n_swa: usize,
     pub(crate) n_ctx: u32,
     pub(crate) n_batch: u32,
     pub(crate) n_threads: u32,
@@ -394,6 +396,12 @@ impl<'m> Session<'m> {
             })?;
         let (template, template_source) =
             prompt::model_template(model, architecture, config.chat_template.as_deref())?;
+        let mut ctx = ctx;
+        // SAFETY: the context is alive and its model outlives it.
+        let n_swa = unsafe {
+            llama_cpp_sys_2::llama_model_n_swa(llama_cpp_sys_2::llama_get_model(ctx.as_ptr()))
+        };
+        let n_swa = usize::try_from(n_swa).unwrap_or(0);
         let projector = config
             .mmproj_path
             .as_deref()
@@ -435,6 +443,7 @@ impl<'m> Session<'m> {
             clock: 0,
             disk,
             restored: None,
+            n_swa,
             n_ctx,
             n_batch,
             n_threads,
@@ -553,10 +562,18 @@ impl<'m> Session<'m> {
     /// many leading items it holds; `None` leaves everything as it was
     /// (nothing better on disk, or the file was refused and removed).
     fn restore(&mut self, items: &[Item], live: usize) -> Option<usize> {
-        let (entry, n) = self.disk.as_ref()?.best(items)?;
+        let disk = self.disk.as_ref()?;
+        let (entry, n) = disk.best(items)?;
         // Worth a file read only when it saves a real prompt read.
         let gained: usize = items[live.min(n)..n].iter().map(Item::n_cells).sum();
         if n <= live || gained < kv_disk::MIN_SAVED_CELLS {
+            return None;
+        }
+        // Sliding-window layers save only their last window: cut back by
+        // more than its last item, the slot would lack cells those layers
+        // attend to (llama.cpp leaves out cells outside the window).
+        let (held, n_past) = disk.held(entry);
+        if self.n_swa > 0 && n_past as usize > self.n_swa && n + 1 < held {
             return None;
         }
         let started = Instant::now();

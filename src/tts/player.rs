@@ -2,8 +2,8 @@
 //! thread (cpal streams are not `Send` everywhere). One output stream is
 //! kept open while sentences follow each other: the speaker's latency, and
 //! the echo canceller's estimate of it, then stay put from one sentence to
-//! the next, and an interruption only empties the queue the stream reads
-//! (silence from its next buffer on) instead of pausing it.
+//! the next. An interruption empties the queue the stream reads, pauses
+//! and closes it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,8 +68,6 @@ struct Open {
     rate: u32,
     /// Samples queued since the stream opened.
     queued: u64,
-    /// Paused by an interruption; played again with the next clip.
-    paused: bool,
 }
 
 /// What the device callback reads, shared with the playing thread.
@@ -101,8 +99,8 @@ impl Output {
     /// every few milliseconds). `on_start` runs once the clip is queued on
     /// a playing stream (opening the device can take a while). On
     /// interruption the queue is emptied, `on_interrupt` runs and the
-    /// stream is paused until the next clip. Returns whether it played to
-    /// the end.
+    /// stream is closed (the next clip opens it again). Returns whether it
+    /// played to the end.
     ///
     /// # Errors
     /// `NoOutputDevice` when the device cannot be opened, `PlaybackFailed`
@@ -180,17 +178,6 @@ impl Output {
         let end = start + samples.len() as u64;
         open.queued = end;
         lock(&open.shared.queue).extend(samples.iter().copied());
-        if open.paused {
-            if let Err(e) = open.stream.play() {
-                self.open = None;
-                let failed = TtsError::PlaybackFailed {
-                    device: label,
-                    reason: e.to_string(),
-                };
-                return Err((failed, Some(samples)));
-            }
-            open.paused = false;
-        }
         if !resumed {
             on_start();
         }
@@ -203,10 +190,13 @@ impl Output {
                 drop(q);
                 on_interrupt();
                 // What the device has buffered would still play: pause it
-                // (a server round trip on PulseAudio, so after reporting).
-                // Not every backend can pause; the empty queue still
-                // silences it a buffer later.
-                open.paused = open.stream.pause().is_ok();
+                // (a server round trip on PulseAudio, so after reporting;
+                // not every backend can pause, and the empty queue still
+                // silences it a buffer later), then close it. A paused
+                // stream kept open for the next answer stalled ALSA's
+                // PulseAudio plugin, capture included, in the talk tests.
+                let _ = open.stream.pause();
+                self.open = None;
                 return Ok(false);
             }
             let error = lock(&shared.error).take();
@@ -299,7 +289,6 @@ fn open(device: &cpal::Device, label: &str, tap: Option<&RenderTap>) -> Result<O
         shared,
         rate,
         queued: 0,
-        paused: false,
     })
 }
 
