@@ -9,10 +9,8 @@ import argparse
 import importlib.util
 import json
 import os
-import re
 import shutil
 import signal
-import subprocess
 import statistics
 import tempfile
 
@@ -36,27 +34,8 @@ def body(conv, max_tokens):
 def start(kind, args, data):
     if kind == "llama-server":
         return switch.start_llama_server(args)
-    config = os.path.join(data, f"{kind}.toml")
     mib = 0 if kind == "cold" else 4096
-    with open(config, "w") as f:
-        f.write(f"[engine]\nthreads = {args.threads}\nn_ctx = 8192\nkv_cache_mib = {mib}\n")
-    env = dict(os.environ, OMNIDESK_CONFIG=config, OMNIDESK_DATA_DIR=data)
-    p = subprocess.Popen(
-        [args.omnidesk, "serve", "--port", "0", "--model", args.model],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
-    )
-    addr = token = None
-    while token is None:
-        line = p.stdout.readline()
-        if not line:
-            raise SystemExit("omnidesk serve did not start")
-        m = re.match(r"Omnidesk API listening on http://([^/\s]+)", line)
-        if m:
-            addr = m.group(1)
-        if line.startswith("Token: "):
-            token = line.split(": ", 1)[1].strip()
-    host, port = addr.rsplit(":", 1)
-    return p, host, int(port), token
+    return switch.start_omnidesk(args, data, f"kv_cache_mib = {mib}\n", f"{kind}.toml")
 
 
 def stop(p):

@@ -101,10 +101,14 @@ def run_case(kind, host, port, token, args):
     return rows
 
 
-def start_omnidesk(args, tmp):
-    config = os.path.join(tmp, "config.toml")
+def start_omnidesk(args, tmp, engine=None, name="config.toml"):
+    """`omnidesk serve` with data in `tmp` and these `[engine]` lines
+    (default: the threads and slots of `args`); (process, host, port, token)."""
+    if engine is None:
+        engine = f"slots = {args.slots}\n"
+    config = os.path.join(tmp, name)
     with open(config, "w") as f:
-        f.write(f"[engine]\nthreads = {args.threads}\nn_ctx = 8192\nslots = {args.slots}\n")
+        f.write(f"[engine]\nthreads = {args.threads}\nn_ctx = 8192\n{engine}")
     env = dict(os.environ, OMNIDESK_CONFIG=config, OMNIDESK_DATA_DIR=tmp)
     p = subprocess.Popen(
         [args.omnidesk, "serve", "--port", "0", "--model", args.model],

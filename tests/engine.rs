@@ -294,6 +294,17 @@ async fn saving_engine(
     .unwrap()
 }
 
+/// The prompt came mostly from disk: only the new turn was evaluated.
+fn assert_mostly_restored(s: &omnidesk::engine::GenerationStats) {
+    assert!(
+        s.prompt_restored > 100 && s.prompt_evaluated < 40,
+        "restored {} evaluated {} of {}",
+        s.prompt_restored,
+        s.prompt_evaluated,
+        s.prompt_tokens
+    );
+}
+
 fn saved_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -328,13 +339,7 @@ async fn a_conversation_is_restored_from_disk_after_a_restart() {
         .await
         .unwrap();
     let s = &restored.stats;
-    assert!(
-        s.prompt_restored > 100 && s.prompt_evaluated < 40,
-        "restored {} evaluated {} of {}",
-        s.prompt_restored,
-        s.prompt_evaluated,
-        s.prompt_tokens
-    );
+    assert_mostly_restored(s);
     assert_eq!(s.prompt_reused + s.prompt_evaluated, s.prompt_tokens);
     assert!(s.restore_ms > 0.0);
     let live = {
@@ -388,14 +393,7 @@ async fn a_conversation_evicted_from_its_slot_is_restored_from_disk() {
     let _b = conversation(&e, "Peru").await;
     a.push(user("And the weather?"));
     let out = e.complete(request(a, greedy(), 8)).await.unwrap();
-    let s = &out.stats;
-    assert!(
-        s.prompt_restored > 100 && s.prompt_evaluated < 40,
-        "restored {} evaluated {} of {}",
-        s.prompt_restored,
-        s.prompt_evaluated,
-        s.prompt_tokens
-    );
+    assert_mostly_restored(&out.stats);
 }
 
 /// More conversations than slots: the least recently used gives way, and

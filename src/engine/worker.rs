@@ -318,6 +318,14 @@ struct Slot {
 }
 
 impl Slot {
+    /// Forget what it holds (its cells are already gone or being dropped).
+    fn clear(&mut self) {
+        self.cached.clear();
+        self.n_past = 0;
+        self.n_cells = 0;
+        self.dirty = false;
+    }
+
     /// How many leading `items` this slot already holds.
     fn shared_prefix(&self, items: &[Item]) -> usize {
         self.cached
@@ -458,11 +466,27 @@ impl<'m> Session<'m> {
     pub(crate) fn reset(&mut self) {
         self.ctx.clear_kv_cache();
         for slot in std::iter::once(&mut self.slot).chain(self.parked.iter_mut()) {
-            slot.cached.clear();
-            slot.n_past = 0;
-            slot.n_cells = 0;
-            slot.dirty = false;
+            slot.clear();
         }
+    }
+
+    /// Slot `i`: 0 is the active one, then the parked ones.
+    fn slot_at(&self, i: usize) -> &Slot {
+        if i == 0 {
+            &self.slot
+        } else {
+            &self.parked[i - 1]
+        }
+    }
+
+    /// The emptiest, least recently used slot other than `skip`.
+    fn emptiest_slot(&self, skip: Option<usize>) -> Option<usize> {
+        (0..=self.parked.len())
+            .filter(|&i| Some(i) != skip)
+            .min_by_key(|&i| {
+                let s = self.slot_at(i);
+                (s.n_cells > 0, s.last_used)
+            })
     }
 
     /// KV cells in use by every slot together.
@@ -494,33 +518,16 @@ impl<'m> Session<'m> {
         if let Some(n) = self.restore(items, best_n) {
             return n;
         }
-        let held = |i: usize| {
-            if i == 0 {
-                self.slot.cached.len()
-            } else {
-                self.parked[i - 1].cached.len()
-            }
-        };
         // A repeat or a regenerate (everything but the last item shared)
         // stays in its slot too: its tokens then land in the same cells as
         // the first time, and greedy answers repeat exactly (the cells'
         // layout changes llama.cpp's float sums).
         let repeat = best_n > 0 && best_n + 1 >= items.len();
-        let continues = best_n > 0 && (best_n * 2 >= held(best) || repeat);
+        let continues = best_n > 0 && (best_n * 2 >= self.slot_at(best).cached.len() || repeat);
         let target = if continues || self.parked.is_empty() {
             best
         } else {
-            let key = |i: usize| {
-                let s = if i == 0 {
-                    &self.slot
-                } else {
-                    &self.parked[i - 1]
-                };
-                (s.n_cells > 0, s.last_used)
-            };
-            (0..=self.parked.len())
-                .filter(|&i| i != best || best_n == 0)
-                .min_by_key(|&i| key(i))
+            self.emptiest_slot((best_n > 0).then_some(best))
                 .unwrap_or(best)
         };
         if target != 0 {
@@ -584,14 +591,7 @@ impl<'m> Session<'m> {
                 return None;
             }
         };
-        let target = (0..=self.parked.len()).min_by_key(|&i| {
-            let s = if i == 0 {
-                &self.slot
-            } else {
-                &self.parked[i - 1]
-            };
-            (s.n_cells > 0, s.last_used)
-        })?;
+        let target = self.emptiest_slot(None)?;
         if target != 0 {
             std::mem::swap(&mut self.slot, &mut self.parked[target - 1]);
         }
@@ -604,9 +604,7 @@ impl<'m> Session<'m> {
             self.reset();
             return None;
         }
-        self.slot.cached.clear();
-        self.slot.n_past = 0;
-        self.slot.n_cells = 0;
+        self.slot.clear();
         self.make_room(loaded.n_cells);
         let flags = llama_cpp_2::context::session::LlamaStateSeqFlags::empty();
         // SAFETY: the bytes are what `state_seq_get_data_ext` wrote for a
@@ -672,9 +670,7 @@ impl<'m> Session<'m> {
                 self.reset();
                 return;
             }
-            victim.cached.clear();
-            victim.n_past = 0;
-            victim.n_cells = 0;
+            victim.clear();
         }
     }
 
@@ -699,9 +695,7 @@ impl<'m> Session<'m> {
             .clear_kv_cache_seq(Some(seq), None, None)
             .unwrap_or(false)
         {
-            self.slot.cached.clear();
-            self.slot.n_past = 0;
-            self.slot.n_cells = 0;
+            self.slot.clear();
             0
         } else {
             self.reset();

@@ -4,7 +4,6 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 import type {
-  AnswerStats,
   ApiStatus,
   AttachmentView,
   CameraInfo,
@@ -14,12 +13,10 @@ import type {
   ConversationView,
   Conversation,
   DocsStatus,
-  DownloadOffer,
   DownloadUpdate,
   GenerationStats,
   IngestReport,
   IngestUpdate,
-  MessageView,
   ModelStatus,
   Picked,
   PreviewView,
@@ -27,42 +24,18 @@ import type {
   SendMessage,
   SendResult,
   SettingsView,
-  Source,
   SourceView,
-  StoredToolCall,
   TalkEvent,
   TalkStarted,
 } from "./ipc";
 
-// The types come from the Rust side (ipc.ts is generated); these names
-// are the ones the window's code uses.
-export type {
-  AnswerStats,
-  ApiStatus,
-  AttachmentView,
-  CameraInfo,
-  ChatEvent,
-  CommandError,
-  Conversation,
-  ConversationView,
-  DocsStatus,
-  DownloadOffer,
-  IngestReport,
-  IngestUpdate,
-  MessageView,
-  ModelStatus,
-  RecordingEvent,
-  SendMessage,
-  Source,
-  SourceView,
-  StoredToolCall,
-  TalkEvent,
-};
+// The types come from the Rust side (ipc.ts is generated); the aliases
+// below are the names the window's code uses.
+export type * from "./ipc";
 export type Settings = SettingsView;
 export type Stats = GenerationStats;
 export type PreviewFrame = PreviewView;
 export type DownloadProgress = DownloadUpdate;
-export type { CitationCheck, DocumentView } from "./ipc";
 
 export function isCommandError(e: unknown): e is CommandError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;

@@ -1,6 +1,16 @@
 // Pure rules of the chat and the sidebar, kept apart from the DOM so they
 // are unit-tested.
-import type { MessageView, ModelStatus } from "./api";
+import type { AttachmentView, MessageView, ModelStatus } from "./api";
+
+/** A message not stored yet (the question being sent, the answer being written). */
+export function unsavedMessage(
+  id: number,
+  role: MessageView["role"],
+  content = "",
+  attachments: AttachmentView[] = [],
+): MessageView {
+  return { id, role, content, attachments, stats: null, toolCalls: [], parentId: null, versions: [] };
+}
 
 /** The messages the chat shows: everything but the system prompt. */
 export function visibleMessages(messages: MessageView[]): MessageView[] {

@@ -8,6 +8,7 @@ import {
   keepThrough,
   parseToolRequest,
   showSetup,
+  unsavedMessage,
   versionLabel,
   versionStep,
   visibleMessages,
@@ -17,16 +18,7 @@ import { formatBytes, sourceLocation, statsLine } from "./format";
 import { INFO_NOTICE_MS, noticeLifetime, notify, notifyError } from "./notices";
 import { emit, on } from "./state";
 
-const msg = (id: number, role: MessageView["role"], content = ""): MessageView => ({
-  id,
-  role,
-  content,
-  attachments: [],
-  stats: null,
-  toolCalls: [],
-  parentId: null,
-  versions: [],
-});
+const msg = (id: number, role: MessageView["role"], content = ""): MessageView => unsavedMessage(id, role, content);
 
 describe("notices", () => {
   beforeEach(() => {
@@ -196,16 +188,7 @@ describe("signals", () => {
 });
 
 describe("message versions", () => {
-  const m = (id: number, versions: number[] = []): MessageView => ({
-    id,
-    role: "assistant",
-    content: "",
-    attachments: [],
-    stats: null,
-    toolCalls: [],
-    parentId: null,
-    versions,
-  });
+  const m = (id: number, versions: number[] = []): MessageView => ({ ...unsavedMessage(id, "assistant"), versions });
 
   it("labels only messages with other versions", () => {
     expect(versionLabel(m(5, [3, 5, 9]))).toBe("2/3");

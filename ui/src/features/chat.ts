@@ -7,6 +7,7 @@ import {
   idBefore,
   keepThrough,
   parseToolRequest,
+  unsavedMessage,
   versionLabel,
   versionStep,
   visibleMessages,
@@ -234,17 +235,8 @@ export async function ask(
   const question: MessageView =
     regenerate !== null
       ? app.messages[app.messages.length - 1]
-      : { id: -1, role: "user", content: text, attachments, stats: null, toolCalls: [], parentId: null, versions: [] };
-  const answer: MessageView = {
-    id: -2,
-    role: "assistant",
-    content: "",
-    attachments: [],
-    stats: null,
-    toolCalls: [],
-    parentId: null,
-    versions: [],
-  };
+      : unsavedMessage(-1, "user", text, attachments);
+  const answer = unsavedMessage(-2, "assistant");
   if (regenerate === null) app.messages.push(question);
   app.messages.push(answer);
   renderMessages();
