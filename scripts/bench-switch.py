@@ -128,11 +128,12 @@ def start_omnidesk(args, tmp, engine=None, name="config.toml"):
     return p, host, int(port), token
 
 
-def start_llama_server(args):
+def start_llama_server(args, np=2, extra=()):
+    """The reference server with `np` slots; (process, host, port, None)."""
     port = 18000 + os.getpid() % 1000
     p = subprocess.Popen(
         [args.llama_server, "-m", args.model, "-t", str(args.threads), "-c", "8192",
-         "-np", "2", "--port", str(port), "--host", "127.0.0.1"],
+         "-np", str(np), "--port", str(port), "--host", "127.0.0.1", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     for _ in range(600):

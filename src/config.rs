@@ -233,7 +233,9 @@ pub struct EngineSettings {
     /// MiB of image/audio encoder output kept for rebuilt contexts; 0 = off.
     pub encoder_cache_mib: u32,
     /// Conversations whose history stays evaluated in the context at once
-    /// (switching between them re-reads nothing); 0 = auto (4).
+    /// (switching between them re-reads nothing), and the most answers
+    /// written at once, decoded together (API clients get all but one);
+    /// 0 = auto (8).
     pub slots: u32,
     /// MiB of disk for conversations' KV caches saved between runs (a
     /// reopened conversation is restored, not read again); 0 = off.

@@ -727,3 +727,172 @@ async fn a_typed_media_marker_is_text_and_the_turn_is_answered() {
     assert!(marked.stats.prompt_tokens > plain.stats.prompt_tokens);
     assert_eq!(marked.stats.image_tokens, 0);
 }
+
+/// An engine with room for `n_slots` generations at once.
+async fn batching_engine(n_slots: u32) -> EngineHandle {
+    EngineHandle::start(EngineConfig {
+        n_slots,
+        ..common::config(4096)
+    })
+    .await
+    .unwrap()
+}
+
+/// Questions different enough that their answers differ.
+const QUESTIONS: [&str; 8] = [
+    "Write a short poem about the sea.",
+    "Explain how a bicycle works.",
+    "List five fruits and their colours.",
+    "What is the capital of Japan? Tell me about it.",
+    "Describe a cat to someone who has never seen one.",
+    "Give me three tips for learning to cook.",
+    "Why is the sky blue?",
+    "Tell me a story about a robot who learns to paint.",
+];
+
+/// Stream `stream` to its end, returning the outcome and when its first
+/// token and its end arrived.
+async fn timed(
+    mut stream: omnidesk::engine::GenerationStream,
+    t0: std::time::Instant,
+) -> (omnidesk::engine::GenerationOutcome, f64, f64) {
+    let mut first = None;
+    loop {
+        match stream.next().await.expect("the stream ends with Done") {
+            GenerationEvent::Token(_) => {
+                first.get_or_insert_with(|| t0.elapsed().as_secs_f64());
+            }
+            GenerationEvent::Done(o) => {
+                let end = t0.elapsed().as_secs_f64();
+                return (o, first.unwrap_or(end), end);
+            }
+            GenerationEvent::Failed(e) => panic!("{e}"),
+            GenerationEvent::Started { .. } => {}
+        }
+    }
+}
+
+/// Eight greedy streams at once are decoded together (every one has its
+/// first token before any ends) and each gets its own question's answer
+/// (see `assert_unmixed` for why not always bit-identical).
+#[tokio::test]
+async fn eight_concurrent_greedy_streams_are_decoded_together_and_unmixed() {
+    let alone = batching_engine(9).await;
+    let mut expected = Vec::new();
+    for q in QUESTIONS {
+        let out = alone
+            .complete(request(vec![user(q)], greedy(), 48))
+            .await
+            .unwrap();
+        expected.push(out.text);
+    }
+    drop(alone);
+    let e = batching_engine(9).await;
+    let t0 = std::time::Instant::now();
+    let streams: Vec<_> = QUESTIONS
+        .iter()
+        .map(|q| e.generate(request(vec![user(q)], greedy(), 48)).unwrap())
+        .collect();
+    let results = futures_util::future::join_all(streams.into_iter().map(|s| timed(s, t0))).await;
+    let last_first = results.iter().map(|r| r.1).fold(0.0, f64::max);
+    let first_end = results.iter().map(|r| r.2).fold(f64::MAX, f64::min);
+    assert!(
+        last_first < first_end,
+        "not decoded together: a stream ended at {first_end:.2} s before another began at {last_first:.2} s"
+    );
+    for (i, (out, _, _)) in results.iter().enumerate() {
+        assert!(out.stats.generated_tokens > 10, "{i}: {:?}", out.text);
+    }
+    let texts: Vec<String> = results.into_iter().map(|r| r.0.text).collect();
+    let identical = common::assert_unmixed(&texts, &expected, 24);
+    eprintln!("{identical} of 8 batched answers identical to the lone ones");
+}
+
+/// Cancelling one of three streams ends it alone: the others write their
+/// whole answers, to their own questions.
+#[tokio::test]
+async fn cancelling_one_of_three_streams_leaves_the_others_untouched() {
+    let alone = batching_engine(4).await;
+    let mut expected = Vec::new();
+    for q in &QUESTIONS[..3] {
+        let out = alone
+            .complete(request(vec![user(q)], greedy(), 40))
+            .await
+            .unwrap();
+        expected.push(out.text);
+    }
+    drop(alone);
+    let e = batching_engine(4).await;
+    let mut streams: Vec<_> = QUESTIONS[..3]
+        .iter()
+        .map(|q| e.generate(request(vec![user(q)], greedy(), 40)).unwrap())
+        .collect();
+    let victim = streams.remove(1);
+    let cancel = victim.cancel_token();
+    let t0 = std::time::Instant::now();
+    let cancelled = async {
+        let mut victim = victim;
+        let mut tokens = 0;
+        loop {
+            match victim.next().await.unwrap() {
+                GenerationEvent::Token(_) => {
+                    tokens += 1;
+                    if tokens == 3 {
+                        cancel.cancel();
+                    }
+                }
+                GenerationEvent::Done(o) => break o,
+                GenerationEvent::Failed(e) => panic!("{e}"),
+                GenerationEvent::Started { .. } => {}
+            }
+        }
+    };
+    let (cancelled, others) = tokio::join!(
+        cancelled,
+        futures_util::future::join_all(streams.into_iter().map(|s| timed(s, t0)))
+    );
+    assert_eq!(cancelled.finish, FinishReason::Cancelled);
+    assert!(cancelled.stats.generated_tokens < 10);
+    for (o, _, _) in &others {
+        assert_ne!(o.finish, FinishReason::Cancelled, "{:?}", o.text);
+    }
+    let texts = [others[0].0.text.clone(), others[1].0.text.clone()];
+    common::assert_unmixed(&texts, &[expected[0].clone(), expected[2].clone()], 24);
+}
+
+/// While four API clients hold the engine, the window's request starts at
+/// once (API clients never take the last slot) and ends first.
+#[tokio::test]
+async fn the_windows_request_is_served_first_while_four_api_clients_are_busy() {
+    use omnidesk::engine::Priority;
+    let e = batching_engine(4).await;
+    let api = e.with_priority(Priority::Background);
+    let t0 = std::time::Instant::now();
+    let clients: Vec<_> = QUESTIONS[..4]
+        .iter()
+        .map(|q| api.generate(request(vec![user(q)], greedy(), 160)).unwrap())
+        .collect();
+    let clients = tokio::spawn(futures_util::future::join_all(
+        clients.into_iter().map(move |s| timed(s, t0)),
+    ));
+    // Once the API's answers are streaming, the person asks.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let asked = t0.elapsed().as_secs_f64();
+    let window = e
+        .generate(request(vec![user("Say hello.")], greedy(), 8))
+        .unwrap();
+    let (window, first, end) = timed(window, t0).await;
+    let clients = clients.await.unwrap();
+    assert!(window.stats.generated_tokens > 0);
+    let api_ends: Vec<f64> = clients.iter().map(|c| c.2).collect();
+    assert!(
+        api_ends.iter().all(|&t| t > end),
+        "the window's answer ended at {end:.2} s, an API answer at {api_ends:?}"
+    );
+    // It did not wait for an API answer to end: its first token came
+    // while all of them were still being written.
+    assert!(
+        first < api_ends.iter().copied().fold(f64::MAX, f64::min),
+        "asked at {asked:.2} s, first token at {first:.2} s, API ends {api_ends:?}"
+    );
+}

@@ -404,17 +404,24 @@ async fn a_client_that_disconnects_frees_the_engine() {
     );
 }
 
+/// Eight greedy streams at once (decoded together in one batch per token)
+/// are answered whole, each with its own question's answer.
 #[tokio::test]
-async fn concurrent_streams_are_answered_whole_and_unmixed() {
+async fn eight_concurrent_streams_are_answered_whole_and_unmixed() {
     let s = gemma();
-    let questions = ["Name three colours.", "What is the capital of France?"];
-    // Each answer below must start from the same KV cache as its streamed
-    // twin (the previous question's), or greedy ties may break differently:
-    // so the second question goes first once, and the streams keep order.
-    s.post("/chat/completions", &ask(questions[1], 20)).await;
+    let questions = [
+        "Name three colours.",
+        "What is the capital of France?",
+        "Write a haiku about rain.",
+        "Explain what a compiler does.",
+        "List four animals that live in the sea.",
+        "Why do leaves change colour in autumn?",
+        "Give me a tip for sleeping well.",
+        "What is two plus two? Explain.",
+    ];
     let mut expected = Vec::new();
     for q in questions {
-        let (_, plain) = s.post("/chat/completions", &ask(q, 20)).await;
+        let (_, plain) = s.post("/chat/completions", &ask(q, 24)).await;
         expected.push(
             plain["choices"][0]["message"]["content"]
                 .as_str()
@@ -424,18 +431,18 @@ async fn concurrent_streams_are_answered_whole_and_unmixed() {
     }
     assert_ne!(expected[0], expected[1]);
     let stream_body = |q: &str| {
-        let mut b = ask(q, 20);
+        let mut b = ask(q, 24);
         b["stream"] = json!(true);
         b
     };
-    let (first, second) = (stream_body(questions[0]), stream_body(questions[1]));
-    // Both are queued before either is read: the second waits while the
-    // first streams.
-    let first = start_stream(&s, &first).await;
-    let second = start_stream(&s, &second).await;
-    let (a, b) = tokio::join!(read_events(first), read_events(second));
-    assert_eq!(streamed_text(&a), expected[0]);
-    assert_eq!(streamed_text(&b), expected[1]);
+    let streams = futures_util::future::join_all(
+        questions
+            .iter()
+            .map(|q| async { read_events(start_stream(&s, &stream_body(q)).await).await }),
+    )
+    .await;
+    let texts: Vec<String> = streams.iter().map(|e| streamed_text(e)).collect();
+    common::assert_unmixed(&texts, &expected, 16);
 }
 
 #[tokio::test]

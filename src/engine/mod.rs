@@ -2,13 +2,16 @@
 //! everyone else talks to it through an [`EngineHandle`].
 //!
 //! `LlamaContext` borrows the model and holds raw pointers, so it never
-//! leaves the engine thread. Requests queue in FIFO order (bounded; a full
-//! queue answers [`EngineError::Busy`]) and results stream back over a tokio
-//! channel, so async front ends never block on inference.
+//! leaves the engine thread. Requests queue in two FIFO lanes, the window's
+//! before the API's (bounded; a full queue answers [`EngineError::Busy`]);
+//! up to one per slot run at once, decoded together in one batch per token,
+//! and results stream back over a tokio channel, so async front ends never
+//! block on inference.
 
 mod alive;
 pub use alive::wait_for_llama_threads;
 pub(crate) use alive::Alive;
+mod batch;
 pub mod bench;
 mod encoder_cache;
 pub mod error;
@@ -41,7 +44,7 @@ pub use sampling::SamplingParams;
 use crate::chat::ChatMessage;
 use crate::gguf;
 
-/// Requests that may wait behind the one being answered, per [`Priority`].
+/// Requests that may wait for a slot, per [`Priority`].
 pub const QUEUE_CAPACITY: usize = 16;
 /// Largest single message accepted; far beyond any context, but it keeps a
 /// pasted file from stalling the tokenizer.
@@ -86,9 +89,11 @@ pub struct EngineConfig {
     pub kv_cache_bytes: u64,
 }
 
-/// Slots when the config says "auto". They share one unified KV cache, so
-/// more slots cost no memory; a slot whose cells are needed is evicted.
-pub const DEFAULT_SLOTS: u32 = 4;
+/// Slots when the config says "auto": conversations kept evaluated, and
+/// generations running at once (API clients get all but one, the window's).
+/// They share one unified KV cache, so more slots cost no memory; an idle
+/// slot whose cells are needed is evicted.
+pub const DEFAULT_SLOTS: u32 = 8;
 
 /// The most slots a context may have.
 pub const MAX_SLOTS: u32 = 64;

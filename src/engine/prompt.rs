@@ -31,10 +31,8 @@ impl Item {
 
 /// A prompt ready for decoding.
 #[derive(Debug)]
-pub(crate) struct Rendered<'r> {
+pub(crate) struct Rendered {
     pub items: Vec<Item>,
-    /// The media behind each `Item::Media`, by hash.
-    pub media: Vec<&'r Media>,
     /// How many old messages were left out to make it fit.
     pub dropped: usize,
     /// KV cells the whole prompt takes.
@@ -99,7 +97,7 @@ pub(crate) fn render_fitting<'r>(
     n_ctx: u32,
     media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
     cancel: &AtomicBool,
-) -> Result<Option<Rendered<'r>>> {
+) -> Result<Option<Rendered>> {
     if messages.is_empty() {
         return Err(EngineError::InvalidRequest("no messages to answer".into()));
     }
@@ -222,7 +220,7 @@ fn render<'r>(
     system: &'r [ChatMessage],
     rest: &'r [ChatMessage],
     media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
-) -> Result<Rendered<'r>> {
+) -> Result<Rendered> {
     let messages = || system.iter().chain(rest);
     let chat = messages()
         .map(|m| {
@@ -248,7 +246,7 @@ pub(crate) fn render_text_fitting<'r>(
     budget: usize,
     n_ctx: u32,
     media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
-) -> Result<Rendered<'r>> {
+) -> Result<Rendered> {
     let rendered = tokenize_with_media(model, text, media, media_cells)?;
     if rendered.n_cells > budget {
         return Err(EngineError::PromptTooLong {
@@ -268,7 +266,7 @@ fn tokenize_with_media<'r>(
     text: &str,
     media: Vec<&'r Media>,
     media_cells: &mut dyn FnMut(&Media) -> Result<usize>,
-) -> Result<Rendered<'r>> {
+) -> Result<Rendered> {
     let marker = super::media::marker();
     let vocab = model.vocab();
     let mut items = Vec::new();
@@ -320,7 +318,6 @@ fn tokenize_with_media<'r>(
     }
     Ok(Rendered {
         items,
-        media,
         dropped: 0,
         n_cells,
     })

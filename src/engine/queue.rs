@@ -141,17 +141,41 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// `Disconnected` once every sender is gone and nothing is queued.
+    #[cfg(test)]
     pub(crate) fn recv(&self) -> Result<T, Disconnected> {
+        loop {
+            if let Some((_, t)) = self.next(true, true)? {
+                return Ok(t);
+            }
+        }
+    }
+
+    /// The next task and its lane, interactive first; the background lane
+    /// only when `background`. Blocks while there is none when `block`;
+    /// otherwise answers `None` at once.
+    ///
+    /// # Errors
+    /// `Disconnected` once every sender is gone and nothing is queued.
+    pub(crate) fn next(
+        &self,
+        block: bool,
+        background: bool,
+    ) -> Result<Option<(Priority, T)>, Disconnected> {
         let mut s = self.shared.lock();
         loop {
             if let Some(t) = s.interactive.pop_front() {
-                return Ok(t);
+                return Ok(Some((Priority::Interactive, t)));
             }
-            if let Some(t) = s.background.pop_front() {
-                return Ok(t);
+            if background {
+                if let Some(t) = s.background.pop_front() {
+                    return Ok(Some((Priority::Background, t)));
+                }
             }
-            if s.senders == 0 {
+            if s.senders == 0 && s.background.is_empty() {
                 return Err(Disconnected);
+            }
+            if !block {
+                return Ok(None);
             }
             s = self.shared.ready.wait(s).unwrap_or_else(|e| e.into_inner());
         }
@@ -208,6 +232,26 @@ mod tests {
             tx.try_send(Priority::Interactive, 1),
             Err(SendError::Disconnected)
         );
+    }
+
+    #[test]
+    fn next_says_the_lane_and_skips_or_waits_as_asked() {
+        let (tx, rx) = channel::<i32>(2);
+        assert_eq!(rx.next(false, true).unwrap(), None);
+        tx.try_send(Priority::Background, 1).unwrap();
+        tx.try_send(Priority::Interactive, 2).unwrap();
+        assert_eq!(
+            rx.next(false, true).unwrap(),
+            Some((Priority::Interactive, 2))
+        );
+        // The background lane is left alone when asked to.
+        assert_eq!(rx.next(false, false).unwrap(), None);
+        assert_eq!(
+            rx.next(true, true).unwrap(),
+            Some((Priority::Background, 1))
+        );
+        drop(tx);
+        assert!(rx.next(false, true).is_err());
     }
 
     #[test]

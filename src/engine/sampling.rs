@@ -112,7 +112,8 @@ impl SamplingParams {
     }
 }
 
-/// Choose the next token from the last logits without accepting it.
+/// Choose the next token from the logits of batch index `at` (-1: the
+/// last one) without accepting it.
 ///
 /// `llama_sampler_sample` would accept inside C++, where a grammar throws
 /// on output it cannot follow ("Unexpected empty grammar stack") and the
@@ -121,8 +122,12 @@ impl SamplingParams {
 ///
 /// # Errors
 /// `Sampling` when the chain selects nothing.
-pub(crate) fn choose(sampler: &mut LlamaSampler, ctx: &LlamaContext<'_>) -> Result<LlamaToken> {
-    let mut candidates = ctx.token_data_array_ith(-1);
+pub(crate) fn choose(
+    sampler: &mut LlamaSampler,
+    ctx: &LlamaContext<'_>,
+    at: i32,
+) -> Result<LlamaToken> {
+    let mut candidates = ctx.token_data_array_ith(at);
     candidates.apply_sampler(sampler);
     candidates
         .selected_token()

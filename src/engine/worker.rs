@@ -1,5 +1,6 @@
 //! The engine thread: owns the model, the context and its slots (one
-//! sequence per conversation kept), and answers tasks in arrival order.
+//! sequence per conversation kept), and takes tasks interactive first;
+//! generations run together ([`super::batch`]).
 
 use std::num::NonZeroU32;
 use std::panic::{self, AssertUnwindSafe};
@@ -17,13 +18,12 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch::Scheduler;
 use super::bench;
 use super::error::{EngineError, Result};
 use super::kv_disk::{self, KvDisk, SavedItem};
 use super::media::{Capabilities, EncoderUse, Position, Projector};
 use super::prompt::{self, Item};
-use super::sampling;
-use super::text::TextStream;
 use super::{
     BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig, EngineStatus, FinishReason,
     GenerateRequest, GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
@@ -61,7 +61,7 @@ pub(crate) enum Task {
 
 impl Task {
     /// Where a failure of this task is reported.
-    fn events(&self) -> Option<mpsc::UnboundedSender<GenerationEvent>> {
+    pub(crate) fn events(&self) -> Option<mpsc::UnboundedSender<GenerationEvent>> {
         match self {
             Task::Generate { events, .. } | Task::GenerateConstrained { events, .. } => {
                 Some(events.clone())
@@ -129,9 +129,9 @@ pub(crate) fn describe_backend(backend: &LlamaBackend) -> BackendInfo {
 }
 
 /// Thread body: load, report readiness, then serve tasks until every
-/// handle is gone. `ready` is `None` for a restart, which nobody awaits.
+/// handle is gone (generations batched together, see [`Scheduler`]). `ready` is `None` for a restart, which nobody awaits.
 ///
-/// A panic while serving a task fails that task with `Crashed`, drops the
+/// A panic while serving fails every generation in progress with `Crashed`, drops the
 /// model and context (their state is unknown after a panic) and loads them
 /// again on a fresh thread that takes over the queue, so the requests
 /// behind it are answered.
@@ -166,16 +166,19 @@ pub(crate) fn run(
             return;
         }
     }
-    while let Ok(task) = tasks.recv() {
-        let events = task.events();
-        let served = panic::catch_unwind(AssertUnwindSafe(|| serve(&mut session, task)));
-        let Err(payload) = served else { continue };
+    let mut scheduler = Scheduler::default();
+    loop {
+        let served = panic::catch_unwind(AssertUnwindSafe(|| scheduler.turn(&mut session, &tasks)));
+        let payload = match served {
+            Ok(true) => continue,
+            Ok(false) => break,
+            Err(payload) => payload,
+        };
         let why = panic_message(payload.as_ref());
         tracing::error!("the engine thread panicked ({why}); restarting it");
         status.set(EngineStatus::Restarting);
-        if let Some(events) = events {
-            let _ = events.send(GenerationEvent::Failed(EngineError::Crashed(why)));
-        }
+        scheduler.fail_all(&why);
+        drop(scheduler);
         drop(session);
         drop(model);
         let next_status = status.clone();
@@ -203,31 +206,10 @@ pub(crate) fn run(
     session.save_all();
 }
 
-/// Answer one task on the loaded session.
-fn serve(session: &mut Session<'_>, task: Task) {
+/// Answer a task that runs with nothing else on the context (the
+/// scheduler takes generations and saving itself).
+pub(crate) fn serve_alone(session: &mut Session<'_>, task: Task) {
     match task {
-        Task::Generate {
-            request,
-            events,
-            cancel,
-        } => {
-            let result = session.generate(&request, None, None, &events, &cancel);
-            let _ = events.send(finished(result));
-        }
-        Task::GenerateConstrained {
-            request,
-            events,
-            cancel,
-        } => {
-            let result = session.generate(
-                &request.request,
-                request.prompt.as_deref(),
-                request.grammar.as_ref(),
-                &events,
-                &cancel,
-            );
-            let _ = events.send(finished(result));
-        }
         Task::Bench { params, reply } => {
             let _ = reply.send(bench::run(session, &params));
         }
@@ -235,15 +217,13 @@ fn serve(session: &mut Session<'_>, task: Task) {
             session.save_all();
             let _ = reply.send(());
         }
+        Task::Generate { events, .. } | Task::GenerateConstrained { events, .. } => {
+            let _ = events.send(GenerationEvent::Failed(EngineError::Decode(
+                "a generation was sent to the wrong queue".into(),
+            )));
+        }
         #[cfg(debug_assertions)]
         Task::Panic { .. } => panic!("panic requested by a test"),
-    }
-}
-
-fn finished(result: Result<GenerationOutcome>) -> GenerationEvent {
-    match result {
-        Ok(outcome) => GenerationEvent::Done(outcome),
-        Err(e) => GenerationEvent::Failed(e),
     }
 }
 
@@ -297,29 +277,32 @@ fn model_info(
 }
 
 /// One item in the KV cache and the position it starts at.
-type Cached = SavedItem;
+pub(crate) type Cached = SavedItem;
 
 /// One sequence of the context and what its KV cells hold: a
 /// conversation kept evaluated, found again by its prefix.
 #[derive(Debug, Default)]
-struct Slot {
+pub(crate) struct Slot {
     /// llama.cpp's sequence id.
-    seq: i32,
+    pub(crate) seq: i32,
     /// Items whose keys/values are in the cache, in position order.
-    cached: Vec<Cached>,
+    pub(crate) cached: Vec<Cached>,
     /// Next free position (M-RoPE media advance it by less than their size).
-    n_past: i32,
+    pub(crate) n_past: i32,
     /// KV cells in use.
-    n_cells: usize,
+    pub(crate) n_cells: usize,
     /// When it last served a request (a counter), for LRU eviction.
     last_used: u64,
     /// Holds cells not yet saved to disk (see [`KvDisk`]).
-    dirty: bool,
+    pub(crate) dirty: bool,
+    /// A generation is running on it: it is neither evicted nor given to
+    /// another request until that ends.
+    pub(crate) busy: bool,
 }
 
 impl Slot {
     /// Forget what it holds (its cells are already gone or being dropped).
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.cached.clear();
         self.n_past = 0;
         self.n_cells = 0;
@@ -334,27 +317,47 @@ impl Slot {
             .take_while(|(c, i)| c.item == **i)
             .count()
     }
+
+    /// Record `item`, evaluated at the next position and taking `n_cells`
+    /// cells, advancing the position to `next_pos`.
+    pub(crate) fn push(&mut self, item: Item, n_cells: usize, next_pos: i32) {
+        self.cached.push(Cached {
+            item,
+            pos: self.n_past,
+        });
+        self.n_past = next_pos;
+        self.n_cells += n_cells;
+        self.dirty = true;
+    }
 }
 
-/// The context plus what its KV cache currently holds. Requests run on
-/// `slot`; the other conversations wait in `parked`, all in one unified
-/// cache of `n_ctx` cells.
+/// The slot a request got and what it already holds.
+pub(crate) struct Taken {
+    pub(crate) slot: usize,
+    /// Leading items of the request already in the slot's cells.
+    pub(crate) shared: usize,
+    /// Those came from disk: cells restored and the time it took (ms).
+    pub(crate) restored: Option<(usize, f64)>,
+}
+
+/// The context plus what its KV cache currently holds: `slots` sequences
+/// sharing one unified cache of `n_ctx` cells, each a conversation kept
+/// evaluated. Generations run on busy slots (several at once, see
+/// [`super::batch`]); idle ones wait to be continued or evicted.
 pub(crate) struct Session<'m> {
     pub(crate) model: &'m LlamaModel,
     pub(crate) ctx: LlamaContext<'m>,
-    projector: Option<Projector>,
-    template: LlamaChatTemplate,
+    pub(crate) projector: Option<Projector>,
+    pub(crate) template: LlamaChatTemplate,
     pub(crate) template_source: String,
-    /// The slot requests are decoded into.
-    slot: Slot,
-    /// The other slots, their cells kept until they are needed.
-    parked: Vec<Slot>,
+    /// Every sequence of the context; a slot's index is its sequence id.
+    pub(crate) slots: Vec<Slot>,
+    /// The slot benchmarks decode into (they run alone).
+    active: usize,
     /// Requests served, the clock of `last_used`.
     clock: u64,
     /// Slots saved to disk, when configured.
     disk: Option<KvDisk>,
-    /// The current request's prefix came from disk: cells restored, ms.
-    restored: Option<(usize, f64)>,
     /// The model's sliding attention window (0: none).
     n_swa: usize,
     pub(crate) n_ctx: u32,
@@ -378,11 +381,12 @@ impl<'m> Session<'m> {
                 .map(|n| n.get() as u32)
                 .unwrap_or(4)
         });
-        let n_batch = config.n_batch.clamp(1, n_ctx);
         let n_slots = match config.n_slots {
             0 => super::DEFAULT_SLOTS,
             n => n.min(super::MAX_SLOTS),
         };
+        // One decode carries a token for every slot generating at once.
+        let n_batch = config.n_batch.max(n_slots).clamp(1, n_ctx);
         let threads = i32::try_from(n_threads).unwrap_or(i32::MAX);
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
@@ -441,16 +445,15 @@ impl<'m> Session<'m> {
             projector,
             template,
             template_source,
-            slot: Slot::default(),
-            parked: (1..n_slots)
+            slots: (0..n_slots)
                 .map(|seq| Slot {
                     seq: seq as i32,
                     ..Slot::default()
                 })
                 .collect(),
+            active: 0,
             clock: 0,
             disk,
-            restored: None,
             n_swa,
             n_ctx,
             n_batch,
@@ -465,110 +468,110 @@ impl<'m> Session<'m> {
     /// Forget the whole cache, every slot (after a failure or a benchmark).
     pub(crate) fn reset(&mut self) {
         self.ctx.clear_kv_cache();
-        for slot in std::iter::once(&mut self.slot).chain(self.parked.iter_mut()) {
+        for slot in &mut self.slots {
             slot.clear();
         }
     }
 
-    /// Slot `i`: 0 is the active one, then the parked ones.
-    fn slot_at(&self, i: usize) -> &Slot {
-        if i == 0 {
-            &self.slot
-        } else {
-            &self.parked[i - 1]
-        }
-    }
-
-    /// The emptiest, least recently used slot other than `skip`.
+    /// The emptiest, least recently used idle slot other than `skip`.
     fn emptiest_slot(&self, skip: Option<usize>) -> Option<usize> {
-        (0..=self.parked.len())
-            .filter(|&i| Some(i) != skip)
+        (0..self.slots.len())
+            .filter(|&i| Some(i) != skip && !self.slots[i].busy)
             .min_by_key(|&i| {
-                let s = self.slot_at(i);
+                let s = &self.slots[i];
                 (s.n_cells > 0, s.last_used)
             })
     }
 
     /// KV cells in use by every slot together.
-    fn cells_in_use(&self) -> usize {
-        self.slot.n_cells + self.parked.iter().map(|s| s.n_cells).sum::<usize>()
+    pub(crate) fn cells_in_use(&self) -> usize {
+        self.slots.iter().map(|s| s.n_cells).sum()
     }
 
-    /// Make a slot for `items` the active one and return how many of its
-    /// leading items it already holds.
-    ///
-    /// The slot sharing the longest prefix is taken when continuing in it
-    /// keeps at least half of what it holds (a follow-up, an edit near the
-    /// end). A prompt that shares less — a new conversation with the same
-    /// system prompt — goes to the emptiest, least recently used other slot
-    /// instead, with the shared prefix copied over (in a unified cache the
-    /// copy shares the cells), so the conversation it resembles stays whole.
-    fn take_slot(&mut self, items: &[Item]) -> usize {
-        // Index 0 is the active slot, then the parked ones.
-        let shared: Vec<usize> = std::iter::once(&self.slot)
-            .chain(&self.parked)
-            .map(|s| s.shared_prefix(items))
-            .collect();
-        let (best, best_n) = shared
+    /// KV cells held by the slots generations run on.
+    pub(crate) fn busy_cells(&self) -> usize {
+        self.slots
             .iter()
-            .copied()
-            .enumerate()
-            .max_by_key(|&(i, n)| (n, i == 0))
-            .unwrap_or((0, 0));
-        if let Some(n) = self.restore(items, best_n) {
-            return n;
+            .filter(|s| s.busy)
+            .map(|s| s.n_cells)
+            .sum()
+    }
+
+    /// Give `items` an idle slot; `None` when every slot is busy.
+    ///
+    /// The idle slot sharing the longest prefix is taken when continuing
+    /// in it keeps at least half of what it holds (a follow-up, an edit
+    /// near the end). A prompt that shares less — a new conversation with
+    /// the same system prompt, or one a running generation shares — goes
+    /// to the emptiest, least recently used other slot instead, with the
+    /// shared prefix copied over (in a unified cache the copy shares the
+    /// cells), so the conversation it resembles stays whole.
+    pub(crate) fn take_slot(&mut self, items: &[Item]) -> Option<Taken> {
+        let shared: Vec<usize> = self.slots.iter().map(|s| s.shared_prefix(items)).collect();
+        let best = (0..self.slots.len()).max_by_key(|&i| {
+            let s = &self.slots[i];
+            (shared[i], !s.busy, s.last_used)
+        })?;
+        let best_n = shared[best];
+        if let Some(taken) = self.restore(items, best_n) {
+            return Some(taken);
         }
+        let best_idle = !self.slots[best].busy;
         // A repeat or a regenerate (everything but the last item shared)
         // stays in its slot too: its tokens then land in the same cells as
         // the first time, and greedy answers repeat exactly (the cells'
         // layout changes llama.cpp's float sums).
         let repeat = best_n > 0 && best_n + 1 >= items.len();
-        let continues = best_n > 0 && (best_n * 2 >= self.slot_at(best).cached.len() || repeat);
-        let target = if continues || self.parked.is_empty() {
+        let continues =
+            best_idle && best_n > 0 && (best_n * 2 >= self.slots[best].cached.len() || repeat);
+        let target = if continues {
             best
         } else {
             self.emptiest_slot((best_n > 0).then_some(best))
-                .unwrap_or(best)
+                .or(best_idle.then_some(best))?
         };
-        if target != 0 {
-            std::mem::swap(&mut self.slot, &mut self.parked[target - 1]);
-        }
         if !continues {
             // Its conversation gives way to this one: keep it on disk.
-            save_slot(&self.ctx, self.disk.as_mut(), &mut self.slot);
+            save_slot(&self.ctx, self.disk.as_mut(), &mut self.slots[target]);
         }
         self.clock += 1;
-        self.slot.last_used = self.clock;
-        if continues || best_n == 0 || target == best {
-            return shared[best];
+        self.slots[target].last_used = self.clock;
+        let taken = |shared| Taken {
+            slot: target,
+            shared,
+            restored: None,
+        };
+        if target == best {
+            return Some(taken(best_n));
         }
-        // Start the new slot from the prefix it shares with `source`.
-        let source = if best == 0 { target - 1 } else { best - 1 };
-        let source = &self.parked[source];
+        if best_n == 0 {
+            return Some(taken(0));
+        }
+        // Start the new slot from the prefix it shares with `best`.
+        let source = &self.slots[best];
         let end = source.cached.get(best_n).map_or(source.n_past, |c| c.pos);
         let prefix = source.cached[..best_n].to_vec();
-        let (from, to) = (source.seq, self.slot.seq);
+        let (from, to) = (source.seq, self.slots[target].seq);
         if !self
             .ctx
             .clear_kv_cache_seq(Some(to as u32), None, None)
             .unwrap_or(false)
         {
-            self.reset();
-            return 0;
+            return Some(taken(0));
         }
         self.ctx.copy_cache(from, to, end);
-        self.slot.n_cells = prefix.iter().map(|c| c.item.n_cells()).sum();
-        self.slot.cached = prefix;
-        self.slot.n_past = end;
-        best_n
+        let slot = &mut self.slots[target];
+        slot.n_cells = prefix.iter().map(|c| c.item.n_cells()).sum();
+        slot.cached = prefix;
+        slot.n_past = end;
+        Some(taken(best_n))
     }
 
     /// Put the saved slot sharing the longest prefix with `items` into the
-    /// emptiest, least recently used slot and make it the active one, when
-    /// it holds more of `items` than any live slot (`live`). Returns how
-    /// many leading items it holds; `None` leaves everything as it was
-    /// (nothing better on disk, or the file was refused and removed).
-    fn restore(&mut self, items: &[Item], live: usize) -> Option<usize> {
+    /// emptiest, least recently used idle slot, when it holds more of
+    /// `items` than any live slot (`live`). `None` leaves everything as it
+    /// was (nothing better on disk, or the file was refused and removed).
+    fn restore(&mut self, items: &[Item], live: usize) -> Option<Taken> {
         let disk = self.disk.as_ref()?;
         let (entry, n) = disk.best(items)?;
         // Worth a file read only when it saves a real prompt read.
@@ -583,6 +586,7 @@ impl<'m> Session<'m> {
         if self.n_swa > 0 && n_past as usize > self.n_swa && n + 1 < held {
             return None;
         }
+        let target = self.emptiest_slot(None)?;
         let started = Instant::now();
         let loaded = match self.disk.as_mut()?.load(entry) {
             Ok(l) => l,
@@ -591,68 +595,62 @@ impl<'m> Session<'m> {
                 return None;
             }
         };
-        let target = self.emptiest_slot(None)?;
-        if target != 0 {
-            std::mem::swap(&mut self.slot, &mut self.parked[target - 1]);
-        }
-        save_slot(&self.ctx, self.disk.as_mut(), &mut self.slot);
+        save_slot(&self.ctx, self.disk.as_mut(), &mut self.slots[target]);
+        let seq = self.slots[target].seq;
         if !self
             .ctx
-            .clear_kv_cache_seq(Some(self.slot.seq as u32), None, None)
+            .clear_kv_cache_seq(Some(seq as u32), None, None)
             .unwrap_or(false)
         {
-            self.reset();
             return None;
         }
-        self.slot.clear();
+        self.slots[target].clear();
         self.make_room(loaded.n_cells);
         let flags = llama_cpp_2::context::session::LlamaStateSeqFlags::empty();
         // SAFETY: the bytes are what `state_seq_get_data_ext` wrote for a
         // context with the same key (model, projector, template, context
         // settings), checked against their SHA-256; llama.cpp validates the
         // layout again and returns 0 on a mismatch.
-        let set = unsafe {
-            self.ctx
-                .state_seq_set_data_ext(&loaded.state, self.slot.seq, flags)
-        };
+        let set = unsafe { self.ctx.state_seq_set_data_ext(&loaded.state, seq, flags) };
         if !set {
             tracing::warn!("llama.cpp refused a saved conversation; removing it");
             if let Some(disk) = self.disk.as_mut() {
                 disk.forget(entry);
             }
-            let _ = self
-                .ctx
-                .clear_kv_cache_seq(Some(self.slot.seq as u32), None, None);
+            let _ = self.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
             return None;
         }
-        self.slot.cached = loaded.items;
-        self.slot.n_past = loaded.n_past;
-        self.slot.n_cells = loaded.n_cells;
-        self.slot.dirty = false;
         self.clock += 1;
-        self.slot.last_used = self.clock;
+        let slot = &mut self.slots[target];
+        slot.cached = loaded.items;
+        slot.n_past = loaded.n_past;
+        slot.n_cells = loaded.n_cells;
+        slot.dirty = false;
+        slot.last_used = self.clock;
         let kept: usize = items[..n].iter().map(Item::n_cells).sum();
-        self.restored = Some((kept, ms_since(started)));
-        Some(n)
+        Some(Taken {
+            slot: target,
+            shared: n,
+            restored: Some((kept, ms_since(started))),
+        })
     }
 
     /// Save every slot with unsaved cells (the engine is stopping).
     pub(crate) fn save_all(&mut self) {
-        save_slot(&self.ctx, self.disk.as_mut(), &mut self.slot);
-        for slot in &mut self.parked {
+        for slot in &mut self.slots {
             save_slot(&self.ctx, self.disk.as_mut(), slot);
         }
     }
 
-    /// Free cells until `needed` more fit beside the active slot's, by
-    /// dropping the least recently used parked slots.
-    fn make_room(&mut self, needed: usize) {
+    /// Free cells until `needed` more fit, by dropping the least recently
+    /// used idle slots (busy ones are never touched).
+    pub(crate) fn make_room(&mut self, needed: usize) {
         let n_ctx = self.n_ctx as usize;
         while self.cells_in_use() + needed > n_ctx {
             let Some(victim) = self
-                .parked
+                .slots
                 .iter_mut()
-                .filter(|s| s.n_cells > 0)
+                .filter(|s| s.n_cells > 0 && !s.busy)
                 .min_by_key(|s| s.last_used)
             else {
                 return;
@@ -674,28 +672,29 @@ impl<'m> Session<'m> {
         }
     }
 
-    /// Keep only the first `keep` cached items of the active slot. Falls
-    /// back to an empty slot when the memory type cannot drop a suffix.
-    fn truncate_cache(&mut self, keep: usize) -> usize {
-        let Some(first_dropped) = self.slot.cached.get(keep).copied() else {
-            return self.slot.cached.len();
+    /// Keep only the first `keep` cached items of slot `i`. Falls back to
+    /// an empty slot when the memory type cannot drop a suffix.
+    pub(crate) fn truncate_cache(&mut self, i: usize, keep: usize) -> usize {
+        let slot = &mut self.slots[i];
+        let Some(first_dropped) = slot.cached.get(keep).copied() else {
+            return slot.cached.len();
         };
-        let seq = self.slot.seq as u32;
+        let seq = slot.seq as u32;
         let removed = u32::try_from(first_dropped.pos)
             .ok()
             .and_then(|p| self.ctx.clear_kv_cache_seq(Some(seq), Some(p), None).ok())
             .unwrap_or(false);
         if removed {
-            self.slot.cached.truncate(keep);
-            self.slot.n_past = first_dropped.pos;
-            self.slot.n_cells = self.slot.cached.iter().map(|c| c.item.n_cells()).sum();
+            slot.cached.truncate(keep);
+            slot.n_past = first_dropped.pos;
+            slot.n_cells = slot.cached.iter().map(|c| c.item.n_cells()).sum();
             keep
         } else if self
             .ctx
             .clear_kv_cache_seq(Some(seq), None, None)
             .unwrap_or(false)
         {
-            self.slot.clear();
+            slot.clear();
             0
         } else {
             self.reset();
@@ -703,8 +702,8 @@ impl<'m> Session<'m> {
         }
     }
 
-    /// Evaluate text tokens after the cache; logits only for the last one
-    /// when `logits_last`. Returns false if cancelled before finishing.
+    /// Evaluate text tokens after the benchmark slot's cache; logits only
+    /// for the last one when `logits_last`. Returns false if cancelled.
     pub(crate) fn decode_tokens(
         &mut self,
         tokens: &[LlamaToken],
@@ -714,108 +713,29 @@ impl<'m> Session<'m> {
         let mut batch = LlamaBatch::new(self.n_batch as usize, 1);
         let total = tokens.len();
         let mut done = 0;
+        let seq = self.slots[self.active].seq;
         for chunk in tokens.chunks(self.n_batch as usize) {
             if cancel.load(Ordering::Relaxed) {
                 return Ok(false);
             }
             batch.clear();
+            let n_past = self.slots[self.active].n_past;
             for (i, &t) in chunk.iter().enumerate() {
                 let logits = logits_last && done + i + 1 == total;
                 batch
-                    .add(t, self.slot.n_past + i as i32, &[self.slot.seq], logits)
+                    .add(t, n_past + i as i32, &[seq], logits)
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             if let Err(e) = self.ctx.decode(&mut batch) {
                 self.reset();
                 return Err(EngineError::Decode(e.to_string()));
             }
+            let slot = &mut self.slots[self.active];
             for &t in chunk {
-                self.slot.cached.push(Cached {
-                    item: Item::Token(t),
-                    pos: self.slot.n_past,
-                });
-                self.slot.n_past += 1;
+                let next = slot.n_past + 1;
+                slot.push(Item::Token(t), 1, next);
             }
-            self.slot.n_cells += chunk.len();
-            self.slot.dirty = true;
             done += chunk.len();
-        }
-        Ok(true)
-    }
-
-    /// Evaluate prompt items; returns false if cancelled.
-    fn decode_items(
-        &mut self,
-        items: &[Item],
-        media: &[&Media],
-        stats: &mut GenerationStats,
-        cancel: &AtomicBool,
-    ) -> Result<bool> {
-        let mut i = 0;
-        while i < items.len() {
-            if let Item::Media { hash, n_tokens } = items[i] {
-                if cancel.load(Ordering::Relaxed) {
-                    return Ok(false);
-                }
-                let m = media
-                    .iter()
-                    .find(|m| m.hash() == hash)
-                    .ok_or_else(|| EngineError::Decode("media missing from request".into()))?;
-                let projector = self
-                    .projector
-                    .as_mut()
-                    .ok_or(EngineError::UnsupportedMedia {
-                        kind: m.kind(),
-                        reason: "no projector loaded".into(),
-                    })?;
-                let t = Instant::now();
-                let is_last = i + 1 == items.len();
-                let at = Position {
-                    seq: self.slot.seq,
-                    pos: self.slot.n_past,
-                };
-                let eval = projector.eval(
-                    m,
-                    &mut self.ctx,
-                    at,
-                    self.n_batch,
-                    is_last,
-                    EncoderUse::Cached,
-                );
-                let eval = match eval {
-                    Ok(eval) => eval,
-                    Err(e) => {
-                        self.reset();
-                        return Err(e);
-                    }
-                };
-                stats.media_encode_ms += ms_since(t);
-                stats.record_media(m, projector.n_media_tokens(m)?, &eval);
-                self.slot.cached.push(Cached {
-                    item: items[i],
-                    pos: self.slot.n_past,
-                });
-                self.slot.n_past = eval.next_pos;
-                self.slot.n_cells += n_tokens;
-                self.slot.dirty = true;
-                i += 1;
-                continue;
-            }
-            let run = items[i..]
-                .iter()
-                .take_while(|it| matches!(it, Item::Token(_)))
-                .count();
-            let tokens: Vec<LlamaToken> = items[i..i + run]
-                .iter()
-                .filter_map(|it| match it {
-                    Item::Token(t) => Some(*t),
-                    Item::Media { .. } => None,
-                })
-                .collect();
-            if !self.decode_tokens(&tokens, i + run == items.len(), cancel)? {
-                return Ok(false);
-            }
-            i += run;
         }
         Ok(true)
     }
@@ -846,11 +766,12 @@ impl<'m> Session<'m> {
                 reason: "no projector loaded".into(),
             })?;
         let n_cells = projector.n_cells(media)?;
+        let slot = &mut self.slots[self.active];
         let at = Position {
-            seq: self.slot.seq,
-            pos: self.slot.n_past,
+            seq: slot.seq,
+            pos: slot.n_past,
         };
-        self.slot.n_past = projector
+        slot.n_past = projector
             .eval(
                 media,
                 &mut self.ctx,
@@ -862,190 +783,13 @@ impl<'m> Session<'m> {
                 EncoderUse::Fresh,
             )?
             .next_pos;
-        self.slot.n_cells += n_cells;
+        slot.n_cells += n_cells;
         Ok(n_cells)
-    }
-
-    fn decode_one(&mut self, token: LlamaToken) -> Result<()> {
-        let mut batch = LlamaBatch::new(1, 1);
-        batch
-            .add(token, self.slot.n_past, &[self.slot.seq], true)
-            .map_err(|e| EngineError::Decode(e.to_string()))?;
-        if let Err(e) = self.ctx.decode(&mut batch) {
-            self.reset();
-            return Err(EngineError::Decode(e.to_string()));
-        }
-        self.slot.cached.push(Cached {
-            item: Item::Token(token),
-            pos: self.slot.n_past,
-        });
-        self.slot.n_past += 1;
-        self.slot.n_cells += 1;
-        self.slot.dirty = true;
-        Ok(())
-    }
-
-    fn generate(
-        &mut self,
-        request: &GenerateRequest,
-        prompt_text: Option<&str>,
-        grammar: Option<&Grammar>,
-        events: &mpsc::UnboundedSender<GenerationEvent>,
-        cancel: &AtomicBool,
-    ) -> Result<GenerationOutcome> {
-        request.sampling.validate()?;
-        if request.max_tokens == 0 {
-            return Err(EngineError::InvalidRequest("max_tokens must be ≥ 1".into()));
-        }
-        let caps = self.capabilities();
-        for m in request.messages.iter().flat_map(|m| &m.media) {
-            Projector::check(caps.as_ref(), m)?;
-        }
-        let started = Instant::now();
-        let n_ctx = self.n_ctx as usize;
-        // Keep room for the answer, but never more than half the window.
-        let reserved = (request.max_tokens as usize).clamp(1, n_ctx / 2);
-        let projector = &mut self.projector;
-        let mut media_cells = |m: &Media| match projector.as_mut() {
-            Some(p) => p.n_cells(m),
-            None => Err(EngineError::UnsupportedMedia {
-                kind: m.kind(),
-                reason: "no projector loaded".into(),
-            }),
-        };
-        let rendered = match prompt_text {
-            Some(text) => prompt::render_text_fitting(
-                self.model,
-                text,
-                request.messages.iter().flat_map(|m| &m.media).collect(),
-                n_ctx - reserved,
-                self.n_ctx,
-                &mut media_cells,
-            )?,
-            None => match prompt::render_fitting(
-                self.model,
-                &self.template,
-                &request.messages,
-                n_ctx - reserved,
-                self.n_ctx,
-                &mut media_cells,
-                cancel,
-            )? {
-                Some(rendered) => rendered,
-                None => {
-                    let stats = GenerationStats {
-                        prompt_ms: ms_since(started),
-                        ..Default::default()
-                    };
-                    return Ok(outcome(String::new(), FinishReason::Cancelled, stats));
-                }
-            },
-        };
-        let items = &rendered.items;
-        self.restored = None;
-        // At least one item must be evaluated to get fresh logits.
-        let shared = self.take_slot(items).min(items.len() - 1);
-        let reused = self.truncate_cache(shared);
-        let reused_cells: usize = items[..reused].iter().map(Item::n_cells).sum();
-        self.make_room(rendered.n_cells - reused_cells + reserved);
-        let seed = request.sampling.effective_seed();
-        let mut stats = GenerationStats {
-            prompt_tokens: rendered.n_cells,
-            prompt_evaluated: rendered.n_cells - reused_cells,
-            prompt_reused: reused_cells,
-            prompt_restored: self
-                .restored
-                .map_or(0, |(cells, _)| cells.min(reused_cells)),
-            restore_ms: self.restored.map_or(0.0, |(_, ms)| ms),
-            dropped_messages: rendered.dropped,
-            media_reused: items[..reused]
-                .iter()
-                .filter(|i| matches!(i, Item::Media { .. }))
-                .count(),
-            seed,
-            ..Default::default()
-        };
-        let _ = events.send(GenerationEvent::Started {
-            prompt_tokens: rendered.n_cells,
-            reused_tokens: reused_cells,
-            dropped_messages: rendered.dropped,
-        });
-
-        let mut text = String::new();
-        if !self.decode_items(&items[reused..], &rendered.media, &mut stats, cancel)? {
-            stats.prompt_ms = ms_since(started);
-            return Ok(outcome(text, FinishReason::Cancelled, stats));
-        }
-        stats.prompt_ms = ms_since(started);
-        if stats.encoder_cache_hits + stats.encoder_cache_misses > 0 {
-            if let Some((entries, bytes)) = self.projector.as_ref().map(|p| p.encoder_cache_usage())
-            {
-                tracing::debug!(entries, bytes, "encoder-output cache");
-            }
-        }
-        let generation_started = Instant::now();
-
-        let mut sampler = request.sampling.build(self.model, seed);
-        if let Some(g) = grammar {
-            // The grammar masks tokens first; the usual chain draws from the rest.
-            sampler = LlamaSampler::chain_simple([grammar_sampler(self.model, g)?, sampler]);
-        }
-        let mut stream = TextStream::new(&request.stop);
-        let vocab = self.model.vocab();
-        let finish = loop {
-            if cancel.load(Ordering::Relaxed) {
-                break FinishReason::Cancelled;
-            }
-            if stats.generated_tokens >= request.max_tokens as usize {
-                break FinishReason::MaxTokens;
-            }
-            // The logits of the last evaluated token, whichever batch it was in.
-            let token = sampling::choose(&mut sampler, &self.ctx)?;
-            if stats.generated_tokens == 0 {
-                stats.time_to_first_token_ms = ms_since(started);
-            }
-            // Not accepted: a grammar asserts (aborts) on an end token it
-            // did not expect, and the answer ends here anyway.
-            if vocab.is_eog(token) {
-                break FinishReason::Stop;
-            }
-            sampling::accept(&mut sampler, token)?;
-            stats.generated_tokens += 1;
-            let piece = stream.push(&vocab.token_to_piece(token, false, None));
-            if !piece.text.is_empty() {
-                text.push_str(&piece.text);
-                if events.send(GenerationEvent::Token(piece.text)).is_err() {
-                    // Nobody is listening any more.
-                    break FinishReason::Cancelled;
-                }
-            }
-            if piece.stopped {
-                break FinishReason::StopString;
-            }
-            if self.slot.n_cells >= n_ctx {
-                break FinishReason::ContextFull;
-            }
-            if self.cells_in_use() >= n_ctx {
-                // The answer outgrew its reserve: older conversations give way.
-                self.make_room(1);
-                if self.cells_in_use() >= n_ctx {
-                    break FinishReason::ContextFull;
-                }
-            }
-            self.decode_one(token)?;
-        };
-        let tail = stream.finish();
-        if !tail.is_empty() {
-            text.push_str(&tail);
-            let _ = events.send(GenerationEvent::Token(tail));
-        }
-        stats.generation_ms = ms_since(generation_started);
-        Ok(outcome(text, finish, stats))
     }
 }
 
 /// llama.cpp's sampler for `g`: lazy when it has trigger words.
-fn grammar_sampler(model: &LlamaModel, g: &Grammar) -> Result<LlamaSampler> {
+pub(crate) fn grammar_sampler(model: &LlamaModel, g: &Grammar) -> Result<LlamaSampler> {
     let sampler = if g.triggers.is_empty() {
         LlamaSampler::grammar(model, &g.gbnf, &g.root)
     } else {
@@ -1054,7 +798,11 @@ fn grammar_sampler(model: &LlamaModel, g: &Grammar) -> Result<LlamaSampler> {
     sampler.map_err(|e| EngineError::InvalidRequest(format!("invalid grammar: {e}")))
 }
 
-fn outcome(text: String, finish: FinishReason, mut stats: GenerationStats) -> GenerationOutcome {
+pub(crate) fn outcome(
+    text: String,
+    finish: FinishReason,
+    mut stats: GenerationStats,
+) -> GenerationOutcome {
     stats.prompt_tokens_per_s = per_second(stats.prompt_evaluated, stats.prompt_ms);
     stats.tokens_per_s = per_second(stats.generated_tokens, stats.generation_ms);
     stats.finish_rates();

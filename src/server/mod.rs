@@ -5,9 +5,10 @@
 //!
 //! Threading: axum handlers over hyper connections on the caller's tokio
 //! runtime; handlers only parse and forward. The engine thread answers
-//! requests one at a time, the window's before the API's (the API queues
-//! in the engine's background lane), so requests are never interleaved
-//! into one context and API clients cannot starve the window. Every route
+//! requests together, one slot (sequence) each, decoded in one batch per
+//! token; the window's before the API's (the API queues in the engine's
+//! background lane and never takes the last slot), so API clients cannot
+//! starve the window. Every route
 //! needs the bearer token; a disconnected client cancels its generation.
 //!
 //! Bounded on every side ([`ServerLimits`]): connections (a cap in the

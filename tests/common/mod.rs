@@ -233,3 +233,35 @@ pub fn mcp_test_server() -> PathBuf {
     assert!(path.is_file(), "{} missing", path.display());
     path
 }
+
+/// Characters `a` and `b` share from their start.
+pub fn shared_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// Each of `batched` is the answer to its own question: it starts like the
+/// answer that question gets alone (`alone[i]`) for at least `min` chars,
+/// and longer than like any other question's answer. Greedy answers decoded
+/// in one batch with others are not bit-identical to lone ones in
+/// llama.cpp's CPU kernels (a matrix product over several rows rounds
+/// differently from one over a single row), so a near-tie may tip later
+/// on; a mix-up shows from the first token. Returns how many are identical.
+pub fn assert_unmixed(batched: &[String], alone: &[String], min: usize) -> usize {
+    let mut identical = 0;
+    for (i, text) in batched.iter().enumerate() {
+        let own = shared_prefix(text, &alone[i]);
+        let best_other = (0..alone.len())
+            .filter(|&j| j != i)
+            .map(|j| shared_prefix(text, &alone[j]))
+            .max()
+            .unwrap_or(0);
+        assert!(
+            own >= min.min(alone[i].chars().count()) && own > best_other,
+            "answer {i} is not its own question's: {own} chars shared with its lone answer, \
+             {best_other} with another's\n batched: {text:?}\n alone: {:?}",
+            alone[i]
+        );
+        identical += usize::from(*text == alone[i]);
+    }
+    identical
+}
