@@ -22,8 +22,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hostile_harness::{
-    cases, limit, report, run, selected, verdict, Corpus, Entry, Outcome, CASES, CASE_TIMEOUT,
-    GOOD_NOTE, GOOD_QUERY,
+    cases, limit, report, run, run_within, selected, verdict, Corpus, Entry, Outcome, CASES,
+    CASE_TIMEOUT, GOOD_NOTE, GOOD_QUERY,
 };
 
 /// The corpus of this test binary.
@@ -83,10 +83,13 @@ fn docs_case(tmp: &Path, files: &[PathBuf]) -> Result<String, String> {
     let mut summary = String::new();
     // The second run is a rescan: a file that crashed the first time must
     // not crash it again.
+    // Embedding is most of the time: every file's chunks (some hostile
+    // ones give hundreds) add to the bound, which catches hangs, not speed.
+    let limit = CASE_TIMEOUT * u32::try_from(files.len().clamp(1, 3)).unwrap_or(3);
     for pass in ["add", "rescan"] {
         let mut c = omnidesk(&data);
         c.args(["docs", "add", "--json"]).arg(&notes);
-        let o = run(c, tmp);
+        let o = run_within(c, tmp, limit);
         summary = verdict(&o, true).map_err(|e| format!("{pass}: {e}"))?;
     }
     let mut c = omnidesk(&data);

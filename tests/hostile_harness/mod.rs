@@ -210,10 +210,15 @@ pub fn limit(c: &mut Command) {
     }
 }
 
-/// Run `c` to its end (or kill it at [`CASE_TIMEOUT`]). The child is
-/// reaped with `wait4` (for its peak RSS), not through `Child`.
+/// Run `c` to its end (or kill it at [`CASE_TIMEOUT`]).
+pub fn run(c: Command, scratch: &Path) -> Outcome {
+    run_within(c, scratch, CASE_TIMEOUT)
+}
+
+/// Run `c` to its end (or kill it after `limit`). The child is reaped
+/// with `wait4` (for its peak RSS), not through `Child`.
 #[allow(clippy::zombie_processes)]
-pub fn run(mut c: Command, scratch: &Path) -> Outcome {
+pub fn run_within(mut c: Command, scratch: &Path, limit: Duration) -> Outcome {
     let out_path = scratch.join("stdout");
     let err_path = scratch.join("stderr");
     c.stdout(std::fs::File::create(&out_path).unwrap())
@@ -231,7 +236,7 @@ pub fn run(mut c: Command, scratch: &Path) -> Outcome {
             break (status, usage);
         }
         assert!(r == 0, "wait4: {}", std::io::Error::last_os_error());
-        if !timed_out && started.elapsed() > CASE_TIMEOUT {
+        if !timed_out && started.elapsed() > limit {
             timed_out = true;
             // SAFETY: signalling our own child.
             unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -258,7 +263,7 @@ pub fn verdict(o: &Outcome, json_errors: bool) -> Result<String, String> {
     if o.timed_out {
         return Err(format!(
             "still running after {} s (hang); stderr: {}",
-            CASE_TIMEOUT.as_secs(),
+            o.elapsed.as_secs(),
             tail(&o.stderr, 400)
         ));
     }
