@@ -750,6 +750,21 @@ const QUESTIONS: [&str; 8] = [
     "Tell me a story about a robot who learns to paint.",
 ];
 
+/// Greedy answers to `questions` asked one at a time, in an engine of
+/// `n_slots` slots that is gone before the batched run starts.
+async fn lone_answers(n_slots: u32, questions: &[&str], max_tokens: u32) -> Vec<String> {
+    let alone = batching_engine(n_slots).await;
+    let mut answers = Vec::new();
+    for q in questions {
+        let out = alone
+            .complete(request(vec![user(q)], greedy(), max_tokens))
+            .await
+            .unwrap();
+        answers.push(out.text);
+    }
+    answers
+}
+
 /// Stream `stream` to its end, returning the outcome and when its first
 /// token and its end arrived.
 async fn timed(
@@ -777,16 +792,7 @@ async fn timed(
 /// (see `assert_unmixed` for why not always bit-identical).
 #[tokio::test]
 async fn eight_concurrent_greedy_streams_are_decoded_together_and_unmixed() {
-    let alone = batching_engine(9).await;
-    let mut expected = Vec::new();
-    for q in QUESTIONS {
-        let out = alone
-            .complete(request(vec![user(q)], greedy(), 48))
-            .await
-            .unwrap();
-        expected.push(out.text);
-    }
-    drop(alone);
+    let expected = lone_answers(9, &QUESTIONS, 48).await;
     let e = batching_engine(9).await;
     let t0 = std::time::Instant::now();
     let streams: Vec<_> = QUESTIONS
@@ -812,16 +818,7 @@ async fn eight_concurrent_greedy_streams_are_decoded_together_and_unmixed() {
 /// whole answers, to their own questions.
 #[tokio::test]
 async fn cancelling_one_of_three_streams_leaves_the_others_untouched() {
-    let alone = batching_engine(4).await;
-    let mut expected = Vec::new();
-    for q in &QUESTIONS[..3] {
-        let out = alone
-            .complete(request(vec![user(q)], greedy(), 40))
-            .await
-            .unwrap();
-        expected.push(out.text);
-    }
-    drop(alone);
+    let expected = lone_answers(4, &QUESTIONS[..3], 40).await;
     let e = batching_engine(4).await;
     let mut streams: Vec<_> = QUESTIONS[..3]
         .iter()

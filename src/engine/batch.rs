@@ -154,10 +154,7 @@ impl Session<'_> {
         let projector = &mut self.projector;
         let mut media_cells = |m: &Media| match projector.as_mut() {
             Some(p) => p.n_cells(m),
-            None => Err(EngineError::UnsupportedMedia {
-                kind: m.kind(),
-                reason: "no projector loaded".into(),
-            }),
+            None => Err(worker::no_projector(m)),
         };
         let rendered = match job.prompt.as_deref() {
             Some(text) => prompt::render_text_fitting(
@@ -329,10 +326,7 @@ impl Session<'_> {
         let projector = self
             .projector
             .as_mut()
-            .ok_or(EngineError::UnsupportedMedia {
-                kind: m.kind(),
-                reason: "no projector loaded".into(),
-            })?;
+            .ok_or_else(|| worker::no_projector(m))?;
         let t = Instant::now();
         let is_last = run.next + 1 == run.items.len();
         let slot = &mut self.slots[run.slot];
@@ -581,10 +575,8 @@ impl Scheduler {
                 let request = Box::new(c.request);
                 self.offer(session, job(request, c.prompt, c.grammar, events, cancel));
             }
-            Task::Persist { reply } => {
-                session.save_all();
-                let _ = reply.send(());
-            }
+            // Saving is safe between steps: it need not wait for the others.
+            task @ Task::Persist { .. } => worker::serve_alone(session, task),
             task if self.runs.is_empty() => worker::serve_alone(session, task),
             task => self.alone = Some(task),
         }

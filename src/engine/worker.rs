@@ -206,8 +206,8 @@ pub(crate) fn run(
     session.save_all();
 }
 
-/// Answer a task that runs with nothing else on the context (the
-/// scheduler takes generations and saving itself).
+/// Answer a task other than a generation (those the scheduler runs):
+/// benchmarks only once nothing else runs, saving at any step.
 pub(crate) fn serve_alone(session: &mut Session<'_>, task: Task) {
     match task {
         Task::Bench { params, reply } => {
@@ -747,10 +747,7 @@ impl<'m> Session<'m> {
         Projector::check(self.capabilities().as_ref(), media)?;
         self.projector
             .as_mut()
-            .ok_or(EngineError::UnsupportedMedia {
-                kind: media.kind(),
-                reason: "no projector loaded".into(),
-            })?
+            .ok_or_else(|| no_projector(media))?
             .n_cells(media)
     }
 
@@ -758,13 +755,7 @@ impl<'m> Session<'m> {
     /// running the encoder; returns the KV cells it took.
     pub(crate) fn eval_media(&mut self, media: &Media) -> Result<usize> {
         Projector::check(self.capabilities().as_ref(), media)?;
-        let projector = self
-            .projector
-            .as_mut()
-            .ok_or(EngineError::UnsupportedMedia {
-                kind: media.kind(),
-                reason: "no projector loaded".into(),
-            })?;
+        let projector = self.projector.as_mut().ok_or_else(|| no_projector(media))?;
         let n_cells = projector.n_cells(media)?;
         let slot = &mut self.slots[self.active];
         let at = Position {
@@ -854,6 +845,14 @@ fn save_slot(ctx: &LlamaContext<'_>, disk: Option<&mut KvDisk>, slot: &mut Slot)
             );
         }
         Err(e) => tracing::warn!("could not save a conversation's KV cache: {e}"),
+    }
+}
+
+/// The error for media sent to a model loaded without a projector.
+pub(crate) fn no_projector(media: &Media) -> EngineError {
+    EngineError::UnsupportedMedia {
+        kind: media.kind(),
+        reason: "no projector loaded".into(),
     }
 }
 
