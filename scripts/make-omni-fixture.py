@@ -22,7 +22,14 @@ Shapes:
         mmproj (2.6 GB); tensors are generated and written one at a time, so a
         few GB of RAM suffice
 
+  --quant q4_k_m  the text model's matrices as llama-quantize's Q4_K_M mix
+        (Q6_K for output.weight and for attn_v/ffn_down in the layers
+        llama.cpp's use_more_bits picks, Q4_K elsewhere): random block bytes
+        with small finite scales, so the 7b text model is the real 4.7 GB
+        file a user downloads, written in about a minute
+
 Usage: make-omni-fixture.py OUT_DIR [--seed N] [--shape tiny|7b]
+                            [--quant f16|q4_k_m] [--text-only]
 
 Tensor names, hyper-parameter keys and layouts follow llama.cpp's
 tools/mtmd/clip.cpp, clip-impl.h, models/qwen2vl.cpp, models/whisper-enc.cpp and
@@ -49,7 +56,10 @@ WEIGHT_STD = 0.02
 # ggml type ids (gguf.GGMLQuantizationType values) and llama file types
 F32 = gguf.GGMLQuantizationType.F32
 F16 = gguf.GGMLQuantizationType.F16
+Q4_K = gguf.GGMLQuantizationType.Q4_K
+Q6_K = gguf.GGMLQuantizationType.Q6_K
 FTYPE_MOSTLY_F16 = 1
+FTYPE_MOSTLY_Q4_K_M = 15
 
 # token types (llama.cpp's llama_token_type)
 TOK_NORMAL, TOK_CONTROL, TOK_UNUSED = 1, 3, 5
@@ -136,12 +146,39 @@ class TensorSpec:
 
     @property
     def nbytes(self) -> int:
-        itemsize = 2 if self.dtype == F16 else 4
-        return int(np.prod(self.shape)) * itemsize
+        block, size = gguf.GGML_QUANT_SIZES[self.dtype]
+        return int(np.prod(self.shape)) // block * size
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        if self.dtype in (Q4_K, Q6_K):
+            return np.dtype(np.uint8)
+        return np.dtype(np.float16 if self.dtype == F16 else np.float32)
+
+
+# Where a block keeps its f16 scale(s): (byte offset, count) in ggml's
+# block_q4_K {d, dmin, scales[12], qs[128]} and block_q6_K {ql[128],
+# qh[64], scales[16], d}. Every other byte is a valid quant or sub-scale
+# whatever its value; the f16 scales are set so weights stay near +-0.05.
+BLOCK_SCALES = {Q4_K: (0, 2), Q6_K: (208, 1)}
+BLOCK_SCALE_VALUE = {Q4_K: (6e-5, 4.5e-4), Q6_K: (2.5e-5,)}
+
+
+def make_quantized(spec: TensorSpec, seed: int) -> np.ndarray:
+    block, size = gguf.GGML_QUANT_SIZES[spec.dtype]
+    n_blocks = int(np.prod(spec.shape)) // block
+    rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
+    data = rng.integers(0, 256, size=(n_blocks, size), dtype=np.uint8)
+    offset, count = BLOCK_SCALES[spec.dtype]
+    scales = np.array(BLOCK_SCALE_VALUE[spec.dtype], dtype=np.float16)
+    data[:, offset:offset + 2 * count] = np.frombuffer(scales.tobytes(), dtype=np.uint8)
+    return data.reshape(-1)
 
 
 def make_tensor(spec: TensorSpec, seed: int) -> np.ndarray:
-    np_dtype = np.float16 if spec.dtype == F16 else np.float32
+    if spec.dtype in BLOCK_SCALES:
+        return make_quantized(spec, seed)
+    np_dtype = spec.np_dtype
     if spec.init == "normal":
         # one independent stream per tensor: the result does not depend on the
         # order in which tensors are generated
@@ -174,6 +211,26 @@ def mat(name: str, rows: int, cols: int) -> TensorSpec:
 
 def vec(name: str, n: int, init: str = "normal") -> TensorSpec:
     return TensorSpec(name, (n,), F32, init)
+
+
+def use_more_bits(i: int, n: int) -> bool:
+    """llama.cpp's choice of the layers whose attn_v/ffn_down get more bits."""
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def q4_k_m(spec: TensorSpec, n_layer: int) -> TensorSpec:
+    """The type llama-quantize's Q4_K_M gives this tensor (1-D ones stay F32)."""
+    if len(spec.shape) != 2:
+        return spec
+    if spec.shape[-1] % 256:
+        raise ValueError(f"{spec.name}: rows of {spec.shape[-1]} are not whole K-quant blocks")
+    dtype = Q4_K
+    if spec.name == "output.weight":
+        dtype = Q6_K
+    elif spec.name.endswith((".attn_v.weight", ".ffn_down.weight")):
+        if use_more_bits(int(spec.name.split(".")[1]), n_layer):
+            dtype = Q6_K
+    return TensorSpec(spec.name, spec.shape, dtype, spec.init, spec.std)
 
 
 def text_tensors(t: TextShape, n_vocab: int) -> list[TensorSpec]:
@@ -365,15 +422,16 @@ def write_gguf(path: Path, writer: gguf.GGUFWriter, specs: list[TensorSpec], see
     """Stream tensors one by one (the 7b shape does not fit in memory at once)."""
     tmp = path.with_name(path.name + ".partial")
     for s in specs:
+        # quantized data is given as bytes but described by its element shape
         writer.add_tensor_info(s.name, s.shape,
-                               np.dtype(np.float16 if s.dtype == F16 else np.float32),
+                               np.dtype(np.float32) if s.dtype in BLOCK_SCALES else s.np_dtype,
                                s.nbytes, raw_dtype=s.dtype)
     writer.write_header_to_file(tmp)
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     for s in specs:
         data = make_tensor(s, seed)
-        if not np.isfinite(data).all():
+        if data.dtype != np.uint8 and not np.isfinite(data).all():
             raise RuntimeError(f"non-finite values in {s.name}")
         writer.write_tensor_data(data)
         del data
@@ -386,7 +444,7 @@ def write_gguf(path: Path, writer: gguf.GGUFWriter, specs: list[TensorSpec], see
     return h.hexdigest()
 
 
-def write_text_model(path: Path, shape: Shape, seed: int) -> str:
+def write_text_model(path: Path, shape: Shape, seed: int, quant: str = "f16") -> str:
     t = shape.text
     head_dim = t.n_embd // t.n_head
     assert t.n_embd % t.n_head == 0 and t.n_head % t.n_head_kv == 0
@@ -398,7 +456,7 @@ def write_text_model(path: Path, shape: Shape, seed: int) -> str:
     w.add_type("model")
     w.add_name(f"Omnidesk omni-{shape.name} (random weights, test fixture)")
     w.add_description("Random-weight Qwen2.5-Omni-shaped text model for tests; outputs noise.")
-    w.add_file_type(FTYPE_MOSTLY_F16)
+    w.add_file_type(FTYPE_MOSTLY_Q4_K_M if quant == "q4_k_m" else FTYPE_MOSTLY_F16)
     w.add_quantization_version(gguf.GGML_QUANT_VERSION)
     w.add_uint32(f"{arch}.context_length", t.n_ctx)
     w.add_uint32(f"{arch}.embedding_length", t.n_embd)
@@ -421,7 +479,10 @@ def write_text_model(path: Path, shape: Shape, seed: int) -> str:
     w.add_bool("tokenizer.ggml.add_bos_token", False)
     w.add_string("tokenizer.chat_template", CHAT_TEMPLATE)
 
-    return write_gguf(path, w, text_tensors(t, len(vocab.tokens)), seed)
+    specs = text_tensors(t, len(vocab.tokens))
+    if quant == "q4_k_m":
+        specs = [q4_k_m(s, t.n_layer) for s in specs]
+    return write_gguf(path, w, specs, seed)
 
 
 def write_mmproj(path: Path, shape: Shape, seed: int) -> str:
@@ -469,20 +530,24 @@ def main() -> int:
     ap.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
+    ap.add_argument("--quant", choices=["f16", "q4_k_m"], default="f16",
+                    help="type of the text model's matrices")
+    ap.add_argument("--text-only", action="store_true", help="leave out the mmproj")
     args = ap.parse_args()
     if args.seed < 0:
         ap.error("--seed must be >= 0")
 
     shape = SHAPES[args.shape]
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    text_path = args.out_dir / f"omni-{shape.name}.gguf"
+    suffix = "" if args.quant == "f16" else f"-{args.quant}"
+    text_path = args.out_dir / f"omni-{shape.name}{suffix}.gguf"
     mmproj_path = args.out_dir / f"mmproj-omni-{shape.name}.gguf"
 
     print(f"gguf {importlib.metadata.version('gguf')}, numpy {np.__version__}, "
-          f"shape {shape.name}, seed {args.seed}", file=sys.stderr)
-    for path, fn in ((text_path, write_text_model), (mmproj_path, write_mmproj)):
-        digest = fn(path, shape, args.seed)
-        print(f"{digest}  {path}")
+          f"shape {shape.name}, quant {args.quant}, seed {args.seed}", file=sys.stderr)
+    print(f"{write_text_model(text_path, shape, args.seed, args.quant)}  {text_path}")
+    if not args.text_only:
+        print(f"{write_mmproj(mmproj_path, shape, args.seed)}  {mmproj_path}")
     return 0
 
 

@@ -3,10 +3,13 @@
 # scripts/make-omni-fixture.py, in a private venv.
 #
 # Usage:
-#   scripts/make-omni-fixture.sh [--shape tiny|7b] [--force]
+#   scripts/make-omni-fixture.sh [--shape tiny|7b|7b-q4km] [--force]
 #
 #   --shape 7b   Qwen2.5-Omni-7B shapes (~18 GB of F16, for GPU benchmarks only;
 #                no recorded sha256, so only the files' presence is checked)
+#   --shape 7b-q4km  the 7B text model alone, quantised like the real
+#                download (Q4_K_M mix, 4.7 GB): memory fit and speed at the
+#                real size (scripts/bench-7b-shape.sh); no mmproj
 #   --force      regenerate even when the files are already there
 #
 # stdout: the output directory, as the last line. Progress goes to stderr.
@@ -48,7 +51,7 @@ while [[ $# -gt 0 ]]; do
         *) die "unknown argument: $1" ;;
     esac
 done
-case "$SHAPE" in tiny|7b) ;; *) die "--shape must be tiny or 7b" ;; esac
+case "$SHAPE" in tiny|7b|7b-q4km) ;; *) die "--shape must be tiny, 7b or 7b-q4km" ;; esac
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${OMNIDESK_CACHE:-$HOME/.cache/omnidesk}"
@@ -56,6 +59,12 @@ VENV="$CACHE/venv"
 OUT_DIR="$CACHE/test-models/omni-$SHAPE"
 TEXT="$OUT_DIR/omni-$SHAPE.gguf"
 MMPROJ="$OUT_DIR/mmproj-omni-$SHAPE.gguf"
+GEN_ARGS=(--shape "$SHAPE")
+if [[ "$SHAPE" == 7b-q4km ]]; then
+    TEXT="$OUT_DIR/omni-7b-q4_k_m.gguf"
+    MMPROJ="$TEXT"  # none is written
+    GEN_ARGS=(--shape 7b --quant q4_k_m --text-only)
+fi
 PYTHON="${PYTHON:-python3}"
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
@@ -99,7 +108,7 @@ fi
 # ---- generate ---------------------------------------------------------------
 mkdir -p "$OUT_DIR"
 log "generating shape=$SHAPE seed=$SEED into $OUT_DIR"
-"$VENV/bin/python" "$SCRIPT_DIR/make-omni-fixture.py" "$OUT_DIR" --seed "$SEED" --shape "$SHAPE" >&2 \
+"$VENV/bin/python" "$SCRIPT_DIR/make-omni-fixture.py" "$OUT_DIR" --seed "$SEED" "${GEN_ARGS[@]}" >&2 \
     || die "generator failed"
 
 if [[ "$SHAPE" == tiny ]]; then

@@ -56,6 +56,13 @@ fn main() {
             "<!doctype html><title>Omnidesk</title><p>The UI is not built: run <code>npm ci &amp;&amp; npm run build</code> in <code>ui/</code>, or <code>scripts/build-app.sh</code>.</p>",
         );
     }
+    // The package's build finds llama.cpp's shared libraries in
+    // /usr/lib/omnidesk (see the root crate's build script).
+    if std::env::var_os("CARGO_FEATURE_DYNAMIC_BACKENDS").is_some() {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--disable-new-dtags,-rpath,$ORIGIN/../lib/omnidesk"
+        );
+    }
     println!("cargo:rerun-if-changed=../ui/dist");
     println!("cargo:rerun-if-changed=capabilities");
     let attributes = tauri_build::Attributes::new()

@@ -38,12 +38,22 @@ pub async fn run(ctx: &Context, args: &InfoArgs) -> Result<()> {
     println!("omnidesk {}", env!("CARGO_PKG_VERSION"));
     println!(
         "backend: llama.cpp, GPU offload {}",
-        if backend.gpu_offload {
-            "available"
-        } else {
-            "not in this build"
+        match (backend.gpu_offload, backend.modules.dynamic) {
+            (true, _) => "available",
+            (false, true) => "unavailable (no GPU backend module could load: no GPU or no driver)",
+            (false, false) => "not in this build",
         }
     );
+    let m = &backend.modules;
+    if m.dynamic {
+        println!(
+            "  backend modules from {}: {}",
+            m.dir
+                .as_ref()
+                .map_or("?".into(), |d| d.display().to_string()),
+            m.loaded.join(", ")
+        );
+    }
     for d in &backend.devices {
         println!(
             "  device {} ({}, {}): {} — {} MiB free of {} MiB",

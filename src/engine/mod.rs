@@ -9,6 +9,7 @@
 //! block on inference.
 
 mod alive;
+pub mod backends;
 pub use alive::wait_for_llama_threads;
 pub(crate) use alive::Alive;
 mod batch;
@@ -349,6 +350,9 @@ pub struct ModelInfo {
 /// Compute devices llama.cpp can see in this build.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackendInfo {
+    /// Where the backends came from (compiled in, or modules from a folder).
+    #[serde(default)]
+    pub modules: backends::BackendModules,
     pub gpu_offload: bool,
     pub devices: Vec<DeviceInfo>,
 }

@@ -25,8 +25,9 @@ use super::kv_disk::{self, KvDisk, SavedItem};
 use super::media::{Capabilities, EncoderUse, Position, Projector};
 use super::prompt::{self, Item};
 use super::{
-    BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig, EngineStatus, FinishReason,
-    GenerateRequest, GenerationEvent, GenerationOutcome, GenerationStats, ModelInfo,
+    backends::BackendModules, BackendInfo, BenchParams, BenchReport, DeviceInfo, EngineConfig,
+    EngineStatus, FinishReason, GenerateRequest, GenerationEvent, GenerationOutcome,
+    GenerationStats, ModelInfo,
 };
 use super::{ConstrainedRequest, Grammar};
 use crate::gguf::GgufInfo;
@@ -100,19 +101,39 @@ impl StatusCell {
 
 /// llama.cpp's backend may be initialised once per process; every engine
 /// shares it. Its logs go to `tracing` instead of stderr.
+/// In the `dynamic-backends` build the backend modules are loaded first
+/// (see [`super::backends`]).
 pub(crate) fn backend() -> Result<&'static LlamaBackend> {
-    static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
-    BACKEND
-        .get_or_init(|| {
-            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
-            LlamaBackend::init().map_err(|e| e.to_string())
-        })
+    init_backend()
         .as_ref()
+        .map(|(backend, _)| backend)
         .map_err(|e| EngineError::Backend(e.clone()))
+}
+
+type Initialised = std::result::Result<(LlamaBackend, BackendModules), String>;
+
+fn init_backend() -> &'static Initialised {
+    static BACKEND: OnceLock<Initialised> = OnceLock::new();
+    BACKEND.get_or_init(|| {
+        llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+        #[cfg(feature = "dynamic-backends")]
+        let modules = super::backends::load()?;
+        #[cfg(not(feature = "dynamic-backends"))]
+        let modules = BackendModules {
+            loaded: super::backends::registries(),
+            ..BackendModules::default()
+        };
+        let backend = LlamaBackend::init().map_err(|e| e.to_string())?;
+        Ok((backend, modules))
+    })
 }
 
 pub(crate) fn describe_backend(backend: &LlamaBackend) -> BackendInfo {
     BackendInfo {
+        modules: init_backend()
+            .as_ref()
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default(),
         gpu_offload: backend.supports_gpu_offload(),
         devices: llama_cpp_2::list_llama_ggml_backend_devices()
             .into_iter()

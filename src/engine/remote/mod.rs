@@ -277,6 +277,7 @@ impl Shared {
                 ("backend.model".into(), self.model.clone()),
             ],
             backend: BackendInfo {
+                modules: Default::default(),
                 gpu_offload: false,
                 devices: Vec::new(),
             },
