@@ -322,6 +322,10 @@ pub struct SearchTuningArgs {
     /// Weight of the keyword ranking in the fusion (the vector one is 1)
     #[arg(long, value_name = "W")]
     pub keyword_weight: Option<f32>,
+    /// The keyword weight for CJK queries when the embedding model does not
+    /// cover CJK (English-only models such as all-MiniLM)
+    #[arg(long, value_name = "W")]
+    pub keyword_weight_uncovered: Option<f32>,
     /// Rank pages rather than chunks (each page's best chunk first)
     #[arg(long, value_name = "BOOL")]
     pub by_document: Option<bool>,

@@ -110,6 +110,9 @@ pub fn search_options(tuning: &SearchTuningArgs) -> SearchOptions {
     if let Some(w) = tuning.keyword_weight {
         o.keyword_weight = w;
     }
+    if let Some(w) = tuning.keyword_weight_uncovered {
+        o.keyword_weight_uncovered = w;
+    }
     if let Some(v) = tuning.min_similarity {
         o.min_similarity = v;
     }

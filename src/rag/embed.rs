@@ -23,6 +23,27 @@ use super::error::{RagError, Result};
 use crate::engine::EngineError;
 use crate::gguf;
 
+/// Whether an embedding model covers CJK text, judged from its id (the
+/// GGUF's name, else its file name): multilingual and Chinese families say so
+/// in their names, English-only ones (all-MiniLM, all-mpnet, bge-*-en) do not.
+/// A wrong "no" only shifts the fusion toward keywords for such queries.
+pub fn covers_cjk(model_id: &str) -> bool {
+    let id = model_id.to_ascii_lowercase();
+    [
+        "multilingual",
+        "bge-m3",
+        "embeddinggemma",
+        "labse",
+        "jina-embeddings-v3",
+        "qwen3-embedding",
+        "-zh",
+        "chinese",
+        "text2vec",
+    ]
+    .iter()
+    .any(|k| id.contains(k))
+}
+
 /// Turns text into unit-length vectors; cosine similarity is then a dot
 /// product. Behind a trait so fusion and ranking tests can use a fake.
 pub trait Embedder: Send + Sync {
@@ -30,6 +51,11 @@ pub trait Embedder: Send + Sync {
     fn model_id(&self) -> &str;
     /// Length of every vector.
     fn dimension(&self) -> usize;
+    /// Whether the model was trained on Chinese/Japanese/Korean text, so
+    /// its vectors rank such queries (see [`covers_cjk`]).
+    fn covers_cjk(&self) -> bool {
+        covers_cjk(self.model_id())
+    }
     /// One L2-normalised vector per text, in order.
     ///
     /// # Errors
@@ -422,6 +448,16 @@ impl Embedder for FakeEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multilingual_models_are_told_from_english_only_ones_by_name() {
+        assert!(!covers_cjk("all-MiniLM-L6-v2:45949216:384"));
+        assert!(!covers_cjk("all-mpnet-base-v2:1:768"));
+        assert!(covers_cjk("paraphrase-multilingual-MiniLM-L12-v2:1:384"));
+        assert!(covers_cjk("bge-m3:1:1024"));
+        assert!(covers_cjk("embeddinggemma-300m:1:768"));
+        assert!(covers_cjk("bge-small-zh-v1.5:1:512"));
+    }
 
     #[test]
     fn normalize_gives_unit_length_and_keeps_zero() {

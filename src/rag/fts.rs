@@ -75,6 +75,16 @@ pub fn terms(query: &str) -> Vec<String> {
 }
 
 /// CJK ideographs, kana and Hangul syllables (not CJK punctuation).
+/// True when at least half of `text`'s letters and digits are CJK.
+pub(crate) fn mostly_cjk(text: &str) -> bool {
+    let (mut cjk, mut all) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphanumeric()) {
+        all += 1;
+        cjk += usize::from(is_cjk_letter(c));
+    }
+    all > 0 && cjk * 2 >= all
+}
+
 pub(crate) fn is_cjk_letter(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF
@@ -212,6 +222,7 @@ pub fn coverage(terms: &[String], text: &str) -> f32 {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     #[test]
@@ -240,5 +251,13 @@ mod tests {
         assert!(needs_trigrams("ภาษาไทย"));
         assert!(!needs_trigrams("café"));
         assert!(!needs_trigrams("привет"));
+    }
+
+    #[test]
+    fn a_query_is_cjk_when_half_its_letters_are() {
+        assert!(mostly_cjk("如何用 apt 安装软件包"));
+        assert!(!mostly_cjk("How do I install a package with apt?"));
+        assert!(!mostly_cjk("apt-get install 包"));
+        assert!(!mostly_cjk("?!"));
     }
 }
