@@ -25,8 +25,6 @@ pub struct BackendModules {
     pub dynamic: bool,
     /// The folder the modules came from.
     pub dir: Option<PathBuf>,
-    /// Folders looked at, in order, when none had a CPU module.
-    pub searched: Vec<PathBuf>,
     /// Backend registries present after loading (`CPU`, `Vulkan`, `CUDA`, …).
     pub loaded: Vec<String>,
 }
@@ -97,7 +95,6 @@ pub(crate) fn load() -> Result<BackendModules, String> {
     Ok(BackendModules {
         dynamic: true,
         dir: Some(dir),
-        searched: Vec::new(),
         loaded,
     })
 }
