@@ -17,6 +17,10 @@ scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export OMNIDESK_CACHE="${OMNIDESK_CACHE:-$HOME/.cache/omnidesk}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OMNIDESK_CACHE/target}"
+# A one-off build gains nothing from incremental state; it only costs disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+df -h "$OMNIDESK_CACHE" /tmp 2>/dev/null | sed 's/^/[test] /' >&2 || true
+scripts/prune-target.sh "$CARGO_TARGET_DIR"
 if [ -x "$OMNIDESK_CACHE/node-venv/bin/node" ]; then export PATH="$OMNIDESK_CACHE/node-venv/bin:$PATH"; fi
 
 OMNIDESK_TEST_MODEL="$(scripts/fetch-test-models.sh gemma3-270m-q4_k_m | tail -n 1)"
@@ -58,4 +62,5 @@ if [ "${OMNIDESK_SKIP_E2E:-0}" != 1 ]; then
     echo "[test] desktop app end-to-end (Xvfb + tauri-driver)" >&2
     scripts/test-e2e.sh
 fi
+df -h "$OMNIDESK_CACHE" /tmp 2>/dev/null | sed 's/^/[test] /' >&2 || true
 echo "[test] all passed" >&2

@@ -136,7 +136,12 @@ pub fn available_space(dir: &Path) -> Result<u64> {
 /// # Errors
 /// `InsufficientSpace`, or `Io` when free space cannot be read.
 pub fn ensure_space(dir: &Path, needed: u64) -> Result<()> {
-    let available = available_space(dir)?;
+    fits(dir, needed, available_space(dir)?)
+}
+
+/// The decision behind [`ensure_space`], apart from the file system so it can be tested
+/// whatever the machine's disk holds.
+fn fits(dir: &Path, needed: u64, available: u64) -> Result<()> {
     if needed.saturating_add(SPACE_RESERVE) > available {
         return Err(ModelsError::InsufficientSpace {
             dir: dir.to_path_buf(),
@@ -514,12 +519,22 @@ mod tests {
 
     #[test]
     fn space_check_refuses_more_than_the_disk_has() {
+        // The real file system: nothing has u64::MAX / 2 bytes free.
         let dir = tempfile::tempdir().unwrap();
         let err = ensure_space(dir.path(), u64::MAX / 2).unwrap_err();
         assert!(
             matches!(err, ModelsError::InsufficientSpace { .. }),
             "{err}"
         );
-        ensure_space(dir.path(), 1).unwrap();
+        // The decision itself, independent of how full this machine's disk is.
+        let gib = 1u64 << 30;
+        fits(dir.path(), 1, gib).unwrap();
+        fits(dir.path(), gib - SPACE_RESERVE, gib).unwrap();
+        let err = fits(dir.path(), gib - SPACE_RESERVE + 1, gib).unwrap_err();
+        assert!(
+            matches!(err, ModelsError::InsufficientSpace { needed, available, .. }
+                if needed == gib - SPACE_RESERVE + 1 && available == gib),
+            "{err}"
+        );
     }
 }
