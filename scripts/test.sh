@@ -46,10 +46,15 @@ scripts/build-ui.sh
 
 echo "[test] cargo fmt --check" >&2
 cargo fmt --all -- --check
+# Every cargo command below uses the test profile (the one `cargo test`
+# builds with): cargo hashes the profile's name into its build-script units,
+# so a clippy or build under `dev` would run every C/C++ build script
+# (llama.cpp, whisper.cpp, usearch, SQLite, WebKitGTK's bindings) a second
+# time — about ten minutes of a cold run on 2 cores.
 echo "[test] cargo clippy" >&2
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --profile test -- -D warnings
 echo "[test] cargo build -p omnidesk-whisper (the helper the Whisper tests run)" >&2
-cargo build --locked -p omnidesk-whisper
+cargo build --locked -p omnidesk-whisper --profile test
 echo "[test] cargo test" >&2
 # tests/fuzz.rs fuzzes each target (GGUF pre-check, tool-call parser,
 # document parsers, audio/image decoders) for this many seconds, in child
