@@ -11,7 +11,10 @@
 # private apt configuration and unpacked into the cache; nothing is
 # installed system-wide from it. glslc and SPIRV-Headers come from Debian 12.
 #
-# stdout: the module's path, as the last line. About 9 minutes cold on 2 cores.
+# stdout: the module's path, as the last line. About 6 minutes cold on 2 cores.
+#   --headers   only install glslc and unpack the headers; print their prefix
+#               (scripts/test-vulkan.sh --ci builds the module inside the
+#               crate's own llama.cpp build with them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -42,6 +45,10 @@ if [ ! -f "$HDR/usr/include/vulkan/vulkan.hpp" ] || ! grep -q LayerSettingEXT "$
     apt-get "${apt_opts[@]}" update -qq >&2
     (cd "$apt_dir" && rm -f libvulkan-dev_*.deb && apt-get "${apt_opts[@]}" download libvulkan-dev >&2)
     dpkg -x "$apt_dir"/libvulkan-dev_*.deb "$HDR"
+fi
+if [ "${1:-}" = --headers ]; then
+    printf '%s\n' "$HDR/usr"
+    exit 0
 fi
 
 # The crate's vendored llama.cpp (the version Cargo.lock pins).

@@ -21,6 +21,9 @@ for profile in "$target"/*/; do
     find "$deps" -maxdepth 1 -type f -perm -u+x ! -name '*.*' -delete
     find "$deps" -maxdepth 1 -type f \( -name 'libomnidesk*' -o -name 'omnidesk*' \) -delete
     rm -rf "$profile/incremental"
+    # llama-cpp-sys-2's dynamic build hard-links its lib*.so symlinks here,
+    # where they dangle and make its next build fail (EEXIST).
+    find "$profile" "$profile/examples" "$deps" -maxdepth 1 -xtype l -name 'lib*.so' -delete 2>/dev/null || true
 done
 after=$(du -sm "$target" 2>/dev/null | cut -f1)
 printf '[prune] %s: %s MB -> %s MB\n' "$target" "$before" "$after" >&2

@@ -20,7 +20,9 @@ if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
 fi
 export TAURI_DRIVER="$TOOLS/bin/tauri-driver"
 
-scripts/build-ui.sh
+# test.sh has built ui/dist already: building it again gives it new file
+# times, and the app (which embeds it) would be compiled again (~2 min).
+[ "${OMNIDESK_UI_BUILT:-0}" = 1 ] || scripts/build-ui.sh
 # Same package/target selection as scripts/test.sh, so cargo's feature
 # unification matches and nothing (llama.cpp above all) is rebuilt.
 log "cargo test: the ignored window test"

@@ -9,7 +9,8 @@
 # (default ~/.cache/omnidesk) so a second run does not rebuild llama.cpp.
 # Cold: about 10 minutes on 2 cores (llama.cpp is most of it) plus ~5 for
 # the desktop app (WebKitGTK bindings, tauri-driver); warm: ~3.
-# OMNIDESK_SKIP_E2E=1 leaves out the desktop app's window test.
+# OMNIDESK_SKIP_E2E=1 leaves out the desktop app's window test,
+# OMNIDESK_SKIP_VULKAN=1 the Vulkan module's test on lavapipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,7 @@ export OMNIDESK_TEST_WHISPER_MODEL
 
 # The app embeds ui/dist at compile time: build it before clippy and tests.
 scripts/build-ui.sh
+export OMNIDESK_UI_BUILT=1
 
 echo "[test] cargo fmt --check" >&2
 cargo fmt --all -- --check
@@ -66,6 +68,14 @@ cargo test --workspace --all-targets --locked
 if [ "${OMNIDESK_SKIP_E2E:-0}" != 1 ]; then
     echo "[test] desktop app end-to-end (Xvfb + tauri-driver)" >&2
     scripts/test-e2e.sh
+fi
+if [ "${OMNIDESK_SKIP_VULKAN:-0}" != 1 ]; then
+    # The GPU code path without a GPU: the dynamic-backends build loads
+    # llama.cpp's Vulkan module and answers on Mesa's software Vulkan driver
+    # (lavapipe) exactly as on the CPU. About 10 minutes cold (its own
+    # llama.cpp build with the Vulkan shaders), 3 warm.
+    echo "[test] Vulkan backend module on lavapipe" >&2
+    scripts/test-vulkan.sh --ci
 fi
 df -h "$OMNIDESK_CACHE" /tmp 2>/dev/null | sed 's/^/[test] /' >&2 || true
 echo "[test] all passed" >&2

@@ -223,8 +223,21 @@ pub fn mcp_test_server() -> PathBuf {
         .expect("target/<profile>/deps");
     let path = profile_dir.join("examples/mcp_test_server");
     if !path.is_file() {
+        // The profile `cargo test` built this test with: under `dev` cargo
+        // would run llama.cpp's build script (minutes) a second time.
+        let profile = if profile_dir.ends_with("release") {
+            "bench"
+        } else {
+            "test"
+        };
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--example", "mcp_test_server"])
+            .args([
+                "build",
+                "--example",
+                "mcp_test_server",
+                "--profile",
+                profile,
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("cargo runs");
